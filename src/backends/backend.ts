@@ -1,0 +1,111 @@
+/**
+ * THE SEAM between the server and the frameworks that run models, modelled on Triton's three
+ * levels (backend → model → instance). Backends never import the core, schedulers or front-ends;
+ * they receive everything they need in the context objects below.
+ *
+ *   repository manager ──createModel──▶ BackendModel ──createInstance──▶ ModelInstance (× instance_group count)
+ *   scheduler ──────────────────────────────────────────────────────────▶ ModelInstance.execute(batch)
+ */
+import type { Logger } from 'pino';
+import type { ModelConfig } from '../config/model-config.js';
+import type { Tensor } from '../core/tensor.js';
+
+/** What a backend gets to load one version of one model. */
+export interface ModelLoadContext {
+  modelName: string;
+  version: number;
+  /** Normalized, validated, frozen config. Never mutate. */
+  config: Readonly<ModelConfig>;
+  /** Absolute path of `<repo>/<model>`. */
+  modelDir: string;
+  /** Absolute path of `<repo>/<model>/<version>/<default_model_filename>` (file or directory). */
+  modelPath: string;
+  logger: Logger;
+}
+
+/** What auto-complete gets: the config as read (possibly empty) and where the artifact is. */
+export interface AutoCompleteContext {
+  modelName: string;
+  modelPath: string;
+  logger: Logger;
+}
+
+export interface InstanceContext {
+  /** `<group name>_<index within group>`, unique within the model version. */
+  name: string;
+  /** Index of this instance across all groups of the model version, from 0. */
+  index: number;
+  kind: 'KIND_CPU' | 'KIND_GPU' | 'KIND_MODEL';
+  deviceId: number;
+}
+
+/**
+ * One batch handed to an instance. Inputs are already merged along dim 0 when the model batches
+ * (`batchSize` elements), in the model config's input order. `outputNames` lists the outputs the
+ * batch's requests need (a subset of the config's outputs, never empty).
+ *
+ * Ownership: the input `data` buffers are handed over to the instance; the instance may transfer or
+ * detach them (e.g. post them to a worker thread). Callers must not read them after execute().
+ */
+export interface ExecuteBatch {
+  batchSize: number;
+  inputs: Tensor[];
+  outputNames: string[];
+}
+
+/** Durations measured by the instance, in nanoseconds, with Triton's meaning (PROTOCOL.md §2.5). */
+export interface ExecuteTimings {
+  /** Preparing inputs for the framework (buffer transfer and tensor creation). */
+  computeInputNs: number;
+  /** The framework's run call. */
+  computeInferNs: number;
+  /** Turning framework outputs back into raw tensors and handing them back. */
+  computeOutputNs: number;
+}
+
+export interface ExecuteResult {
+  /** One tensor per requested output name, batch dimension first when the model batches. */
+  outputs: Tensor[];
+  timings: ExecuteTimings;
+}
+
+/**
+ * A loaded copy of a model that executes batches; one per instance_group entry × count.
+ *
+ * Contract:
+ * - execute() is never called concurrently on the same instance (the scheduler's instance pool
+ *   guarantees it); different instances of one model may execute concurrently.
+ * - execute() resolves with all outputs or rejects with an InferenceError for the whole batch.
+ *   UNAVAILABLE means the instance's host died; the instance restarts itself and may be used again.
+ * - `signal` is best effort: an instance may finish a batch whose requests were all cancelled.
+ * - finalize() releases native sessions, threads and timers; it is called once, after the last
+ *   execute() settled, and execute() is never called afterwards.
+ */
+export interface ModelInstance {
+  readonly name: string;
+  execute(batch: ExecuteBatch, signal?: AbortSignal): Promise<ExecuteResult>;
+  finalize(): Promise<void>;
+}
+
+/** One loaded version of a model. createInstance may be called several times; finalize once, last. */
+export interface BackendModel {
+  createInstance(ctx: InstanceContext): Promise<ModelInstance>;
+  finalize(): Promise<void>;
+}
+
+/**
+ * A framework backend, one per kind, process-wide, registered by name in backend-registry.ts.
+ * validateConfig throws InferenceError(INVALID_ARG | UNSUPPORTED) for configs it cannot serve.
+ * autoCompleteConfig fills inputs/outputs/max_batch_size from the model artifact (Triton's
+ * auto-complete, PROTOCOL.md §8.3); it returns a new config and never mutates its argument.
+ */
+export interface Backend {
+  readonly name: string;
+  /** Platform names that select this backend (e.g. "onnxruntime_onnx"). */
+  readonly platforms: readonly string[];
+  /** File or folder name in a version directory that identifies this backend's models. */
+  readonly defaultModelFilename: string;
+  autoCompleteConfig?(config: ModelConfig, ctx: AutoCompleteContext): Promise<ModelConfig>;
+  validateConfig?(config: Readonly<ModelConfig>): void;
+  createModel(ctx: ModelLoadContext): Promise<BackendModel>;
+}

@@ -1,0 +1,179 @@
+/**
+ * The `onnxruntime` backend (platform `onnxruntime_onnx`). Every instance is a worker thread
+ * running onnxruntime-runner.ts through the generic host (workers/); the main thread never loads
+ * ORT. Session options come from the config, with Triton's ORT backend parameter names:
+ *
+ *   parameters { key: "intra_op_thread_count" value: { string_value: "2" } }   default: see below
+ *   parameters { key: "inter_op_thread_count" value: { string_value: "1" } }   default 1
+ *   parameters { key: "execution_mode"        value: { string_value: "0" } }   0 sequential, 1 parallel
+ *   optimization { graph { level: L } }   Triton's mapping: -1 → basic, 1 → extended,
+ *                                         2 → disabled, anything else (0, unset) → all
+ *
+ * Default intra-op threads: the instances of one model must not oversubscribe the CPU, so each
+ * gets max(1, floor(availableParallelism / total instances of the model)); "0" lets ORT choose.
+ */
+import { availableParallelism } from 'node:os';
+import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
+import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
+import { ErrorCode } from '../../errors/error-codes.js';
+import { InferenceError } from '../../errors/inference-error.js';
+import { WorkerInstanceProxy } from '../../workers/worker-instance-proxy.js';
+import type { RestartPolicy } from '../../workers/worker-supervisor.js';
+import { autoCompleteOnnxConfig, DEFAULT_MAX_BATCH_SIZE } from './onnxruntime-autocomplete.js';
+import type { OnnxRunnerInit, OnnxSessionOptions, TensorSpec } from './onnxruntime-runner.js';
+import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
+
+export interface OnnxruntimeBackendOptions {
+  /** Auto-complete's max_batch_size for batchable models (Triton's default-max-batch-size); default 4. */
+  defaultMaxBatchSize?: number;
+  /** CPUs to share between a model's instances; default os.availableParallelism(). */
+  cpuCount?: number;
+  restart?: Partial<RestartPolicy>;
+  loadTimeoutMs?: number;
+  disposeTimeoutMs?: number;
+  restartWaitMs?: number;
+}
+
+function parseIntParameter(config: Readonly<ModelConfig>, key: string, min: number): number | undefined {
+  const raw = config.parameters?.[key]?.string_value;
+  if (raw === undefined) return undefined;
+  const value = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new InferenceError(ErrorCode.INVALID_ARG,
+      `parameter '${key}' must be an integer >= ${min}, got '${raw}'`);
+  }
+  return value;
+}
+
+function graphOptimizationLevel(level: number | undefined): OnnxSessionOptions['graphOptimizationLevel'] {
+  switch (level) {
+    case -1: return 'basic';
+    case 1: return 'extended';
+    case 2: return 'disabled';
+    default: return 'all';
+  }
+}
+
+/** Sum of instance_group counts (1 when the config has no groups). */
+export function totalInstanceCount(config: Readonly<ModelConfig>): number {
+  const groups = config.instance_group ?? [];
+  const total = groups.reduce((n, g) => n + Math.max(0, g.count ?? 1), 0);
+  return Math.max(1, total);
+}
+
+/** ORT session options for one instance of `config`. Throws INVALID_ARG for bad parameters. */
+export function sessionOptionsFromConfig(config: Readonly<ModelConfig>, cpuCount: number): OnnxSessionOptions {
+  const mode = parseIntParameter(config, 'execution_mode', 0);
+  if (mode !== undefined && mode > 1) {
+    throw new InferenceError(ErrorCode.INVALID_ARG, `parameter 'execution_mode' must be 0 or 1, got ${mode}`);
+  }
+  const fairShare = Math.max(1, Math.floor(cpuCount / totalInstanceCount(config)));
+  return {
+    intraOpNumThreads: parseIntParameter(config, 'intra_op_thread_count', 0) ?? fairShare,
+    interOpNumThreads: parseIntParameter(config, 'inter_op_thread_count', 0) ?? 1,
+    executionMode: mode === 1 ? 'parallel' : 'sequential',
+    graphOptimizationLevel: graphOptimizationLevel(config.optimization?.graph?.level),
+  };
+}
+
+function tensorSpec(kind: 'input' | 'output', t: ModelInput | ModelOutput): TensorSpec {
+  const name = t.name ?? '';
+  const datatype = configDataTypeToWire(t.data_type ?? 'TYPE_INVALID');
+  if (datatype === 'BF16') {
+    throw new InferenceError(ErrorCode.UNSUPPORTED, `${kind} '${name}' has datatype TYPE_BF16, which onnxruntime does not support`);
+  }
+  const spec: TensorSpec = { name, datatype, dims: [...(t.dims ?? [])] };
+  if (t.reshape !== undefined) spec.reshape = [...(t.reshape.shape ?? [])];
+  return spec;
+}
+
+/** The config's inputs and outputs as the runner checks and uses them. */
+export function tensorSpecsFromConfig(config: Readonly<ModelConfig>): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
+  return {
+    inputs: (config.input ?? []).map((t) => tensorSpec('input', t)),
+    outputs: (config.output ?? []).map((t) => tensorSpec('output', t)),
+  };
+}
+
+function withModelName(modelName: string | undefined, err: unknown): InferenceError {
+  const e = InferenceError.from(err);
+  return new InferenceError(e.code, `model '${modelName ?? ''}': ${e.message}`, { cause: e });
+}
+
+class OnnxruntimeModel implements BackendModel {
+  readonly #ctx: ModelLoadContext;
+  readonly #init: OnnxRunnerInit;
+  readonly #options: OnnxruntimeBackendOptions;
+  readonly #instances = new Set<WorkerInstanceProxy>();
+
+  constructor(ctx: ModelLoadContext, init: OnnxRunnerInit, options: OnnxruntimeBackendOptions) {
+    this.#ctx = ctx;
+    this.#init = init;
+    this.#options = options;
+  }
+
+  /** Spawns one worker; GPU instances load on CPU (with a warning) until GPUs are supported. */
+  async createInstance(ictx: InstanceContext): Promise<ModelInstance> {
+    if (ictx.kind === 'KIND_GPU') {
+      this.#ctx.logger.warn({ instance: ictx.name, deviceId: ictx.deviceId }, 'GPU instances are not supported yet; loading on CPU');
+    }
+    const o = this.#options;
+    const proxy = await WorkerInstanceProxy.create({
+      name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
+      runnerModule: ONNXRUNTIME_RUNNER_URL, init: this.#init, logger: this.#ctx.logger,
+      ...(o.restart === undefined ? {} : { restart: o.restart }),
+      ...(o.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: o.loadTimeoutMs }),
+      ...(o.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: o.disposeTimeoutMs }),
+      ...(o.restartWaitMs === undefined ? {} : { restartWaitMs: o.restartWaitMs }),
+    });
+    this.#instances.add(proxy);
+    return proxy;
+  }
+
+  /** Finalizes instances the caller did not finalize (finalize is idempotent on each). */
+  async finalize(): Promise<void> {
+    const all = [...this.#instances];
+    this.#instances.clear();
+    await Promise.all(all.map((i) => i.finalize()));
+  }
+}
+
+/** Checks that need no model file: datatypes ORT can carry, session parameters. */
+function validateOnnxConfig(config: Readonly<ModelConfig>): void {
+  try {
+    tensorSpecsFromConfig(config);
+    sessionOptionsFromConfig(config, 1);
+  } catch (err) {
+    throw withModelName(config.name, err);
+  }
+}
+
+export function createOnnxruntimeBackend(options: OnnxruntimeBackendOptions = {}): Backend {
+  const cpuCount = (): number => options.cpuCount ?? availableParallelism();
+  return {
+    name: 'onnxruntime',
+    platforms: ['onnxruntime_onnx'],
+    defaultModelFilename: 'model.onnx',
+    validateConfig: validateOnnxConfig,
+    autoCompleteConfig: (config, ctx) => autoCompleteOnnxConfig(config, ctx, {
+      defaultMaxBatchSize: options.defaultMaxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+      ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
+    }),
+    async createModel(ctx: ModelLoadContext): Promise<BackendModel> {
+      const { config } = ctx;
+      let init: OnnxRunnerInit;
+      try {
+        init = {
+          modelName: ctx.modelName, version: ctx.version, modelPath: ctx.modelPath,
+          sessionOptions: sessionOptionsFromConfig(config, cpuCount()),
+          maxBatchSize: config.max_batch_size ?? 0,
+          ...tensorSpecsFromConfig(config),
+        };
+      } catch (err) {
+        throw withModelName(ctx.modelName, err);
+      }
+      ctx.logger.debug({ sessionOptions: init.sessionOptions }, 'onnxruntime model configured');
+      return new OnnxruntimeModel(ctx, init, options);
+    },
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * The ONNX Runtime runner: loaded INSIDE an instance worker by worker-entry.ts (never on the main
+ * thread, because ORT's session load and run block the calling thread). One runner owns one
+ * InferenceSession.
+ *
+ * At load it checks the model config against the session's metadata (names, datatypes, dims);
+ * with `metadataOnly` it skips the checks and only reports the metadata (auto-complete).
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { DataType } from '../../core/datatype.js';
+import { elementCount } from '../../core/datatype.js';
+import type { Tensor } from '../../core/tensor.js';
+import { ErrorCode } from '../../errors/error-codes.js';
+import { InferenceError } from '../../errors/inference-error.js';
+import { nowNs } from '../../util/clock.js';
+import type { Runner, RunnerContext, RunnerResult } from '../../workers/worker-messages.js';
+import {
+  bytesOf, datatypeOfOrtType, decodeBytesElements, encodeBytesElements, ortTypeOf, typedView,
+  type OrtNumericData,
+} from './onnxruntime-types.js';
+
+/** A config input or output as the runner needs it. */
+export interface TensorSpec {
+  name: string;
+  datatype: DataType;
+  /** Config dims, without the batch dimension; -1 = variable. */
+  dims: number[];
+  /** Config reshape.shape: the shape the model sees (without the batch dimension). */
+  reshape?: number[];
+}
+
+export interface OnnxSessionOptions {
+  intraOpNumThreads: number;
+  interOpNumThreads: number;
+  executionMode: 'sequential' | 'parallel';
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** createRunner's `init` for this runner (structured-cloned into the worker). */
+export interface OnnxRunnerInit {
+  modelName: string;
+  /** Absent for auto-complete, which runs before versions are loaded. */
+  version?: number;
+  /** `<version dir>/model.onnx`: the file, or a directory that contains `model.onnx`. */
+  modelPath: string;
+  sessionOptions: OnnxSessionOptions;
+  maxBatchSize: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  metadataOnly?: boolean;
+}
+
+/** One session input or output as ORT describes it. */
+export interface IoMetadata {
+  name: string;
+  /** undefined when the value is not a tensor or its type has no v2 datatype (e.g. int4). */
+  datatype: DataType | undefined;
+  /** ORT's type name ('float32', …) or 'non-tensor'. */
+  ortType: string;
+  /** -1 for symbolic or unknown dims. */
+  shape: number[];
+}
+
+/** The runner's `info` (sent with load-done). */
+export interface SessionIoInfo {
+  inputs: IoMetadata[];
+  outputs: IoMetadata[];
+}
+
+function modelId(init: OnnxRunnerInit): string {
+  return init.version === undefined ? `model '${init.modelName}'` : `model '${init.modelName}' version ${init.version}`;
+}
+
+async function resolveModelFile(init: OnnxRunnerInit): Promise<string> {
+  try {
+    const st = await stat(init.modelPath);
+    return st.isDirectory() ? join(init.modelPath, 'model.onnx') : init.modelPath;
+  } catch (err) {
+    throw new InferenceError(ErrorCode.INVALID_ARG,
+      `unable to load ${modelId(init)}: cannot read ${init.modelPath}: ${InferenceError.from(err).message}`);
+  }
+}
+
+function toIoMetadata(m: ort.InferenceSession.ValueMetadata): IoMetadata {
+  if (!m.isTensor) return { name: m.name, datatype: undefined, ortType: 'non-tensor', shape: [] };
+  return {
+    name: m.name,
+    datatype: datatypeOfOrtType(m.type),
+    ortType: m.type,
+    shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  };
+}
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** A rank-0 model tensor served with config dims [1] (Triton's scalar handling, no reshape). */
+function isUnreshapedScalar(spec: TensorSpec, meta: IoMetadata, batching: boolean): boolean {
+  return !batching && meta.shape.length === 0 && spec.reshape === undefined
+    && spec.dims.length === 1 && spec.dims[0] === 1;
+}
+
+/** Why `spec` cannot feed/fetch `meta`, or undefined when compatible. */
+function incompatibility(spec: TensorSpec, meta: IoMetadata, batching: boolean): string | undefined {
+  if (meta.datatype === undefined) return `the model's type is ${meta.ortType}, which this backend cannot serve`;
+  if (meta.datatype !== spec.datatype) {
+    return `expected datatype ${spec.datatype} but the model's is ${meta.datatype}`;
+  }
+  if (isUnreshapedScalar(spec, meta, batching)) return undefined;
+  const inner = spec.reshape ?? spec.dims;
+  const expected = batching ? [-1, ...inner] : inner;
+  if (batching && (meta.shape.length === 0 || meta.shape[0] !== -1)) {
+    return `max_batch_size > 0 needs a variable first dimension but the model's shape is ${fmtShape(meta.shape)}`;
+  }
+  const mismatch = expected.length !== meta.shape.length
+    || meta.shape.some((d, i) => d !== -1 && d !== expected[i]);
+  return mismatch
+    ? `expected shape ${fmtShape(expected)} (config dims${batching ? ' after the batch dim' : ''}${spec.reshape ? ', reshaped' : ''}) but the model's is ${fmtShape(meta.shape)}`
+    : undefined;
+}
+
+function checkAgainstSession(init: OnnxRunnerInit, info: SessionIoInfo): void {
+  const batching = init.maxBatchSize > 0;
+  const problems: string[] = [];
+  const check = (kind: 'input' | 'output', specs: TensorSpec[], metas: IoMetadata[]): void => {
+    const byName = new Map(metas.map((m) => [m.name, m]));
+    for (const spec of specs) {
+      const meta = byName.get(spec.name);
+      const why = meta === undefined
+        ? `the model has no such ${kind} (model ${kind}s: ${metas.map((m) => m.name).join(', ') || 'none'})`
+        : incompatibility(spec, meta, batching);
+      if (why !== undefined) problems.push(`${kind} '${spec.name}': ${why}`);
+    }
+  };
+  check('input', init.inputs, info.inputs);
+  check('output', init.outputs, info.outputs);
+  const configured = new Set(init.inputs.map((s) => s.name));
+  for (const m of info.inputs) {
+    if (!configured.has(m.name)) problems.push(`input '${m.name}': the model requires it but the configuration does not list it`);
+  }
+  if (problems.length > 0) {
+    throw new InferenceError(ErrorCode.INVALID_ARG, `unable to load ${modelId(init)}: ${problems.join('; ')}`);
+  }
+}
+
+function toOrtTensor(t: Tensor, shape: number[]): ort.Tensor {
+  if (t.datatype === 'BYTES') return new ort.Tensor('string', decodeBytesElements(t.data, t.name), shape);
+  if (t.datatype === 'BF16') throw new InferenceError(ErrorCode.UNSUPPORTED, `tensor '${t.name}': BF16 is not supported by onnxruntime`);
+  return new ort.Tensor(ortTypeOf(t.datatype) as ort.Tensor.Type, typedView(t.datatype, t.data, t.name), shape);
+}
+
+function feedShape(spec: TensorSpec, meta: IoMetadata, t: Tensor, batching: boolean): number[] {
+  if (spec.reshape !== undefined) return batching ? [t.shape[0] ?? 0, ...spec.reshape] : [...spec.reshape];
+  if (isUnreshapedScalar(spec, meta, batching)) return [];
+  return t.shape;
+}
+
+/** ORT's shape, except that reshaped (and rank-0) outputs are reported in config dims, as Triton does. */
+function reportedShape(spec: TensorSpec, dims: readonly number[], batching: boolean): number[] {
+  const ortShape = [...dims];
+  if (spec.reshape === undefined && !(dims.length === 0 && !batching)) return ortShape;
+  const want = batching ? [ortShape[0] ?? 0, ...spec.dims] : [...spec.dims];
+  const same = want.every((d) => d >= 0) && elementCount(want) === elementCount(ortShape);
+  return same ? want : ortShape;
+}
+
+function toRawTensor(spec: TensorSpec, value: ort.OnnxValue | undefined, batching: boolean): Tensor {
+  if (!(value instanceof ort.Tensor)) {
+    throw new InferenceError(ErrorCode.INTERNAL, `output '${spec.name}' is not a tensor`);
+  }
+  const data = value.type === 'string'
+    ? encodeBytesElements(value.data as string[])
+    : bytesOf(value.data as OrtNumericData);
+  return { name: spec.name, datatype: spec.datatype, shape: reportedShape(spec, value.dims, batching), data };
+}
+
+class OnnxRunner implements Runner {
+  readonly info: SessionIoInfo;
+  readonly #init: OnnxRunnerInit;
+  readonly #session: ort.InferenceSession;
+  readonly #inputs: Map<string, { spec: TensorSpec; meta: IoMetadata }>;
+  readonly #outputs: Map<string, TensorSpec>;
+
+  constructor(init: OnnxRunnerInit, session: ort.InferenceSession, info: SessionIoInfo) {
+    this.#init = init;
+    this.#session = session;
+    this.info = info;
+    const metas = new Map(info.inputs.map((m) => [m.name, m]));
+    this.#inputs = new Map(init.inputs.flatMap((spec) => {
+      const meta = metas.get(spec.name);
+      return meta === undefined ? [] : [[spec.name, { spec, meta }] as const];
+    }));
+    this.#outputs = new Map(init.outputs.map((s) => [s.name, s]));
+  }
+
+  async execute(inputs: Tensor[], outputNames: string[]): Promise<RunnerResult> {
+    const batching = this.#init.maxBatchSize > 0;
+    const t0 = nowNs();
+    const feeds = this.#feeds(inputs, batching);
+    const fetchSpecs = outputNames.map((n) => this.#outputSpec(n));
+    const t1 = nowNs();
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.#session.run(feeds, outputNames);
+    } catch (err) {
+      throw new InferenceError(ErrorCode.INTERNAL,
+        `onnx runtime error while running ${modelId(this.#init)}: ${InferenceError.from(err).message}`);
+    } finally {
+      for (const t of Object.values(feeds)) t.dispose();
+    }
+    const t2 = nowNs();
+    try {
+      const outputs = fetchSpecs.map((spec) => toRawTensor(spec, results[spec.name], batching));
+      return { outputs, timings: { computeInputNs: t1 - t0, computeInferNs: t2 - t1, computeOutputNs: nowNs() - t2 } };
+    } finally {
+      for (const v of Object.values(results)) v.dispose();
+    }
+  }
+
+  #feeds(inputs: Tensor[], batching: boolean): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const t of inputs) {
+      const entry = this.#inputs.get(t.name);
+      if (entry === undefined) {
+        throw new InferenceError(ErrorCode.INVALID_ARG, `unexpected input '${t.name}' for ${modelId(this.#init)}`);
+      }
+      try {
+        feeds[t.name] = toOrtTensor(t, feedShape(entry.spec, entry.meta, t, batching));
+      } catch (err) {
+        if (err instanceof InferenceError) throw err;
+        throw new InferenceError(ErrorCode.INVALID_ARG,
+          `input '${t.name}' of ${modelId(this.#init)}: ${InferenceError.from(err).message}`);
+      }
+    }
+    return feeds;
+  }
+
+  #outputSpec(name: string): TensorSpec {
+    const spec = this.#outputs.get(name);
+    if (spec === undefined) {
+      throw new InferenceError(ErrorCode.INVALID_ARG, `unexpected output '${name}' requested from ${modelId(this.#init)}`);
+    }
+    return spec;
+  }
+
+  async dispose(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
+async function createSession(init: OnnxRunnerInit, file: string): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(file, { ...init.sessionOptions });
+  } catch (err) {
+    throw new InferenceError(ErrorCode.INVALID_ARG,
+      `unable to load ${modelId(init)} from ${file}: ${InferenceError.from(err).message}`);
+  }
+}
+
+/** The runner module entry (see worker-messages.ts, CreateRunner). */
+export async function createRunner(rawInit: unknown, ctx: RunnerContext): Promise<Runner> {
+  const init = rawInit as OnnxRunnerInit;
+  const file = await resolveModelFile(init);
+  const session = await createSession(init, file);
+  const info: SessionIoInfo = {
+    inputs: session.inputMetadata.map(toIoMetadata),
+    outputs: session.outputMetadata.map(toIoMetadata),
+  };
+  if (init.metadataOnly !== true) {
+    try {
+      checkAgainstSession(init, info);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+  ctx.log.debug('onnxruntime session created', { file, sessionOptions: init.sessionOptions });
+  return new OnnxRunner(init, session, info);
+}

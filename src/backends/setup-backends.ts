@@ -1,0 +1,9 @@
+/**
+ * The single place where backends are registered: the only module that names concrete backends.
+ */
+import type { BackendRegistry } from './backend-registry.js';
+import { createOnnxruntimeBackend } from './onnxruntime/onnxruntime-backend.js';
+
+export function setupBackends(registry: BackendRegistry): void {
+  registry.register(createOnnxruntimeBackend());
+}

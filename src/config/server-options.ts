@@ -1,0 +1,57 @@
+/**
+ * Server options: one type, defaults in one place, validated and frozen at the edge. main.ts
+ * fills it from the command line; tests and embedders pass it directly. Nothing downstream reads
+ * argv or process.env.
+ */
+import { errors } from '../errors/catalogue.js';
+
+export interface ServerOptions {
+  /** One or more repository folders; model names must be unique across them. */
+  modelRepositories: string[];
+  grpcPort: number;
+  /** Reserved for the HTTP front-end (KServe v2 REST); parsed and validated, not yet served. */
+  httpPort: number;
+  /** Reserved for the Prometheus endpoint; parsed and validated, not yet served. */
+  metricsPort: number;
+  host: string;
+  allowGrpc: boolean;
+  /** false with --strict-model-config=true or --disable-auto-complete-config. */
+  autoCompleteConfig: boolean;
+  /** Seconds to wait for in-flight requests on shutdown before cancelling them. */
+  exitTimeoutSecs: number;
+  /** 0 = info level; ≥ 1 = debug. */
+  logVerbose: number;
+  logInfo: boolean;
+  logPretty: boolean;
+}
+
+export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>> = Object.freeze({
+  grpcPort: 8001,
+  httpPort: 8000,
+  metricsPort: 8002,
+  host: '0.0.0.0',
+  allowGrpc: true,
+  autoCompleteConfig: true,
+  exitTimeoutSecs: 30,
+  logVerbose: 0,
+  logInfo: true,
+  logPretty: false,
+});
+
+export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Readonly<ServerOptions> {
+  const o: ServerOptions = { ...DEFAULT_OPTIONS, ...partial, modelRepositories: [...partial.modelRepositories] };
+  const problems: string[] = [];
+  if (o.modelRepositories.length === 0) problems.push('at least one --model-repository is required');
+  for (const [name, port] of [['grpc-port', o.grpcPort], ['http-port', o.httpPort], ['metrics-port', o.metricsPort]] as const) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--${name} must be an integer in [0, 65535], got ${port}`);
+  }
+  if (!(o.exitTimeoutSecs >= 0)) problems.push(`--exit-timeout-secs must be >= 0, got ${o.exitTimeoutSecs}`);
+  if (!Number.isInteger(o.logVerbose) || o.logVerbose < 0) problems.push(`--log-verbose must be an integer >= 0, got ${o.logVerbose}`);
+  if (problems.length > 0) throw errors.invalidArg(problems.join('; '));
+  return Object.freeze(o);
+}
+
+export function logLevel(o: Pick<ServerOptions, 'logVerbose' | 'logInfo'>): string {
+  if (o.logVerbose > 0) return 'debug';
+  return o.logInfo ? 'info' : 'warn';
+}

@@ -1,0 +1,181 @@
+/**
+ * The protocol-neutral data plane. Front-ends call only this; it knows nothing of protobuf or
+ * HTTP. Every method throws InferenceError, which each front-end maps once to its status codes.
+ */
+import type { ModelConfig } from '../config/model-config.js';
+import type { InferenceRequest, InferenceResponse, OutputTensor } from './inference-request.js';
+import type { Tensor } from './tensor.js';
+import type { ModelEntry, ModelRegistry, LoadedVersion } from '../repository/model-registry.js';
+import type { StatsSnapshot } from '../observability/inference-stats.js';
+import { readyVersions } from '../repository/model-registry.js';
+import { metadataShape } from './model-signature.js';
+import { validateRequest, type ValidatedRequest } from './request-validator.js';
+import { classify } from './classification.js';
+import { errors } from '../errors/catalogue.js';
+import { InferenceError } from '../errors/inference-error.js';
+import { nowNs } from '../util/clock.js';
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface ModelStatistics extends StatsSnapshot {
+  name: string;
+  version: string;
+}
+
+export interface ModelIndexEntry {
+  name: string;
+  version: string;
+  state: string;
+  reason: string;
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+export class InferenceService {
+  readonly #registry: ModelRegistry;
+  readonly #metadata: ServerMetadata;
+  #stopping = false;
+
+  constructor(registry: ModelRegistry, metadata: ServerMetadata) {
+    this.#registry = registry;
+    this.#metadata = metadata;
+  }
+
+  /** After this, infer() and readiness answer UNAVAILABLE / false; in-flight work continues. */
+  beginShutdown(): void {
+    this.#stopping = true;
+  }
+
+  serverLive(): boolean {
+    return true;
+  }
+
+  /** Strict readiness: not stopping and every model in the repository has a READY version. */
+  serverReady(): boolean {
+    return !this.#stopping && this.#registry.all().every((m) => readyVersions(m).length > 0);
+  }
+
+  serverMetadata(): ServerMetadata {
+    return { ...this.#metadata, extensions: [...this.#metadata.extensions] };
+  }
+
+  /** NOT_FOUND for an unknown model (Triton answers an error, not ready=false). */
+  modelReady(name: string, version: string): boolean {
+    try {
+      this.#registry.resolve(name, version);
+      return true;
+    } catch (e) {
+      if (e instanceof InferenceError && e.code === 'UNAVAILABLE') return false;
+      if (e instanceof InferenceError && e.code === 'NOT_FOUND' && this.#registry.get(name) !== undefined) return false;
+      throw e;
+    }
+  }
+
+  modelMetadata(name: string, version: string): ModelMetadata {
+    const { entry, loaded } = this.#registry.resolve(name, version);
+    const sig = loaded.signature!;
+    const tm = (s: (typeof sig.inputs)[number]) => ({ name: s.name, datatype: s.datatype, shape: metadataShape(sig, s) });
+    return {
+      name,
+      versions: version === '' ? readyVersions(entry).map((v) => String(v.version)) : [String(loaded.version)],
+      platform: entry.config?.platform ?? '',
+      inputs: sig.inputs.map(tm),
+      outputs: sig.outputs.map(tm),
+    };
+  }
+
+  modelConfig(name: string, version: string): Readonly<ModelConfig> {
+    const { entry } = this.#registry.resolve(name, version);
+    return entry.config ?? {};
+  }
+
+  /** Empty name = every model; empty version = every READY version (PROTOCOL.md §5.1). */
+  modelStatistics(name: string, version: string): ModelStatistics[] {
+    const entries = name === '' ? this.#registry.all() : [this.#registry.get(name)];
+    const out: ModelStatistics[] = [];
+    for (const entry of entries) {
+      if (entry === undefined || (name !== '' && readyVersions(entry).length === 0)) {
+        throw errors.invalidArg(`requested model '${name}' is not available`);
+      }
+      for (const lv of statVersions(entry, version)) {
+        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot() });
+      }
+    }
+    return out;
+  }
+
+  repositoryIndex(readyOnly: boolean): ModelIndexEntry[] {
+    const out: ModelIndexEntry[] = [];
+    for (const m of this.#registry.all()) {
+      if (m.versions.size === 0) {
+        if (!readyOnly) out.push({ name: m.name, version: '', state: m.state, reason: m.reason });
+        continue;
+      }
+      for (const v of [...m.versions.values()].sort((a, b) => a.version - b.version)) {
+        if (readyOnly && v.state !== 'READY') continue;
+        out.push({ name: m.name, version: String(v.version), state: v.state, reason: v.reason });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Runs one request through its model's scheduler. Resolves with the requested outputs (all,
+   * when none were requested), classification applied; rejects with InferenceError.
+   */
+  async infer(req: InferenceRequest): Promise<InferenceResponse> {
+    if (this.#stopping) throw errors.serverStopping();
+    const start = nowNs();
+    const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
+    const stats = loaded.stats!;
+    try {
+      const vr = validateRequest(loaded.signature!, req);
+      const tensors = await loaded.scheduler!.enqueue(vr, start);
+      const outputs = postprocess(loaded, vr, tensors);
+      stats.recordSuccess(nowNs() - start);
+      return { id: req.id, modelName: req.modelName, modelVersion: String(loaded.version), parameters: {}, outputs };
+    } catch (e) {
+      stats.recordFailure(nowNs() - start);
+      throw InferenceError.from(e);
+    }
+  }
+}
+
+function statVersions(entry: ModelEntry, version: string): LoadedVersion[] {
+  if (version === '') return readyVersions(entry);
+  const lv = /^[0-9]{1,15}$/.test(version) ? entry.versions.get(Number(version)) : undefined;
+  if (lv === undefined || lv.state !== 'READY') {
+    throw errors.invalidArg(`requested model '${entry.name}' version ${version} is not available`);
+  }
+  return [lv];
+}
+
+function postprocess(loaded: LoadedVersion, vr: ValidatedRequest, tensors: readonly Tensor[]): OutputTensor[] {
+  const sig = loaded.signature!;
+  return tensors.map((t) => {
+    const k = vr.classification.get(t.name);
+    if (k === undefined) return { ...t, parameters: {} };
+    try {
+      const c = classify(t, k, sig.maxBatchSize > 0, sig.labels.get(t.name));
+      return { name: t.name, datatype: c.datatype, shape: c.shape, data: c.data, parameters: {} };
+    } catch (e) {
+      throw errors.invalidArg(`classification of output '${t.name}' of model '${sig.name}' version ${sig.version} failed: ${(e as Error).message}`);
+    }
+  });
+}

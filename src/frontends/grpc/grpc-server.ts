@@ -1,0 +1,62 @@
+/**
+ * The gRPC listener: inference.GRPCInferenceService + grpc.health.v1.Health over @grpc/grpc-js,
+ * with Triton's message size limits (INT32_MAX both ways, not grpc-js's 4 MiB default).
+ */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { InferenceService } from '../../core/inference-service.js';
+import { loadInferenceProtos } from './proto-loader.js';
+import { healthHandlers, inferenceHandlers } from './inference-handlers.js';
+
+/** Triton's MAX_GRPC_MESSAGE_SIZE. */
+export const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
+
+export class GrpcFrontend {
+  readonly #server: Server;
+  #port = 0;
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static create(svc: InferenceService, log: Logger): GrpcFrontend {
+    const protos = loadInferenceProtos();
+    const server = new Server({
+      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
+    });
+    const glog = log.child({ frontend: 'grpc' });
+    server.addService(protos.inference, inferenceHandlers(svc, glog));
+    server.addService(protos.health, healthHandlers(svc, glog));
+    return new GrpcFrontend(server);
+  }
+
+  /** Binds `host:port` (port 0 = any free port) and resolves with the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      this.#server.bindAsync(addr, ServerCredentials.createInsecure(), (err, bound) => {
+        if (err !== null) reject(err);
+        else resolve((this.#port = bound));
+      });
+    });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /**
+   * Stops accepting calls and waits up to `timeoutMs` for running calls to finish; after that,
+   * cancels what is left. Resolves when the listener is closed.
+   */
+  close(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.#server.forceShutdown(), Math.max(0, timeoutMs));
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

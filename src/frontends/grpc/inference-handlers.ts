@@ -1,0 +1,92 @@
+/**
+ * One handler per RPC of inference.GRPCInferenceService: convert → InferenceService → convert.
+ * No business logic here. RPCs whose feature has not landed answer UNIMPLEMENTED.
+ */
+import type { ServerUnaryCall, sendUnaryData, ServerDuplexStream } from '@grpc/grpc-js';
+import type { GRPCInferenceServiceHandlers } from '../../generated/inference/GRPCInferenceService.js';
+import type { HealthHandlers } from '../../generated/grpc/health/v1/Health.js';
+import type { InferenceService } from '../../core/inference-service.js';
+import type { Logger } from 'pino';
+import { errors } from '../../errors/catalogue.js';
+import { InferenceError } from '../../errors/inference-error.js';
+import { toServiceError } from './grpc-status.js';
+import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
+import { callSignal } from './call-signal.js';
+import { logOutcome } from '../../observability/log-policy.js';
+
+type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
+
+/** Wraps a sync-or-async body so every outcome reaches the callback exactly once. */
+function unary<Req, Res>(rpc: string, log: Logger, body: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Unary<Req, Res> {
+  return (call, cb) => {
+    Promise.resolve()
+      .then(() => body(call.request, call))
+      .then(
+        (res) => cb(null, res),
+        (e: unknown) => {
+          const err = InferenceError.from(e);
+          logOutcome(log, rpc, err);
+          cb(toServiceError(err));
+        },
+      );
+  };
+}
+
+function unimplemented(rpc: string, log: Logger): Unary<unknown, never> {
+  return unary(rpc, log, () => {
+    throw errors.notImplemented(rpc);
+  });
+}
+
+function noRepositoryName(name: string): void {
+  if (name !== '') throw errors.unsupported(`repository_name '${name}' is not supported: Infera serves one merged repository namespace`);
+}
+
+export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInferenceServiceHandlers {
+  return {
+    ServerLive: unary('ServerLive', log, () => ({ live: svc.serverLive() })),
+    ServerReady: unary('ServerReady', log, () => ({ ready: svc.serverReady() })),
+    ModelReady: unary('ModelReady', log, (r) => ({ ready: svc.modelReady(r.name, r.version) })),
+    ServerMetadata: unary('ServerMetadata', log, () => svc.serverMetadata()),
+    ModelMetadata: unary('ModelMetadata', log, (r) => svc.modelMetadata(r.name, r.version)),
+    ModelConfig: unary('ModelConfig', log, (r) => ({ config: svc.modelConfig(r.name, r.version) })),
+    ModelStatistics: unary('ModelStatistics', log, (r) => ({ model_stats: svc.modelStatistics(r.name, r.version) })),
+    RepositoryIndex: unary('RepositoryIndex', log, (r) => {
+      noRepositoryName(r.repository_name);
+      return { models: svc.repositoryIndex(r.ready) };
+    }),
+    ModelInfer: unary('ModelInfer', log, async (r, call) => {
+      const { signal, dispose } = callSignal(call, r.model_name, r.model_version);
+      try {
+        return toModelInferResponse(await svc.infer(toInferenceRequest(r, signal)));
+      } finally {
+        dispose();
+      }
+    }),
+    ModelStreamInfer: (call: ServerDuplexStream<unknown, unknown>) => {
+      call.on('error', () => undefined);
+      call.emit('error', toServiceError(errors.notImplemented('ModelStreamInfer')));
+    },
+    RepositoryModelLoad: unimplemented('RepositoryModelLoad', log),
+    RepositoryModelUnload: unimplemented('RepositoryModelUnload', log),
+    SystemSharedMemoryStatus: unimplemented('SystemSharedMemoryStatus', log),
+    SystemSharedMemoryRegister: unimplemented('SystemSharedMemoryRegister', log),
+    SystemSharedMemoryUnregister: unimplemented('SystemSharedMemoryUnregister', log),
+    CudaSharedMemoryStatus: unimplemented('CudaSharedMemoryStatus', log),
+    CudaSharedMemoryRegister: unimplemented('CudaSharedMemoryRegister', log),
+    CudaSharedMemoryUnregister: unimplemented('CudaSharedMemoryUnregister', log),
+    TraceSetting: unimplemented('TraceSetting', log),
+    LogSettings: unimplemented('LogSettings', log),
+  };
+}
+
+/** grpc.health.v1.Health: SERVING iff the server is ready (Triton's semantics). */
+export function healthHandlers(svc: InferenceService, log: Logger): HealthHandlers {
+  return {
+    Check: unary('Health/Check', log, () => ({ status: svc.serverReady() ? 'SERVING' : 'NOT_SERVING' })),
+    Watch: (call) => {
+      call.on('error', () => undefined);
+      call.emit('error', toServiceError(errors.notImplemented('Health/Watch')));
+    },
+  };
+}

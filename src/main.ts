@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * Process entry: command line → ServerOptions → InferenceServer → signals. Flag names follow
+ * Triton's tritonserver where one exists. The only module that reads argv or the terminal state.
+ */
+import path from 'node:path';
+import { Command, Option, InvalidArgumentError } from 'commander';
+import { InferenceServer } from './server.js';
+import { DEFAULT_OPTIONS, logLevel, resolveOptions } from './config/server-options.js';
+import { createLogger } from './observability/logger.js';
+import { findPackageRoot } from './util/package-root.js';
+
+function int(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${v}'`);
+  return n;
+}
+
+/** Triton's boolean flags take values: --strict-model-config=true, --allow-grpc=false. */
+function bool(v: string | undefined): boolean {
+  if (v === undefined) return true;
+  if (/^(true|1|on|yes)$/i.test(v)) return true;
+  if (/^(false|0|off|no)$/i.test(v)) return false;
+  throw new InvalidArgumentError(`expected true or false, got '${v}'`);
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function buildCli(): Command {
+  const d = DEFAULT_OPTIONS;
+  return new Command('infera')
+    .description('Triton-compatible inference server (KServe v2 gRPC) for ONNX models')
+    .option('--model-repository <path>', 'model repository folder; repeat for several (default: the bundled model-repository/)', collect, [])
+    .option('--grpc-port <port>', 'gRPC port (0 = any free port)', int, d.grpcPort)
+    .option('--grpc-address <host>', 'address the gRPC listener binds', d.host)
+    .option('--http-port <port>', 'HTTP port (reserved: the HTTP front-end is not in this release)', int, d.httpPort)
+    .option('--metrics-port <port>', 'metrics port (reserved: metrics are not in this release)', int, d.metricsPort)
+    .option('--allow-grpc [bool]', 'serve gRPC', bool, d.allowGrpc)
+    .option('--strict-model-config [bool]', 'require a complete config.pbtxt: no auto-complete from the model file', bool, false)
+    .option('--disable-auto-complete-config', 'same as --strict-model-config=true')
+    .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
+    .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
+    .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
+    .addOption(new Option('--log-format <format>', 'log format: json lines or pretty (default: pretty on a terminal)').choices(['json', 'pretty']))
+    .allowExcessArguments(false);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const cli = buildCli().parse(argv);
+  const f = cli.opts<Record<string, unknown>>();
+  const repos = (f['modelRepository'] as string[]).length > 0
+    ? (f['modelRepository'] as string[])
+    : [path.join(findPackageRoot(), 'model-repository')];
+  const format = f['logFormat'] as string | undefined;
+  const partial = {
+    modelRepositories: repos,
+    grpcPort: f['grpcPort'] as number,
+    host: f['grpcAddress'] as string,
+    httpPort: f['httpPort'] as number,
+    metricsPort: f['metricsPort'] as number,
+    allowGrpc: f['allowGrpc'] as boolean,
+    autoCompleteConfig: !(f['strictModelConfig'] as boolean) && f['disableAutoCompleteConfig'] !== true,
+    exitTimeoutSecs: f['exitTimeoutSecs'] as number,
+    logVerbose: f['logVerbose'] as number,
+    logInfo: f['logInfo'] as boolean,
+    logPretty: format === undefined ? process.stdout.isTTY === true : format === 'pretty',
+  };
+  const options = resolveOptions(partial);
+  const log = createLogger({ level: logLevel(options), pretty: options.logPretty });
+  const server = await InferenceServer.create(options, log);
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    if (++signals > 1) {
+      log.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal: sig }, 'shutting down');
+    server.stop().then(() => process.exit(0), (e: unknown) => {
+      log.error({ err: e }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  await server.start();
+}
+
+main(process.argv).catch((e: unknown) => {
+  process.stderr.write(`infera: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

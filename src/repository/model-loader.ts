@@ -1,0 +1,181 @@
+/**
+ * Loads one model: config (parse → auto-complete → normalize → validate → freeze), labels, then
+ * every version its policy selects, each with its instances and scheduler. A failure is recorded
+ * as UNAVAILABLE with a reason on the model or the version; it never throws past loadModel, so
+ * one broken model cannot stop the others from loading.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Backend, ModelInstance } from '../backends/backend.js';
+import type { BackendRegistry } from '../backends/backend-registry.js';
+import type { ModelConfig } from '../config/model-config.js';
+import { parseModelConfigText } from '../config/pbtxt.js';
+import { normalizeModelConfig } from '../config/model-config-normalize.js';
+import { validateModelConfig } from '../config/model-config-validate.js';
+import { buildModelSignature } from '../core/model-signature.js';
+import { DynamicBatcher } from '../scheduler/dynamic-batcher.js';
+import { InferenceStats } from '../observability/inference-stats.js';
+import { errors } from '../errors/catalogue.js';
+import { InferenceError } from '../errors/inference-error.js';
+import { readModelFile, type ModelSource } from './model-repository.js';
+import { selectVersions } from './version-policy.js';
+import type { LoadedVersion, ModelEntry } from './model-registry.js';
+
+export interface LoaderOptions {
+  backends: BackendRegistry;
+  /** false with --disable-auto-complete-config / --strict-model-config. */
+  autoComplete: boolean;
+  logger: Logger;
+}
+
+export async function loadModel(src: ModelSource, o: LoaderOptions): Promise<ModelEntry> {
+  const entry: ModelEntry = { name: src.name, state: 'LOADING', reason: '', versions: new Map() };
+  const log = o.logger.child({ model: src.name });
+  try {
+    const { config, backend } = await prepareConfig(src, o, log);
+    entry.config = config;
+    const { versions, missing } = selectVersions(config.version_policy, src.versions);
+    for (const v of missing) log.warn({ version: v }, 'version named by version_policy is not in the repository');
+    if (versions.length === 0) {
+      throw errors.invalidArg(`at least one version must be available under the version policy of model '${src.name}'`);
+    }
+    const labels = await readLabels(src, config);
+    await Promise.all(versions.map(async (v) => {
+      const lv = await loadVersion(src, config, backend, v, labels, log);
+      entry.versions.set(v, lv);
+    }));
+    entry.state = [...entry.versions.values()].some((v) => v.state === 'READY') ? 'READY' : 'UNAVAILABLE';
+    if (entry.state === 'UNAVAILABLE') entry.reason = [...entry.versions.values()].map((v) => v.reason).join('; ');
+  } catch (e) {
+    entry.state = 'UNAVAILABLE';
+    entry.reason = InferenceError.from(e).message;
+    log.error({ reason: entry.reason }, 'model failed to load');
+  }
+  return entry;
+}
+
+async function prepareConfig(
+  src: ModelSource,
+  o: LoaderOptions,
+  log: Logger,
+): Promise<{ config: Readonly<ModelConfig>; backend: Backend }> {
+  let raw: ModelConfig = {};
+  if (src.configText !== undefined) raw = parseModelConfigText(src.configText, src.configPath);
+  else if (!o.autoComplete) {
+    throw errors.invalidArg(`model '${src.name}' has no config.pbtxt and auto-complete is disabled (--strict-model-config)`);
+  }
+  const backend = await pickBackend(src, raw, o.backends);
+  if (o.autoComplete && backend.autoCompleteConfig !== undefined) {
+    const latest = src.versions[src.versions.length - 1];
+    if (latest !== undefined) {
+      const modelPath = path.join(src.dir, String(latest), raw.default_model_filename || backend.defaultModelFilename);
+      raw = await backend.autoCompleteConfig(raw, { modelName: src.name, modelPath, logger: log });
+    }
+  }
+  raw = { ...raw, backend: raw.backend || backend.name };
+  if (!raw.platform && backend.platforms[0] !== undefined) raw = { ...raw, platform: backend.platforms[0] };
+  const config = normalizeModelConfig(raw, { modelName: src.name });
+  const problems = validateModelConfig(config);
+  if (problems.length > 0) throw errors.invalidArg(`invalid config for model '${src.name}': ${problems.join('; ')}`);
+  backend.validateConfig?.(config);
+  return { config, backend };
+}
+
+/** From `backend`, else `platform`, else the artifact in the newest version folder (PROTOCOL.md §8.3). */
+async function pickBackend(src: ModelSource, raw: ModelConfig, reg: BackendRegistry): Promise<Backend> {
+  if (raw.backend) {
+    const b = reg.byName(raw.backend);
+    if (b === undefined) throw errors.unsupported(`model '${src.name}' names backend '${raw.backend}', which is not available (available: ${reg.names.join(', ')})`);
+    return b;
+  }
+  if (raw.platform) {
+    const b = reg.byPlatform(raw.platform);
+    if (b === undefined) throw errors.unsupported(`model '${src.name}' names platform '${raw.platform}', which is not supported`);
+    return b;
+  }
+  for (const v of [...src.versions].reverse()) {
+    const entries = await readdir(path.join(src.dir, String(v)));
+    const b = reg.byArtifact(entries);
+    if (b !== undefined) return b;
+  }
+  throw errors.invalidArg(
+    `unable to determine the backend of model '${src.name}': its config names no backend or platform and no version folder holds a known model file`,
+  );
+}
+
+async function readLabels(src: ModelSource, config: Readonly<ModelConfig>): Promise<Map<string, string[]>> {
+  const labels = new Map<string, string[]>();
+  for (const out of config.output ?? []) {
+    if (!out.label_filename) continue;
+    try {
+      const text = await readModelFile(src.dir, out.label_filename);
+      labels.set(out.name ?? '', text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1));
+    } catch (e) {
+      throw errors.invalidArg(`cannot read label file '${out.label_filename}' of output '${out.name}' of model '${src.name}': ${(e as Error).message}`);
+    }
+  }
+  return labels;
+}
+
+async function loadVersion(
+  src: ModelSource,
+  config: Readonly<ModelConfig>,
+  backend: Backend,
+  version: number,
+  labels: Map<string, string[]>,
+  parent: Logger,
+): Promise<LoadedVersion> {
+  const lv: LoadedVersion = { version, state: 'LOADING', reason: '' };
+  const log = parent.child({ version });
+  const instances: ModelInstance[] = [];
+  try {
+    const modelPath = path.join(src.dir, String(version), config.default_model_filename || backend.defaultModelFilename);
+    const bm = await backend.createModel({ modelName: src.name, version, config, modelDir: src.dir, modelPath, logger: log });
+    lv.backendModel = bm;
+    let index = 0;
+    for (const g of config.instance_group ?? []) {
+      for (let i = 0; i < (g.count ?? 1); i++) {
+        instances.push(await bm.createInstance({
+          name: `${g.name ?? src.name}_${i}`,
+          index: index++,
+          kind: g.kind === 'KIND_GPU' ? 'KIND_GPU' : g.kind === 'KIND_MODEL' ? 'KIND_MODEL' : 'KIND_CPU',
+          deviceId: g.gpus?.[0] ?? 0,
+        }));
+      }
+    }
+    lv.instances = instances;
+    lv.stats = new InferenceStats();
+    lv.signature = buildModelSignature(config, version, labels);
+    lv.scheduler = new DynamicBatcher({
+      modelName: src.name,
+      version: String(version),
+      maxBatchSize: config.max_batch_size ?? 0,
+      dynamicBatching: config.dynamic_batching,
+      instances,
+      stats: lv.stats,
+      logger: log,
+    });
+    lv.state = 'READY';
+    log.info({ instances: instances.length, backend: backend.name }, 'model version ready');
+  } catch (e) {
+    await Promise.allSettled(instances.map((i) => i.finalize()));
+    await lv.backendModel?.finalize().catch(() => undefined);
+    lv.backendModel = undefined;
+    lv.state = 'UNAVAILABLE';
+    lv.reason = InferenceError.from(e).message;
+    log.error({ reason: lv.reason }, 'model version failed to load');
+  }
+  return lv;
+}
+
+/** Releases a loaded version's instances and backend model. Caller has drained its scheduler. */
+export async function unloadVersion(lv: LoadedVersion): Promise<void> {
+  lv.state = 'UNAVAILABLE';
+  lv.reason = 'unloaded';
+  await Promise.allSettled((lv.instances ?? []).map((i) => i.finalize()));
+  await lv.backendModel?.finalize().catch(() => undefined);
+  lv.instances = [];
+  lv.backendModel = undefined;
+  lv.scheduler = undefined;
+}

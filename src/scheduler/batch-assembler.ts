@@ -1,0 +1,87 @@
+/**
+ * Merges requests along dim 0 and splits batch outputs back. Pure: no timers, no state.
+ *
+ * Copies: merging N > 1 requests costs exactly one copy of each input into a fresh buffer (the
+ * batch tensor); a single request's input is passed through untouched. Splitting never copies:
+ * each request gets subarray views of the batch output buffers.
+ */
+import type { Tensor } from '../core/tensor.js';
+import type { ValidatedRequest } from '../core/request-validator.js';
+import { elementByteSize, elementCount } from '../core/datatype.js';
+import { bytesElementViews } from '../core/bytes-tensor.js';
+import { errors } from '../errors/catalogue.js';
+
+/** Batched inputs, in config order. All requests share shapeKey (same inputs, same non-batch dims). */
+export function mergeInputs(batch: readonly ValidatedRequest[], batching: boolean): Tensor[] {
+  const first = batch[0]!;
+  if (batch.length === 1) return first.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data }));
+  if (!batching) throw errors.internal('several requests merged for a model that does not batch');
+  return first.inputs.map((t, i) => {
+    let bytes = 0;
+    let rows = 0;
+    for (const r of batch) {
+      bytes += r.inputs[i]!.data.byteLength;
+      rows += r.batchSize;
+    }
+    const data = new Uint8Array(bytes);
+    let off = 0;
+    for (const r of batch) {
+      const src = r.inputs[i]!.data;
+      data.set(src, off);
+      off += src.byteLength;
+    }
+    return { name: t.name, datatype: t.datatype, shape: [rows, ...t.shape.slice(1)], data };
+  });
+}
+
+/** Union of the requested outputs, in the order first seen. */
+export function unionOutputs(batch: readonly ValidatedRequest[]): string[] {
+  if (batch.length === 1) return [...batch[0]!.outputNames];
+  const seen = new Set<string>();
+  for (const r of batch) for (const n of r.outputNames) seen.add(n);
+  return [...seen];
+}
+
+/**
+ * Splits one batch output into per-request views. `sizes[i]` is request i's batch size. For a
+ * model that does not batch, the single request gets the tensor as it is.
+ */
+export function splitOutput(out: Tensor, sizes: readonly number[], batching: boolean, model: string): Tensor[] {
+  if (!batching || sizes.length === 1) {
+    if (batching && out.shape[0] !== sizes[0]) throw badBatchOutput(out, sizes, model);
+    return [out];
+  }
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (out.shape.length === 0 || out.shape[0] !== total) throw badBatchOutput(out, sizes, model);
+  const rowShape = out.shape.slice(1);
+  const perRow = elementCount(rowShape);
+  const parts: Tensor[] = [];
+  if (out.datatype === 'BYTES') {
+    const views = bytesElementViews(out.data);
+    let elem = 0;
+    for (const n of sizes) {
+      const startElem = elem;
+      elem += n * perRow;
+      const start = views[startElem] ? views[startElem]!.byteOffset - 4 - out.data.byteOffset : out.data.byteLength;
+      const last = views[elem - 1];
+      const end = elem === startElem || last === undefined ? start : last.byteOffset + last.byteLength - out.data.byteOffset;
+      parts.push({ name: out.name, datatype: out.datatype, shape: [n, ...rowShape], data: out.data.subarray(start, end) });
+    }
+    return parts;
+  }
+  const rowBytes = perRow * elementByteSize(out.datatype);
+  let off = 0;
+  for (const n of sizes) {
+    const len = n * rowBytes;
+    parts.push({ name: out.name, datatype: out.datatype, shape: [n, ...rowShape], data: out.data.subarray(off, off + len) });
+    off += len;
+  }
+  return parts;
+}
+
+function badBatchOutput(out: Tensor, sizes: readonly number[], model: string) {
+  return errors.internal(
+    `model '${model}' returned output '${out.name}' with shape [${out.shape.join(',')}], ` +
+      `which does not match the batch of ${sizes.reduce((a, b) => a + b, 0)} it was given`,
+  );
+}

@@ -1,0 +1,326 @@
+/**
+ * The per-model scheduler: one queue per priority level feeding a pool of instances. With
+ * `dynamic_batching` absent it is the same path with batching off (every request runs alone), as
+ * in Triton.
+ *
+ *   enqueue ─▶ [level 1 queue] [level 2 queue] … [delayed] ─formBatch─▶ idle instance ─▶ split ─▶ settle
+ *
+ * Ownership: this class is the only code that touches its queues, its timer and its instances'
+ * idle/busy state. Every accepted request's Deferred is settled exactly once: by execution, by
+ * rejection (timeout, cancel) or by stop(); `#settle` is the single place that settles.
+ */
+import type { Logger } from 'pino';
+import type { ModelInstance } from '../backends/backend.js';
+import type { Tensor } from '../core/tensor.js';
+import type { ValidatedRequest } from '../core/request-validator.js';
+import type { InferenceStats } from '../observability/inference-stats.js';
+import { InferenceError } from '../errors/inference-error.js';
+import { ErrorCode } from '../errors/error-codes.js';
+import { errors } from '../errors/catalogue.js';
+import { deferred, type Deferred } from '../util/deferred.js';
+import { nowNs } from '../util/clock.js';
+import { mergeInputs, splitOutput, unionOutputs } from './batch-assembler.js';
+import { InstancePool } from './instance-pool.js';
+import {
+  levelFor, resolveQueuePolicy, timeoutUsFor,
+  type DynamicBatchingConfig, type ResolvedQueuePolicy,
+} from './queue-policy.js';
+
+export interface SchedulerOptions {
+  modelName: string;
+  version: string;
+  /** 0 = the model does not batch. */
+  maxBatchSize: number;
+  /** undefined = batching off. */
+  dynamicBatching: DynamicBatchingConfig | undefined;
+  instances: readonly ModelInstance[];
+  stats: InferenceStats;
+  logger: Logger;
+}
+
+/** A request's own outputs, in the order of its `outputNames`. */
+export type RequestOutputs = Tensor[];
+
+interface Pending {
+  readonly vr: ValidatedRequest;
+  readonly arrivalNs: number;
+  readonly seq: number;
+  readonly level: number;
+  /** Absolute monotonic deadline in the queue, 0 = none. */
+  deadlineNs: number;
+  readonly rejectOnTimeout: boolean;
+  readonly d: Deferred<RequestOutputs>;
+  detach: () => void;
+}
+
+export class DynamicBatcher {
+  readonly #o: SchedulerOptions;
+  readonly #policy: ResolvedQueuePolicy;
+  readonly #batching: boolean;
+  readonly #preferred: ReadonlySet<number>;
+  readonly #maxPreferred: number;
+  readonly #delayNs: number;
+  readonly #preserveOrdering: boolean;
+  /** Index = level - 1; the last extra queue holds requests delayed by a DELAY timeout. */
+  readonly #queues: Pending[][];
+  readonly #pool: InstancePool;
+  #queued = 0;
+  #inflight = 0;
+  #seq = 0;
+  #nextRelease = 0;
+  readonly #held = new Map<number, () => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAtNs = 0;
+  #nextDeadlineNs = Number.POSITIVE_INFINITY;
+  #stopping = false;
+  #drained: Deferred<void> | undefined;
+
+  constructor(o: SchedulerOptions) {
+    this.#o = o;
+    const db = o.dynamicBatching;
+    this.#batching = db !== undefined && o.maxBatchSize > 0;
+    this.#policy = resolveQueuePolicy(db);
+    const preferred = (db?.preferred_batch_size ?? []).filter((n) => n > 0 && n <= o.maxBatchSize);
+    this.#preferred = new Set(preferred);
+    this.#maxPreferred = preferred.length > 0 ? Math.max(...preferred) : Math.max(1, o.maxBatchSize);
+    this.#delayNs = (db?.max_queue_delay_microseconds ?? 0) * 1000;
+    this.#preserveOrdering = db?.preserve_ordering ?? false;
+    this.#queues = Array.from({ length: this.#policy.levels + 1 }, () => []);
+    this.#pool = new InstancePool(o.instances);
+  }
+
+  /** Requests waiting in the queues (not yet executing). */
+  get pendingCount(): number {
+    return this.#queued;
+  }
+
+  /** Requests accepted and not yet settled. */
+  get inflightCount(): number {
+    return this.#queued + this.#inflight;
+  }
+
+  /**
+   * Queues a validated request. Resolves with the request's own outputs; rejects with
+   * UNAVAILABLE (queue full, timeout, stopping, worker death), CANCELLED / DEADLINE_EXCEEDED
+   * (signal aborted while queued) or the backend's error.
+   */
+  enqueue(vr: ValidatedRequest, arrivalNs: number = nowNs()): Promise<RequestOutputs> {
+    const { modelName, version } = this.#o;
+    if (this.#stopping) return Promise.reject(errors.serverStopping());
+    const signal = vr.request.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal, modelName, version));
+    const level = this.#batching ? levelFor(this.#policy, vr.schedule) : 0;
+    const lp = this.#policy.perLevel[level]!;
+    const queue = this.#queues[level]!;
+    if (lp.maxQueueSize > 0 && queue.length >= lp.maxQueueSize) return Promise.reject(errors.queueFull(modelName, version));
+    const timeoutUs = this.#batching ? timeoutUsFor(lp, vr.schedule) : 0;
+    const p: Pending = {
+      vr, arrivalNs, seq: this.#seq++, level,
+      deadlineNs: timeoutUs > 0 ? arrivalNs + timeoutUs * 1000 : 0,
+      rejectOnTimeout: lp.rejectOnTimeout,
+      d: deferred<RequestOutputs>(),
+      detach: () => {},
+    };
+    if (signal !== undefined) {
+      const onAbort = () => this.#cancel(p, abortError(signal, modelName, version));
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    if (p.deadlineNs > 0) this.#nextDeadlineNs = Math.min(this.#nextDeadlineNs, p.deadlineNs);
+    queue.push(p);
+    this.#queued++;
+    this.#pump();
+    return p.d.promise;
+  }
+
+  /**
+   * Stops accepting requests and resolves once every accepted request has settled (queued ones
+   * still execute). Callers bound the wait with their own exit timeout, then call failAll().
+   */
+  stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.inflightCount === 0) return Promise.resolve();
+    this.#drained ??= deferred<void>();
+    return this.#drained.promise;
+  }
+
+  /** Fails every queued request with `err` (used when a drain timed out or the model went away). */
+  failQueued(err: InferenceError): void {
+    for (const q of this.#queues) {
+      for (const p of q.splice(0)) {
+        this.#queued--;
+        this.#settle(p, () => p.d.reject(err));
+      }
+    }
+    this.#clearTimer();
+  }
+
+  #cancel(p: Pending, err: InferenceError): void {
+    const q = this.#queues[p.level]!;
+    let i = q.indexOf(p);
+    let queue = q;
+    if (i < 0) {
+      queue = this.#queues[this.#policy.levels]!;
+      i = queue.indexOf(p);
+    }
+    if (i < 0) return; // already executing: best effort, the result is discarded by the caller
+    queue.splice(i, 1);
+    this.#queued--;
+    this.#settle(p, () => p.d.reject(err));
+  }
+
+  #pump(): void {
+    if (nowNs() >= this.#nextDeadlineNs) this.#expire(nowNs());
+    while (this.#queued > 0 && this.#pool.hasIdle) {
+      const now = nowNs();
+      const batch = this.#formBatch(now);
+      if (batch === undefined) break;
+      if (batch.waitUntilNs > 0) {
+        this.#armTimer(batch.waitUntilNs);
+        break;
+      }
+      for (const p of batch.items) this.#remove(p);
+      void this.#execute(this.#pool.acquire(), batch.items, now);
+    }
+    if (this.#queued > 0 && Number.isFinite(this.#nextDeadlineNs)) this.#armTimer(this.#nextDeadlineNs);
+    else if (this.#queued === 0) this.#clearTimer();
+  }
+
+  /**
+   * Chooses the next batch: the oldest request of the highest non-empty level, plus later
+   * compatible requests (same shapeKey) while the batch fits max_batch_size. Ready when it
+   * reached the largest preferred size, when there is no delay, or when the oldest request
+   * waited max_queue_delay; then cut at the last preferred size reached, if any.
+   */
+  #formBatch(now: number): { items: Pending[]; waitUntilNs: number } | undefined {
+    const order = this.#queues.filter((q) => q.length > 0);
+    const head = order[0]?.[0];
+    if (head === undefined) return undefined;
+    if (!this.#batching) return { items: [head], waitUntilNs: 0 };
+    const items = [head];
+    let total = head.vr.batchSize;
+    let cut = this.#preferred.has(total) ? 1 : 0;
+    outer: for (const q of order) {
+      for (const p of q) {
+        if (total >= this.#maxPreferred || total >= this.#o.maxBatchSize) break outer;
+        if (p === head || p.vr.shapeKey !== head.vr.shapeKey || total + p.vr.batchSize > this.#o.maxBatchSize) continue;
+        items.push(p);
+        total += p.vr.batchSize;
+        if (this.#preferred.has(total)) cut = items.length;
+      }
+    }
+    const full = total >= this.#maxPreferred || total >= this.#o.maxBatchSize;
+    const waited = now - head.arrivalNs >= this.#delayNs;
+    if (!full && !waited) return { items, waitUntilNs: head.arrivalNs + this.#delayNs };
+    return { items: cut > 0 ? items.slice(0, cut) : items, waitUntilNs: 0 };
+  }
+
+  /** Applies queue timeouts: REJECT fails the request, DELAY moves it behind every other level. */
+  #expire(now: number): void {
+    let next = Number.POSITIVE_INFINITY;
+    const delayed = this.#queues[this.#policy.levels]!;
+    for (let l = 0; l < this.#policy.levels; l++) {
+      const q = this.#queues[l]!;
+      for (let i = 0; i < q.length; i++) {
+        const p = q[i]!;
+        if (p.deadlineNs === 0) continue;
+        if (p.deadlineNs > now) {
+          next = Math.min(next, p.deadlineNs);
+          continue;
+        }
+        q.splice(i--, 1);
+        p.deadlineNs = 0;
+        if (p.rejectOnTimeout) {
+          this.#queued--;
+          this.#settle(p, () => p.d.reject(errors.queueTimeout(this.#o.modelName, this.#o.version)));
+        } else {
+          delayed.push(p);
+        }
+      }
+    }
+    this.#nextDeadlineNs = next;
+  }
+
+  #remove(p: Pending): void {
+    const q = this.#queues[p.level]!;
+    const i = q.indexOf(p);
+    if (i >= 0) q.splice(i, 1);
+    else {
+      const dq = this.#queues[this.#policy.levels]!;
+      dq.splice(dq.indexOf(p), 1);
+    }
+    this.#queued--;
+    p.detach();
+  }
+
+  async #execute(instance: ModelInstance, items: Pending[], startNs: number): Promise<void> {
+    this.#inflight += items.length;
+    const stats = this.#o.stats;
+    for (const p of items) stats.recordQueue(startNs - p.arrivalNs);
+    const sizes = items.map((p) => p.vr.batchSize);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const batchingShape = this.#o.maxBatchSize > 0;
+    try {
+      const vrs = items.map((p) => p.vr);
+      const outputNames = unionOutputs(vrs);
+      const result = await instance.execute({ batchSize: total, inputs: mergeInputs(vrs, batchingShape), outputNames });
+      stats.recordExecution(total, items.length, result.timings);
+      const parts = new Map<string, Tensor[]>();
+      for (const out of result.outputs) parts.set(out.name, splitOutput(out, sizes, batchingShape, this.#o.modelName));
+      items.forEach((p, i) => {
+        const mine = p.vr.outputNames.map((n) => parts.get(n)?.[i]);
+        if (mine.some((t) => t === undefined)) {
+          this.#settle(p, () => p.d.reject(errors.internal(`model '${this.#o.modelName}' did not produce every requested output`)));
+        } else {
+          this.#settle(p, () => p.d.resolve(mine as Tensor[]));
+        }
+      });
+    } catch (e) {
+      const err = InferenceError.from(e);
+      for (const p of items) this.#settle(p, () => p.d.reject(err));
+    } finally {
+      this.#inflight -= items.length;
+      this.#pool.release(instance);
+      this.#pump();
+      if (this.#drained !== undefined && this.inflightCount === 0) this.#drained.resolve();
+    }
+  }
+
+  /** Settles in arrival order when preserve_ordering is on; immediately otherwise. */
+  #settle(p: Pending, settle: () => void): void {
+    p.detach();
+    if (!this.#preserveOrdering) {
+      settle();
+    } else {
+      this.#held.set(p.seq, settle);
+      for (let f = this.#held.get(this.#nextRelease); f !== undefined; f = this.#held.get(this.#nextRelease)) {
+        this.#held.delete(this.#nextRelease++);
+        f();
+      }
+    }
+    if (this.#drained !== undefined && this.inflightCount === 0) this.#drained.resolve();
+  }
+
+  #armTimer(atNs: number): void {
+    if (this.#timer !== undefined && this.#timerAtNs <= atNs) return;
+    this.#clearTimer();
+    this.#timerAtNs = atNs;
+    // Rounded up: libuv timers have millisecond resolution and must not fire before the deadline.
+    const ms = Math.max(0, Math.ceil((atNs - nowNs()) / 1e6));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, ms);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function abortError(signal: AbortSignal, model: string, version: string): InferenceError {
+  const r: unknown = signal.reason;
+  if (r instanceof InferenceError && (r.code === ErrorCode.CANCELLED || r.code === ErrorCode.DEADLINE_EXCEEDED)) return r;
+  return errors.cancelled(model, version);
+}

@@ -1,0 +1,111 @@
+/**
+ * InferenceServer: the composition root. Wires repository → registry → service → front-ends,
+ * and owns the lifecycle:
+ *
+ *   create(): discover + load every model (failures become UNAVAILABLE entries, never throw)
+ *   start():  bind the listeners
+ *   stop():   refuse new work (UNAVAILABLE) → drain schedulers up to the exit timeout → fail what
+ *             is left → close listeners → finalize instances (workers end, sessions released)
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { BackendRegistry } from './backends/backend-registry.js';
+import { setupBackends } from './backends/setup-backends.js';
+import { resolveOptions, type ServerOptions } from './config/server-options.js';
+import { InferenceService } from './core/inference-service.js';
+import { GrpcFrontend } from './frontends/grpc/grpc-server.js';
+import { discoverModels } from './repository/model-repository.js';
+import { loadModel, unloadVersion } from './repository/model-loader.js';
+import { ModelRegistry } from './repository/model-registry.js';
+import { errors } from './errors/catalogue.js';
+import { findPackageRoot } from './util/package-root.js';
+
+/**
+ * Extensions reported by ServerMetadata: only what this build really implements
+ * (PROTOCOL.md §6.7 order).
+ */
+export const EXTENSIONS: readonly string[] = Object.freeze([
+  'classification',
+  'schedule_policy',
+  'model_configuration',
+  'statistics',
+]);
+
+export interface StartedAddresses {
+  grpcPort: number;
+}
+
+export class InferenceServer {
+  readonly options: Readonly<ServerOptions>;
+  readonly service: InferenceService;
+  readonly registry: ModelRegistry;
+  readonly #log: Logger;
+  #grpc: GrpcFrontend | undefined;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(options: Readonly<ServerOptions>, registry: ModelRegistry, service: InferenceService, log: Logger) {
+    this.options = options;
+    this.registry = registry;
+    this.service = service;
+    this.#log = log;
+  }
+
+  static async create(partial: Parameters<typeof resolveOptions>[0], log: Logger): Promise<InferenceServer> {
+    const options = resolveOptions(partial);
+    const backends = new BackendRegistry();
+    setupBackends(backends);
+    const registry = new ModelRegistry();
+    const { sources, duplicates } = await discoverModels(options.modelRepositories);
+    for (const [name, dirs] of duplicates) {
+      registry.set({ name, state: 'UNAVAILABLE', reason: `model '${name}' appears in several repositories: ${dirs.join(', ')}`, versions: new Map() });
+    }
+    const entries = await Promise.all(
+      sources.map((src) => loadModel(src, { backends, autoComplete: options.autoCompleteConfig, logger: log })),
+    );
+    for (const e of entries) registry.set(e);
+    const service = new InferenceService(registry, { name: 'infera', version: packageVersion(), extensions: [...EXTENSIONS] });
+    return new InferenceServer(options, registry, service, log);
+  }
+
+  async start(): Promise<StartedAddresses> {
+    if (!this.options.allowGrpc) throw errors.invalidArg('no front-end enabled: --allow-grpc=false leaves nothing to serve');
+    this.#grpc = GrpcFrontend.create(this.service, this.#log);
+    const grpcPort = await this.#grpc.listen(this.options.host, this.options.grpcPort);
+    this.#log.info({ grpcPort, models: this.service.repositoryIndex(false) }, 'server started');
+    return { grpcPort };
+  }
+
+  /** Idempotent; see the module header for the order. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    const timeoutMs = this.options.exitTimeoutSecs * 1000;
+    this.service.beginShutdown();
+    const versions = this.registry.all().flatMap((m) => [...m.versions.values()]);
+    const schedulers = versions.flatMap((v) => (v.scheduler ? [v.scheduler] : []));
+    const inflight = schedulers.reduce((n, s) => n + s.inflightCount, 0);
+    this.#log.info({ inflight, timeoutSecs: this.options.exitTimeoutSecs }, 'stopping: draining in-flight requests');
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all(schedulers.map((s) => s.stop())).then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.#log.warn('exit timeout reached: failing queued requests');
+      for (const s of schedulers) s.failQueued(errors.serverStopping());
+    }
+    await this.#grpc?.close(drained ? 1000 : 0);
+    await Promise.all(versions.map((v) => unloadVersion(v)));
+    this.#log.info('stopped');
+  }
+}
+
+function packageVersion(): string {
+  const root = findPackageRoot();
+  return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}

@@ -1,0 +1,179 @@
+/**
+ * A ModelInstance on the main thread whose model runs in a worker thread (worker-entry.ts plus a
+ * runner module). The scheduler cannot tell it from an in-process instance.
+ *
+ * Request bookkeeping: every execute() gets an id and one Deferred in #pending; the Deferred is
+ * removed from the map before it is settled, and the map is the only way to reach it, so each
+ * request settles exactly once whether its result, its error, the worker's death or finalize()
+ * comes first.
+ */
+import type { Logger } from 'pino';
+import type { ExecuteBatch, ExecuteResult, ExecuteTimings, ModelInstance } from '../backends/backend.js';
+import { ErrorCode } from '../errors/error-codes.js';
+import { InferenceError } from '../errors/inference-error.js';
+import { nowNs } from '../util/clock.js';
+import { deferred, type Deferred } from '../util/deferred.js';
+import { fromWireTensor, toWireTensor, type ErrorMessage, type ResultMessage, type WireTensor } from './worker-messages.js';
+import { WorkerSupervisor, type RestartPolicy, type SupervisorState } from './worker-supervisor.js';
+
+export interface WorkerInstanceOptions {
+  /** Instance name (InstanceContext.name). */
+  name: string;
+  modelName: string;
+  version: number;
+  /** file: URL of the runner module (see worker-messages.ts, CreateRunner). */
+  runnerModule: string;
+  /** The runner's createRunner argument; structured-cloneable. */
+  init: unknown;
+  /** The model's logger; the proxy adds model/version/instance bindings that are missing. */
+  logger: Logger;
+  restart?: Partial<RestartPolicy>;
+  loadTimeoutMs?: number;
+  disposeTimeoutMs?: number;
+  /** How long an execute() arriving during a restart waits for the new worker; default 30 000 ms. */
+  restartWaitMs?: number;
+}
+
+interface Pending {
+  readonly result: Deferred<ExecuteResult>;
+  readonly encodeNs: number;
+  readonly postedAtNs: bigint;
+}
+
+const DEFAULT_RESTART_WAIT_MS = 30_000;
+
+function instanceLogger(opts: WorkerInstanceOptions): Logger {
+  const have = opts.logger.bindings();
+  const extra: Record<string, unknown> = { instance: opts.name };
+  if (have['model'] === undefined) extra['model'] = opts.modelName;
+  if (have['version'] === undefined) extra['version'] = opts.version;
+  return opts.logger.child(extra);
+}
+
+function nonNegative(ns: bigint): number {
+  return ns > 0n ? Number(ns) : 0;
+}
+
+export class WorkerInstanceProxy implements ModelInstance {
+  readonly name: string;
+  readonly #label: string;
+  readonly #logger: Logger;
+  readonly #restartWaitMs: number;
+  readonly #pending = new Map<number, Pending>();
+  #supervisor!: WorkerSupervisor;
+  #nextId = 1;
+  #finalizing: Promise<void> | undefined;
+
+  private constructor(opts: WorkerInstanceOptions, logger: Logger) {
+    this.name = opts.name;
+    this.#label = `instance ${opts.name} of model '${opts.modelName}' version ${opts.version}`;
+    this.#logger = logger;
+    this.#restartWaitMs = opts.restartWaitMs ?? DEFAULT_RESTART_WAIT_MS;
+  }
+
+  /** Starts the worker and resolves once its runner loaded; rejects with the load error. */
+  static async create(opts: WorkerInstanceOptions): Promise<WorkerInstanceProxy> {
+    const proxy = new WorkerInstanceProxy(opts, instanceLogger(opts));
+    const supervisorOptions = {
+      runnerModule: opts.runnerModule, init: opts.init, label: proxy.#label, logger: proxy.#logger,
+      onMessage: (msg: ResultMessage | ErrorMessage) => proxy.#onMessage(msg),
+      onWorkerLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
+    };
+    proxy.#supervisor = await WorkerSupervisor.start(Object.assign(supervisorOptions,
+      opts.restart === undefined ? {} : { restart: opts.restart },
+      opts.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: opts.loadTimeoutMs },
+      opts.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: opts.disposeTimeoutMs }));
+    return proxy;
+  }
+
+  /** The worker's state: 'ready', 'restarting', 'failed' (gave up restarting) or 'stopped'. */
+  get state(): SupervisorState {
+    return this.#supervisor.state;
+  }
+
+  /** Requests posted to the worker and not settled yet. */
+  get inflightCount(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Posts the batch to the worker; the input buffers are transferred (detached) when a tensor's
+   * view covers its whole buffer, copied once otherwise. `signal` is only checked before posting:
+   * a batch the worker has started always runs to completion.
+   */
+  async execute(batch: ExecuteBatch, signal?: AbortSignal): Promise<ExecuteResult> {
+    if (this.#finalizing !== undefined) {
+      throw new InferenceError(ErrorCode.UNAVAILABLE, `${this.#label} has been finalized`);
+    }
+    const handle = await this.#supervisor.acquire(this.#restartWaitMs);
+    if (signal?.aborted === true) {
+      throw new InferenceError(ErrorCode.CANCELLED, `batch for ${this.#label} was cancelled before it started`);
+    }
+    const encodeStart = nowNs();
+    const transfer: ArrayBuffer[] = [];
+    const inputs = batch.inputs.map((t) => toWireTensor(t, transfer));
+    const id = this.#nextId++;
+    const pending: Pending = { result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint() };
+    this.#pending.set(id, pending);
+    try {
+      handle.post({
+        type: 'execute', id, batchSize: batch.batchSize, inputs, outputNames: [...batch.outputNames],
+        postedAtNs: pending.postedAtNs,
+      }, transfer);
+    } catch (err) {
+      this.#pending.delete(id);
+      throw new InferenceError(ErrorCode.INTERNAL, `${this.#label}: cannot send the batch to its worker: ${InferenceError.from(err).message}`);
+    }
+    return pending.result.promise;
+  }
+
+  /** Disposes the runner (bounded wait) and terminates the worker; no restart afterwards. */
+  finalize(): Promise<void> {
+    this.#finalizing ??= this.#finalize();
+    return this.#finalizing;
+  }
+
+  async #finalize(): Promise<void> {
+    await this.#supervisor.stop();
+    this.#failAll(`${this.#label} was finalized before the batch finished`);
+  }
+
+  #onMessage(msg: ResultMessage | ErrorMessage): void {
+    const pending = this.#pending.get(msg.id);
+    if (pending === undefined) {
+      this.#logger.warn({ id: msg.id }, 'worker answered an unknown request id');
+      return;
+    }
+    this.#pending.delete(msg.id);
+    if (msg.type === 'error') {
+      pending.result.reject(InferenceError.deserialize(msg.error));
+      return;
+    }
+    pending.result.resolve(this.#toResult(msg, pending));
+  }
+
+  /**
+   * The worker measured its own compute_input/infer/output; the message transit times are added
+   * to input (main → worker) and output (worker → main), with the main thread's encode/decode.
+   * process.hrtime is one monotonic clock for all threads of the process, so the stamps compare.
+   */
+  #toResult(msg: ResultMessage, pending: Pending): ExecuteResult {
+    const arrivedAtNs = process.hrtime.bigint();
+    const decodeStart = nowNs();
+    const outputs = msg.outputs.map((w: WireTensor) => fromWireTensor(w));
+    const decodeNs = nowNs() - decodeStart;
+    const timings: ExecuteTimings = {
+      computeInputNs: pending.encodeNs + nonNegative(msg.receivedAtNs - pending.postedAtNs) + msg.timings.computeInputNs,
+      computeInferNs: msg.timings.computeInferNs,
+      computeOutputNs: msg.timings.computeOutputNs + nonNegative(arrivedAtNs - msg.postedAtNs) + decodeNs,
+    };
+    return { outputs, timings };
+  }
+
+  #failAll(message: string): void {
+    if (this.#pending.size === 0) return;
+    const all = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of all) p.result.reject(new InferenceError(ErrorCode.UNAVAILABLE, message));
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Everything that crosses the main thread ↔ worker boundary, and nothing else: the worker data,
+ * the message union, the wire form of tensors and errors, and the Runner contract that a runner
+ * module (loaded inside the worker) implements.
+ *
+ *   main thread                                   worker thread (worker-entry.ts)
+ *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize)
+ *                       ◀──────── result / error {id}
+ *   WorkerSupervisor ──── dispose {id} ─────────▶ runner.dispose()
+ *                       ◀──────── dispose-done {id}
+ *                       ◀──────── load-done / load-error (once, first message)
+ *                       ◀──────── log (any time)
+ *
+ * Tensor bytes always travel in the postMessage transfer list, in both directions: the sender's
+ * ArrayBuffers are detached, never copied by structured clone.
+ */
+import type { ExecuteTimings } from '../backends/backend.js';
+import { isDataType, type DataType } from '../core/datatype.js';
+import type { Tensor } from '../core/tensor.js';
+import type { SerializedError } from '../errors/inference-error.js';
+
+/** `workerData` of every worker started by the supervisor. */
+export interface WorkerData {
+  /** file: URL of an ES module exporting `createRunner` (see CreateRunner). */
+  runnerModule: string;
+  /** Passed to createRunner untouched; must be structured-cloneable. */
+  init: unknown;
+}
+
+/**
+ * A tensor on the wire: `byteLength` bytes of `buffer` starting at `byteOffset`. The buffer is in
+ * the message's transfer list, so after posting it belongs to the receiver.
+ */
+export interface WireTensor {
+  name: string;
+  datatype: DataType;
+  shape: number[];
+  buffer: ArrayBuffer;
+  byteOffset: number;
+  byteLength: number;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+// ── main → worker ────────────────────────────────────────────────────────────────────────────
+export interface ExecuteMessage {
+  type: 'execute';
+  id: number;
+  batchSize: number;
+  inputs: WireTensor[];
+  outputNames: string[];
+  /** process.hrtime.bigint() just before posting; the clock is process-wide, so comparable. */
+  postedAtNs: bigint;
+}
+
+export interface DisposeMessage {
+  type: 'dispose';
+  id: number;
+}
+
+export type ToWorkerMessage = ExecuteMessage | DisposeMessage;
+
+// ── worker → main ────────────────────────────────────────────────────────────────────────────
+export interface LoadDoneMessage {
+  type: 'load-done';
+  id: 0;
+  /** The runner's `info`, e.g. session metadata. */
+  info?: unknown;
+}
+
+export interface LoadErrorMessage {
+  type: 'load-error';
+  id: 0;
+  error: SerializedError;
+}
+
+export interface ResultMessage {
+  type: 'result';
+  id: number;
+  outputs: WireTensor[];
+  /** Measured inside the worker only; the proxy adds the transit times. */
+  timings: ExecuteTimings;
+  /** When the worker received the execute message (process.hrtime.bigint()). */
+  receivedAtNs: bigint;
+  /** Just before the worker posted this result. */
+  postedAtNs: bigint;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  id: number;
+  error: SerializedError;
+}
+
+export interface DisposeDoneMessage {
+  type: 'dispose-done';
+  id: number;
+}
+
+export interface LogMessage {
+  type: 'log';
+  id: 0;
+  level: LogLevel;
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+export type FromWorkerMessage =
+  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ErrorMessage | DisposeDoneMessage | LogMessage;
+
+// ── the runner contract ──────────────────────────────────────────────────────────────────────
+/** Log records a runner writes; forwarded to the main thread's instance logger. */
+export interface RunnerLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface RunnerContext {
+  log: RunnerLogger;
+}
+
+export interface RunnerResult {
+  outputs: Tensor[];
+  timings: ExecuteTimings;
+}
+
+/**
+ * What a runner module's createRunner resolves with; lives inside one worker.
+ * - execute() calls never overlap (the worker serialises messages). Input `data` views belong to
+ *   the runner; output `data` views are transferred to the main thread after execute resolves,
+ *   so the runner must not reuse their buffers.
+ * - A rejection fails that batch only; rejections should be InferenceErrors (others become INTERNAL).
+ * - dispose() is called at most once, last; the worker is terminated afterwards.
+ */
+export interface Runner {
+  /** Sent to the main thread with load-done (structured-cloneable). */
+  readonly info?: unknown;
+  execute(inputs: Tensor[], outputNames: string[], batchSize: number): Promise<RunnerResult>;
+  dispose(): Promise<void>;
+}
+
+/** The one export a runner module must have. Rejecting fails the load (load-error). */
+export type CreateRunner = (init: unknown, ctx: RunnerContext) => Promise<Runner>;
+
+// ── tensors on the wire ──────────────────────────────────────────────────────────────────────
+/**
+ * The ArrayBuffer to transfer for `data`. Transferring detaches the whole buffer, so only a view
+ * that covers all of its (non-shared) buffer is sent as is. A partial view (a slice of a decoded
+ * protobuf message, of Buffer's allocation pool, of a merged batch) would take bytes that belong
+ * to someone else with it, and a SharedArrayBuffer can never be detached: those pay one copy.
+ */
+export function transferableBuffer(data: Uint8Array): ArrayBuffer {
+  const buf = data.buffer;
+  if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength) {
+    return buf;
+  }
+  const copy = new ArrayBuffer(data.byteLength);
+  new Uint8Array(copy).set(data);
+  return copy;
+}
+
+/**
+ * Wire form of `t`; its buffer is appended to `transfer` unless already there (two tensors may
+ * share one buffer, and a duplicate in a transfer list is a DataCloneError).
+ */
+export function toWireTensor(t: Tensor, transfer: ArrayBuffer[]): WireTensor {
+  const buffer = transferableBuffer(t.data);
+  if (!transfer.includes(buffer)) transfer.push(buffer);
+  const byteOffset = buffer === t.data.buffer ? t.data.byteOffset : 0;
+  return { name: t.name, datatype: t.datatype, shape: [...t.shape], buffer, byteOffset, byteLength: t.data.byteLength };
+}
+
+export function fromWireTensor(w: WireTensor): Tensor {
+  return { name: w.name, datatype: w.datatype, shape: w.shape, data: new Uint8Array(w.buffer, w.byteOffset, w.byteLength) };
+}
+
+// ── shape checks for received messages ───────────────────────────────────────────────────────
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isSerializedError(x: unknown): boolean {
+  return isRecord(x) && typeof x['code'] === 'string' && typeof x['message'] === 'string';
+}
+
+export function isWireTensor(x: unknown): x is WireTensor {
+  if (!isRecord(x)) return false;
+  const { name, datatype, shape, buffer, byteOffset, byteLength } = x;
+  return typeof name === 'string' && typeof datatype === 'string' && isDataType(datatype)
+    && Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d))
+    && buffer instanceof ArrayBuffer && Number.isSafeInteger(byteOffset) && Number.isSafeInteger(byteLength)
+    && (byteOffset as number) >= 0 && (byteLength as number) >= 0
+    && (byteOffset as number) + (byteLength as number) <= buffer.byteLength;
+}
+
+function isWireTensorList(x: unknown): boolean {
+  return Array.isArray(x) && x.every(isWireTensor);
+}
+
+/** True when `x` is a well-formed FromWorkerMessage (the main thread ignores anything else). */
+export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
+  if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
+  switch (x['type']) {
+    case 'load-done': case 'dispose-done': return true;
+    case 'load-error': case 'error': return isSerializedError(x['error']);
+    case 'log':
+      return (LOG_LEVELS as readonly unknown[]).includes(x['level']) && typeof x['msg'] === 'string'
+        && (x['fields'] === undefined || isRecord(x['fields']));
+    case 'result':
+      return isWireTensorList(x['outputs']) && isRecord(x['timings'])
+        && typeof x['receivedAtNs'] === 'bigint' && typeof x['postedAtNs'] === 'bigint';
+    default: return false;
+  }
+}
+
+/** True when `x` is a well-formed ToWorkerMessage (the worker ignores anything else). */
+export function isToWorkerMessage(x: unknown): x is ToWorkerMessage {
+  if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
+  if (x['type'] === 'dispose') return true;
+  return x['type'] === 'execute' && Number.isSafeInteger(x['batchSize']) && isWireTensorList(x['inputs'])
+    && Array.isArray(x['outputNames']) && x['outputNames'].every((n) => typeof n === 'string')
+    && typeof x['postedAtNs'] === 'bigint';
+}

@@ -1,0 +1,56 @@
+/**
+ * Boots the real server in-process on port 0 and returns a grpc-js client generated from our
+ * protos. Register `close` with t.after / after() right away.
+ */
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { InferenceServer } from '../../src/server.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { loadInferenceProtos } from '../../src/frontends/grpc/proto-loader.js';
+import type { GRPCInferenceServiceClient } from '../../src/generated/inference/GRPCInferenceService.js';
+import type { HealthClient } from '../../src/generated/grpc/health/v1/Health.js';
+import type { ServerOptions } from '../../src/config/server-options.js';
+
+export interface TestServer {
+  server: InferenceServer;
+  client: GRPCInferenceServiceClient;
+  health: HealthClient;
+  target: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  repos: string[],
+  extra: Partial<ServerOptions> = {},
+): Promise<TestServer> {
+  const server = await InferenceServer.create(
+    { modelRepositories: repos, grpcPort: 0, host: '127.0.0.1', exitTimeoutSecs: 5, ...extra },
+    silentLogger(),
+  );
+  const { grpcPort } = await server.start();
+  const target = `127.0.0.1:${grpcPort}`;
+  const { grpcObject } = loadInferenceProtos();
+  const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
+  const client = new grpcObject.inference.GRPCInferenceService(target, credentials.createInsecure(), opts);
+  const health = new grpcObject.grpc.health.v1.Health(target, credentials.createInsecure());
+  return {
+    server,
+    client,
+    health,
+    target,
+    async close() {
+      client.close();
+      health.close();
+      await server.stop();
+    },
+  };
+}
+
+/** Calls a unary client method as a promise. */
+export function call<Req, Res>(
+  fn: (req: Req, cb: (err: ServiceError | null, res?: Res) => void) => unknown,
+  req: Req,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    fn(req, (err, res) => (err ? reject(err) : resolve(res as Res)));
+  });
+}

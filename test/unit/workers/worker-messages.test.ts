@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { MessageChannel } from 'node:worker_threads';
+import { describe, it } from 'node:test';
+import type { Tensor } from '../../../src/core/tensor.js';
+import {
+  fromWireTensor, isFromWorkerMessage, isToWorkerMessage, toWireTensor, transferableBuffer, type WireTensor,
+} from '../../../src/workers/worker-messages.js';
+
+const tensor = (data: Uint8Array, name = 'IN'): Tensor => ({ name, datatype: 'UINT8', shape: [data.byteLength], data });
+
+function wire(overrides: Partial<WireTensor> = {}): WireTensor {
+  return { name: 'T', datatype: 'FP32', shape: [1], buffer: new ArrayBuffer(4), byteOffset: 0, byteLength: 4, ...overrides };
+}
+
+describe('transferableBuffer', () => {
+  it('returns the buffer itself when the view covers all of it', () => {
+    const data = new Uint8Array([1, 2, 3]);
+    assert.equal(transferableBuffer(data), data.buffer);
+  });
+
+  it('copies a view over part of a larger buffer, leaving the original intact', () => {
+    const whole = new Uint8Array([9, 1, 2, 3, 9]);
+    const part = whole.subarray(1, 4);
+    const buf = transferableBuffer(part);
+    assert.notEqual(buf, whole.buffer);
+    assert.deepEqual([...new Uint8Array(buf)], [1, 2, 3]);
+  });
+
+  it('copies a view over a SharedArrayBuffer, which cannot be detached', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(2));
+    shared.set([7, 8]);
+    const buf = transferableBuffer(shared);
+    assert.ok(buf instanceof ArrayBuffer);
+    assert.deepEqual([...new Uint8Array(buf)], [7, 8]);
+  });
+});
+
+describe('toWireTensor', () => {
+  it('detaches the sent buffer when posted (zero copy) and the receiver sees the bytes', async () => {
+    const data = new Uint8Array([1, 2, 3, 4]);
+    const transfer: ArrayBuffer[] = [];
+    const w = toWireTensor(tensor(data), transfer);
+    const { port1, port2 } = new MessageChannel();
+    const received = new Promise<WireTensor>((resolve) => port2.once('message', resolve));
+    port1.postMessage(w, transfer);
+    assert.equal(data.byteLength, 0, 'sender view is detached');
+    const back = fromWireTensor(await received);
+    assert.deepEqual([...back.data], [1, 2, 3, 4]);
+    port1.close();
+  });
+
+  it('lists a buffer shared by two tensors once (a duplicate would be a DataCloneError)', () => {
+    const data = new Uint8Array([5, 6]);
+    const transfer: ArrayBuffer[] = [];
+    toWireTensor(tensor(data, 'A'), transfer);
+    toWireTensor(tensor(data, 'B'), transfer);
+    assert.equal(transfer.length, 1);
+    const { port1 } = new MessageChannel();
+    assert.doesNotThrow(() => port1.postMessage(transfer, transfer));
+    port1.close();
+  });
+
+  it('does not detach the buffer behind a partial view', () => {
+    const whole = new Uint8Array(16);
+    const transfer: ArrayBuffer[] = [];
+    const w = toWireTensor(tensor(whole.subarray(4, 8)), transfer);
+    const { port1 } = new MessageChannel();
+    port1.postMessage(w, transfer);
+    assert.equal(whole.byteLength, 16);
+    assert.equal(w.byteOffset, 0);
+    port1.close();
+  });
+});
+
+describe('message shape checks', () => {
+  const garbage: unknown[] = [
+    null, undefined, 42, 'result', [], {}, { type: 'result' }, { type: 'nope', id: 1 },
+    { type: 'load-done', id: 'x' }, { type: 'error', id: 1, error: 'bad' },
+    { type: 'error', id: 1, error: { code: 5, message: 'm' } },
+    { type: 'log', id: 0, level: 'loud', msg: 'x' }, { type: 'log', id: 0, level: 'info', msg: 1 },
+    { type: 'log', id: 0, level: 'info', msg: 'x', fields: [] },
+    { type: 'result', id: 1, outputs: [wire()], timings: {}, receivedAtNs: 1, postedAtNs: 1n },
+    { type: 'result', id: 1, outputs: [wire({ byteOffset: 2 })], timings: {}, receivedAtNs: 1n, postedAtNs: 1n },
+    { type: 'result', id: 1, outputs: [wire({ datatype: 'FLOAT' as never })], timings: {}, receivedAtNs: 1n, postedAtNs: 1n },
+    { type: 'result', id: 1, outputs: [wire({ byteOffset: -1 })], timings: {}, receivedAtNs: 1n, postedAtNs: 1n },
+    { type: 'result', id: 1, outputs: [wire({ shape: [1.5] })], timings: {}, receivedAtNs: 1n, postedAtNs: 1n },
+    { type: 'result', id: 1, outputs: [{ ...wire(), buffer: new Uint8Array(4) }], timings: {}, receivedAtNs: 1n, postedAtNs: 1n },
+  ];
+
+  it('rejects malformed worker → main messages', () => {
+    for (const g of garbage) assert.equal(isFromWorkerMessage(g), false, JSON.stringify(g, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+  });
+
+  it('accepts well-formed worker → main messages', () => {
+    assert.ok(isFromWorkerMessage({ type: 'load-done', id: 0 }));
+    assert.ok(isFromWorkerMessage({ type: 'error', id: 3, error: { code: 'INTERNAL', message: 'm' } }));
+    assert.ok(isFromWorkerMessage({ type: 'log', id: 0, level: 'warn', msg: 'x', fields: { a: 1 } }));
+    assert.ok(isFromWorkerMessage({ type: 'result', id: 1, outputs: [wire()], timings: {}, receivedAtNs: 1n, postedAtNs: 2n }));
+  });
+
+  it('rejects malformed main → worker messages and accepts good ones', () => {
+    const ok = { type: 'execute', id: 1, batchSize: 1, inputs: [wire()], outputNames: ['OUT'], postedAtNs: 0n };
+    assert.ok(isToWorkerMessage(ok));
+    assert.ok(isToWorkerMessage({ type: 'dispose', id: 0 }));
+    for (const bad of [null, {}, { ...ok, id: 1.5 }, { ...ok, outputNames: [1] }, { ...ok, inputs: [{}] },
+      { ...ok, postedAtNs: 0 }, { ...ok, batchSize: '1' }, { type: 'load-done', id: 0 }]) {
+      assert.equal(isToWorkerMessage(bad), false);
+    }
+  });
+});
