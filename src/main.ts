@@ -31,13 +31,18 @@ function collect(v: string, prev: string[]): string[] {
 export function buildCli(): Command {
   const d = DEFAULT_OPTIONS;
   return new Command('infera')
-    .description('Triton-compatible inference server (KServe v2 gRPC) for ONNX models')
+    .description('Triton-compatible inference server (KServe v2 gRPC and HTTP/REST) for ONNX models')
     .option('--model-repository <path>', 'model repository folder; repeat for several (default: the bundled model-repository/)', collect, [])
     .option('--grpc-port <port>', 'gRPC port (0 = any free port)', int, d.grpcPort)
     .option('--grpc-address <host>', 'address the gRPC listener binds', d.host)
-    .option('--http-port <port>', 'HTTP port (reserved: the HTTP front-end is not in this release)', int, d.httpPort)
-    .option('--metrics-port <port>', 'metrics port (reserved: metrics are not in this release)', int, d.metricsPort)
+    .option('--http-port <port>', 'HTTP/REST port (0 = any free port)', int, d.httpPort)
+    .option('--http-address <host>', 'address the HTTP listener binds', d.httpAddress)
+    .option('--http-max-input-size <bytes>', 'largest HTTP request body, before and after decompression', int, d.httpMaxInputBytes)
+    .option('--metrics-port <port>', 'Prometheus metrics port, GET /metrics (0 = any free port)', int, d.metricsPort)
+    .option('--metrics-address <host>', 'address the metrics listener binds', d.metricsAddress)
     .option('--allow-grpc [bool]', 'serve gRPC', bool, d.allowGrpc)
+    .option('--allow-http [bool]', 'serve HTTP/REST', bool, d.allowHttp)
+    .option('--allow-metrics [bool]', 'serve Prometheus metrics', bool, d.allowMetrics)
     .option('--strict-model-config [bool]', 'require a complete config.pbtxt: no auto-complete from the model file', bool, false)
     .option('--disable-auto-complete-config', 'same as --strict-model-config=true')
     .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
@@ -59,8 +64,13 @@ async function main(argv: string[]): Promise<void> {
     grpcPort: f['grpcPort'] as number,
     host: f['grpcAddress'] as string,
     httpPort: f['httpPort'] as number,
+    httpAddress: f['httpAddress'] as string,
+    httpMaxInputBytes: f['httpMaxInputSize'] as number,
     metricsPort: f['metricsPort'] as number,
+    metricsAddress: f['metricsAddress'] as string,
     allowGrpc: f['allowGrpc'] as boolean,
+    allowHttp: f['allowHttp'] as boolean,
+    allowMetrics: f['allowMetrics'] as boolean,
     autoCompleteConfig: !(f['strictModelConfig'] as boolean) && f['disableAutoCompleteConfig'] !== true,
     exitTimeoutSecs: f['exitTimeoutSecs'] as number,
     logVerbose: f['logVerbose'] as number,

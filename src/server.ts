@@ -3,7 +3,7 @@
  * and owns the lifecycle:
  *
  *   create(): discover + load every model (failures become UNAVAILABLE entries, never throw)
- *   start():  bind the listeners
+ *   start():  bind the listeners (metrics, HTTP, gRPC; each can be switched off)
  *   stop():   refuse new work (UNAVAILABLE) → drain schedulers up to the exit timeout → fail what
  *             is left → close listeners → finalize instances (workers end, sessions released)
  */
@@ -15,6 +15,9 @@ import { setupBackends } from './backends/setup-backends.js';
 import { resolveOptions, type ServerOptions } from './config/server-options.js';
 import { InferenceService } from './core/inference-service.js';
 import { GrpcFrontend } from './frontends/grpc/grpc-server.js';
+import { HttpFrontend } from './frontends/http/http-server.js';
+import { InferenceMetrics } from './observability/metrics.js';
+import { MetricsServer } from './observability/metrics-server.js';
 import { discoverModels } from './repository/model-repository.js';
 import { loadModel, unloadVersion } from './repository/model-loader.js';
 import { ModelRegistry } from './repository/model-registry.js';
@@ -29,11 +32,15 @@ export const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
   'schedule_policy',
   'model_configuration',
+  'binary_tensor_data',
   'statistics',
 ]);
 
+/** Bound ports; undefined for a listener switched off (--allow-grpc/--allow-http/--allow-metrics=false). */
 export interface StartedAddresses {
-  grpcPort: number;
+  grpcPort: number | undefined;
+  httpPort: number | undefined;
+  metricsPort: number | undefined;
 }
 
 export class InferenceServer {
@@ -42,6 +49,8 @@ export class InferenceServer {
   readonly registry: ModelRegistry;
   readonly #log: Logger;
   #grpc: GrpcFrontend | undefined;
+  #http: HttpFrontend | undefined;
+  #metrics: MetricsServer | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(options: Readonly<ServerOptions>, registry: ModelRegistry, service: InferenceService, log: Logger) {
@@ -69,11 +78,34 @@ export class InferenceServer {
   }
 
   async start(): Promise<StartedAddresses> {
-    if (!this.options.allowGrpc) throw errors.invalidArg('no front-end enabled: --allow-grpc=false leaves nothing to serve');
-    this.#grpc = GrpcFrontend.create(this.service, this.#log);
-    const grpcPort = await this.#grpc.listen(this.options.host, this.options.grpcPort);
-    this.#log.info({ grpcPort, models: this.service.repositoryIndex(false) }, 'server started');
-    return { grpcPort };
+    const o = this.options;
+    if (!o.allowGrpc && !o.allowHttp) throw errors.invalidArg('no front-end enabled: --allow-grpc=false and --allow-http=false leave nothing to serve');
+    try {
+      if (o.allowMetrics) {
+        const metrics = new InferenceMetrics(() => this.service.metricSamples());
+        this.service.observe((outcome) => metrics.observe(outcome));
+        this.#metrics = MetricsServer.create(metrics);
+        await this.#metrics.listen(o.metricsAddress, o.metricsPort);
+      }
+      if (o.allowHttp) {
+        this.#http = HttpFrontend.create(this.service, this.#log, { maxInputBytes: o.httpMaxInputBytes });
+        await this.#http.listen(o.httpAddress, o.httpPort);
+      }
+      if (o.allowGrpc) {
+        this.#grpc = GrpcFrontend.create(this.service, this.#log);
+        await this.#grpc.listen(o.host, o.grpcPort);
+      }
+    } catch (e) {
+      await this.#closeListeners(false);
+      throw e;
+    }
+    const ports: StartedAddresses = { grpcPort: this.#grpc?.port, httpPort: this.#http?.port, metricsPort: this.#metrics?.port };
+    this.#log.info({ ...ports, models: this.service.repositoryIndex(false) }, 'server started');
+    return ports;
+  }
+
+  async #closeListeners(drained: boolean): Promise<void> {
+    await Promise.all([this.#grpc?.close(drained ? 1000 : 0), this.#http?.close(drained ? 1000 : 0), this.#metrics?.close()]);
   }
 
   /** Idempotent; see the module header for the order. */
@@ -99,7 +131,7 @@ export class InferenceServer {
       this.#log.warn('exit timeout reached: failing queued requests');
       for (const s of schedulers) s.failQueued(errors.serverStopping());
     }
-    await this.#grpc?.close(drained ? 1000 : 0);
+    await this.#closeListeners(drained);
     await Promise.all(versions.map((v) => unloadVersion(v)));
     this.#log.info('stopped');
   }

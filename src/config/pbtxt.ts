@@ -80,7 +80,8 @@ class TextFormatParser {
       const token = this.#tokens.peek();
       if (token.kind === 'eof') {
         if (closer === undefined) return message;
-        this.#fail(token, `unexpected end of file: expected '${closer}' to close the message opened at ${opener!.line}:${opener!.column}`);
+        const where = `${opener!.line}:${opener!.column}`;
+        this.#fail(token, `unexpected end of file: expected '${closer}' to close the message opened at ${where}`);
       }
       if (closer !== undefined && token.kind === 'symbol' && token.text === closer) {
         this.#tokens.next();
@@ -101,7 +102,8 @@ class TextFormatParser {
     const kind = valueKind(field);
     const isMessageLike = kind === 'message' || isMapField(field);
     if (!this.#trySymbol(':') && !isMessageLike) {
-      this.#fail(this.#tokens.peek(), `expected ':' after field name '${field.name}', got ${this.#describe(this.#tokens.peek())}`);
+      const found = this.#tokens.peek();
+      this.#fail(found, `expected ':' after field name '${field.name}', got ${this.#describe(found)}`);
     }
     this.#checkSingular(field, message, nameToken);
     const listOpen = this.#tokens.peek();
@@ -208,7 +210,8 @@ class TextFormatParser {
     const start = this.#tokens.peek();
     const negative = this.#trySymbol('-');
     const token = this.#tokens.next();
-    const expected = `expected ${kind === 'bool' ? 'a bool' : kind === 'float' ? 'a number' : 'an integer'} (${protoType}) for field '${fieldName}'`;
+    const noun = kind === 'bool' ? 'a bool' : kind === 'float' ? 'a number' : 'an integer';
+    const expected = `expected ${noun} (${protoType}) for field '${fieldName}'`;
     if (kind === 'bool') {
       const word = token.kind === 'ident' || token.kind === 'number' ? BOOL_WORDS.get(token.text) : undefined;
       if (word === undefined || negative) this.#fail(token, `${expected}, got ${this.#describe(token)}`);
@@ -229,7 +232,9 @@ class TextFormatParser {
 
   #string(fieldName: string): string {
     const first = this.#tokens.next();
-    if (first.kind !== 'string') this.#fail(first, `expected a quoted string for field '${fieldName}', got ${this.#describe(first)}`);
+    if (first.kind !== 'string') {
+      this.#fail(first, `expected a quoted string for field '${fieldName}', got ${this.#describe(first)}`);
+    }
     const parts = [first.bytes!];
     while (this.#tokens.peek().kind === 'string') parts.push(this.#tokens.next().bytes!);
     try {
@@ -252,8 +257,9 @@ class TextFormatParser {
       name = id === undefined ? undefined : enumType.valuesById[id];
     }
     if (name === undefined) {
+      const shown = `${negative ? "'-' " : ''}${this.#describe(token)}`;
       const allowed = Object.keys(enumType.values).join(', ');
-      this.#fail(token, `invalid value ${negative ? "'-' " : ''}${this.#describe(token)} for enum field '${field.name}' (${enumType.fullName.slice(1)}): expected one of ${allowed}`);
+      this.#fail(token, `invalid value ${shown} for enum field '${field.name}' (${enumType.fullName.slice(1)}): expected one of ${allowed}`);
     }
     return name;
   }

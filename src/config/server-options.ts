@@ -9,12 +9,19 @@ export interface ServerOptions {
   /** One or more repository folders; model names must be unique across them. */
   modelRepositories: string[];
   grpcPort: number;
-  /** Reserved for the HTTP front-end (KServe v2 REST); parsed and validated, not yet served. */
+  /** KServe v2 HTTP/REST front-end. */
   httpPort: number;
-  /** Reserved for the Prometheus endpoint; parsed and validated, not yet served. */
+  /** Prometheus endpoint (`GET /metrics`). */
   metricsPort: number;
+  /** Address the gRPC listener binds (--grpc-address). */
   host: string;
+  httpAddress: string;
+  metricsAddress: string;
   allowGrpc: boolean;
+  allowHttp: boolean;
+  allowMetrics: boolean;
+  /** Largest HTTP request body, compressed and after decompression (Triton's --http-max-input-size). */
+  httpMaxInputBytes: number;
   /** false with --strict-model-config=true or --disable-auto-complete-config. */
   autoCompleteConfig: boolean;
   /** Seconds to wait for in-flight requests on shutdown before cancelling them. */
@@ -30,7 +37,12 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   httpPort: 8000,
   metricsPort: 8002,
   host: '0.0.0.0',
+  httpAddress: '0.0.0.0',
+  metricsAddress: '0.0.0.0',
   allowGrpc: true,
+  allowHttp: true,
+  allowMetrics: true,
+  httpMaxInputBytes: 64 * 1024 * 1024,
   autoCompleteConfig: true,
   exitTimeoutSecs: 30,
   logVerbose: 0,
@@ -44,6 +56,9 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (o.modelRepositories.length === 0) problems.push('at least one --model-repository is required');
   for (const [name, port] of [['grpc-port', o.grpcPort], ['http-port', o.httpPort], ['metrics-port', o.metricsPort]] as const) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--${name} must be an integer in [0, 65535], got ${port}`);
+  }
+  if (!Number.isSafeInteger(o.httpMaxInputBytes) || o.httpMaxInputBytes <= 0) {
+    problems.push(`--http-max-input-size must be a positive integer (bytes), got ${o.httpMaxInputBytes}`);
   }
   if (!(o.exitTimeoutSecs >= 0)) problems.push(`--exit-timeout-secs must be >= 0, got ${o.exitTimeoutSecs}`);
   if (!Number.isInteger(o.logVerbose) || o.logVerbose < 0) problems.push(`--log-verbose must be an integer >= 0, got ${o.logVerbose}`);

@@ -6,7 +6,9 @@ import type { ModelConfig } from '../config/model-config.js';
 import type { InferenceRequest, InferenceResponse, OutputTensor } from './inference-request.js';
 import type { Tensor } from './tensor.js';
 import type { ModelEntry, ModelRegistry, LoadedVersion } from '../repository/model-registry.js';
-import type { StatsSnapshot } from '../observability/inference-stats.js';
+import type {
+  FailureReason, InferenceObserver, InferenceOutcome, ModelMetricSample, StatsSnapshot,
+} from '../observability/inference-stats.js';
 import { readyVersions } from '../repository/model-registry.js';
 import { metadataShape } from './model-signature.js';
 import { validateRequest, type ValidatedRequest } from './request-validator.js';
@@ -51,6 +53,7 @@ export class InferenceService {
   readonly #registry: ModelRegistry;
   readonly #metadata: ServerMetadata;
   #stopping = false;
+  readonly #observers = new Set<InferenceObserver>();
 
   constructor(registry: ModelRegistry, metadata: ServerMetadata) {
     this.#registry = registry;
@@ -60,6 +63,33 @@ export class InferenceService {
   /** After this, infer() and readiness answer UNAVAILABLE / false; in-flight work continues. */
   beginShutdown(): void {
     this.#stopping = true;
+  }
+
+  /**
+   * Registers `fn` to hear every outcome, synchronously on the request's completion path: keep it
+   * cheap. A throwing observer is ignored (it must never fail a request). Returns the unsubscribe.
+   */
+  observe(fn: InferenceObserver): () => void {
+    this.#observers.add(fn);
+    return () => this.#observers.delete(fn);
+  }
+
+  /** One sample per version that has statistics (READY or draining), in name/version order. */
+  metricSamples(): ModelMetricSample[] {
+    const out: ModelMetricSample[] = [];
+    for (const m of this.#registry.all()) {
+      for (const v of [...m.versions.values()].sort((a, b) => a.version - b.version)) {
+        if (v.stats === undefined) continue;
+        out.push({
+          name: m.name,
+          version: String(v.version),
+          stats: v.stats.snapshot(),
+          failures: v.stats.failureCounts(),
+          pendingCount: v.scheduler?.pendingCount ?? 0,
+        });
+      }
+    }
+    return out;
   }
 
   serverLive(): boolean {
@@ -144,17 +174,48 @@ export class InferenceService {
     const start = nowNs();
     const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
     const stats = loaded.stats!;
+    const version = String(loaded.version);
+    let inScheduler = false;
     try {
       const vr = validateRequest(loaded.signature!, req);
+      inScheduler = true;
       const tensors = await loaded.scheduler!.enqueue(vr, start);
+      inScheduler = false;
       const outputs = postprocess(loaded, vr, tensors);
-      stats.recordSuccess(nowNs() - start);
-      return { id: req.id, modelName: req.modelName, modelVersion: String(loaded.version), parameters: {}, outputs };
+      const ns = nowNs() - start;
+      stats.recordSuccess(ns);
+      this.#notify({ model: req.modelName, version, durationNs: ns, failure: undefined });
+      return { id: req.id, modelName: req.modelName, modelVersion: version, parameters: {}, outputs };
     } catch (e) {
-      stats.recordFailure(nowNs() - start);
-      throw InferenceError.from(e);
+      const err = InferenceError.from(e);
+      const ns = nowNs() - start;
+      const failure = inScheduler ? schedulerFailureReason(err) : 'OTHER';
+      stats.recordFailure(ns, Date.now(), failure);
+      this.#notify({ model: req.modelName, version, durationNs: ns, failure });
+      throw err;
     }
   }
+
+  #notify(outcome: InferenceOutcome): void {
+    for (const fn of this.#observers) {
+      try {
+        fn(outcome);
+      } catch {
+        // An observer fault is the observer's; the request's outcome stands.
+      }
+    }
+  }
+}
+
+/**
+ * The scheduler rejects with UNAVAILABLE for queue full / queue timeout / stopping (and a dead
+ * worker, which we count as REJECTED too: the request never ran), with CANCELLED or
+ * DEADLINE_EXCEEDED when the client gave up, and with the backend's own code otherwise.
+ */
+function schedulerFailureReason(err: InferenceError): FailureReason {
+  if (err.code === 'CANCELLED' || err.code === 'DEADLINE_EXCEEDED') return 'CANCELED';
+  if (err.code === 'UNAVAILABLE') return 'REJECTED';
+  return 'BACKEND';
 }
 
 function statVersions(entry: ModelEntry, version: string): LoadedVersion[] {

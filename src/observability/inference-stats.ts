@@ -37,6 +37,36 @@ export interface StatsSnapshot {
   batch_stats: BatchStats[];
 }
 
+/**
+ * Why a request failed, with Triton's `nv_inference_request_failure` reason labels: REJECTED (queue
+ * full, queue timeout, server stopping), CANCELED (client cancel or deadline), BACKEND (the model's
+ * execution failed), OTHER (validation and post-processing).
+ */
+export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
+export const FAILURE_REASONS: readonly FailureReason[] = Object.freeze(['REJECTED', 'CANCELED', 'BACKEND', 'OTHER']);
+
+/** What an observer hears once per request that reached a model version (unknown models are not counted). */
+export interface InferenceOutcome {
+  model: string;
+  version: string;
+  /** End to end in the core: arrival → response ready (or failure). */
+  durationNs: number;
+  /** undefined on success. */
+  failure: FailureReason | undefined;
+}
+
+export type InferenceObserver = (outcome: InferenceOutcome) => void;
+
+/** What a metrics exporter reads at scrape time for one loaded model version. */
+export interface ModelMetricSample {
+  name: string;
+  version: string;
+  stats: StatsSnapshot;
+  failures: Record<FailureReason, number>;
+  /** Requests queued and not yet executing. */
+  pendingCount: number;
+}
+
 export interface ComputeNs {
   computeInputNs: number;
   computeInferNs: number;
@@ -61,6 +91,7 @@ export class InferenceStats {
     batch_stats: [],
   };
   readonly #batches = new Map<number, BatchStats>();
+  readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
 
   /** One model execution of `batchSize` elements made of `requests` requests. */
   recordExecution(batchSize: number, requests: number, c: ComputeNs): void {
@@ -89,9 +120,15 @@ export class InferenceStats {
     this.#s.last_inference = nowMs;
   }
 
-  recordFailure(totalNs: number, nowMs: number = Date.now()): void {
+  recordFailure(totalNs: number, nowMs: number = Date.now(), reason: FailureReason = 'OTHER'): void {
     add(this.#s.inference_stats.fail, totalNs);
+    this.#failures[reason] += 1;
     this.#s.last_inference = nowMs;
+  }
+
+  /** Failed requests per reason; they add up to `inference_stats.fail.count`. */
+  failureCounts(): Record<FailureReason, number> {
+    return { ...this.#failures };
   }
 
   snapshot(): StatsSnapshot {

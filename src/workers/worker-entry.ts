@@ -99,7 +99,9 @@ async function main(port: MessagePort): Promise<void> {
   try {
     runner = await loadRunner(workerData as WorkerData, log);
   } catch (err) {
-    // The main thread terminates this worker when it reads load-error.
+    // Stay alive until the main thread reads load-error and terminates this worker: exiting
+    // right away can deliver 'exit' to the main thread before the message, losing the reason.
+    port.on('message', () => undefined);
     post(port, { type: 'load-error', id: 0, error: InferenceError.from(err).serialize() });
     return;
   }

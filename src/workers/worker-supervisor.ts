@@ -115,63 +115,96 @@ function track(worker: Worker): void {
   });
 }
 
+/**
+ * The listeners of one spawned worker, from load to exit. Until load-done the outcome is the
+ * spawn promise (the first failure wins: a load-error is followed by the 'exit' that terminate()
+ * causes); afterwards it is onMessage / onLost.
+ */
+class WorkerLoad {
+  readonly #worker: Worker;
+  readonly #opts: SpawnOptions;
+  readonly #resolve: (h: WorkerHandle) => void;
+  readonly #reject: (e: InferenceError) => void;
+  readonly #timer: NodeJS.Timeout;
+  readonly #onAbort = (): void => this.#fail(new InferenceError(ErrorCode.UNAVAILABLE, 'worker load aborted'));
+  #handle: WorkerHandle | undefined;
+  #failed = false;
+  #lost = false;
+
+  constructor(worker: Worker, opts: SpawnOptions, resolve: (h: WorkerHandle) => void, reject: (e: InferenceError) => void) {
+    this.#worker = worker;
+    this.#opts = opts;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    const timeoutMs = opts.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    this.#timer = setTimeout(() => this.#fail(new InferenceError(ErrorCode.UNAVAILABLE,
+      `worker did not finish loading within ${timeoutMs} ms`)), timeoutMs);
+    worker.on('message', (raw: unknown) => this.#onMessage(raw));
+    // Always listening for 'error': an unhandled 'error' event would crash the main thread.
+    worker.on('error', (err: Error) => this.#onError(err));
+    worker.once('exit', (code: number) => this.#onExit(code));
+    if (opts.signal?.aborted === true) this.#onAbort();
+    else opts.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  #cleanup(): void {
+    clearTimeout(this.#timer);
+    this.#opts.signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  #fail(err: InferenceError): void {
+    if (this.#handle !== undefined || this.#failed) return;
+    this.#failed = true;
+    this.#cleanup();
+    void this.#worker.terminate().finally(() => this.#reject(err));
+  }
+
+  #lose(reason: string): void {
+    const handle = this.#handle;
+    if (handle === undefined || this.#lost) return;
+    this.#lost = true;
+    if (!handle.stopping) this.#opts.onLost?.(handle, reason);
+  }
+
+  #onMessage(raw: unknown): void {
+    if (!isFromWorkerMessage(raw)) {
+      this.#opts.logger.warn('ignoring malformed message from worker');
+      return;
+    }
+    if (raw.type === 'log') return forwardLog(this.#opts.logger, raw);
+    if (this.#handle === undefined) return this.#onLoadMessage(raw);
+    if (raw.type === 'dispose-done') return this.#handle.markGone(false);
+    if (raw.type === 'result' || raw.type === 'error') this.#opts.onMessage?.(raw);
+  }
+
+  #onLoadMessage(msg: FromWorkerMessage): void {
+    if (msg.type === 'load-error') return this.#fail(InferenceError.deserialize(msg.error));
+    if (msg.type !== 'load-done' || this.#failed) return;
+    this.#cleanup();
+    this.#handle = new WorkerHandle(this.#worker, msg.info);
+    this.#resolve(this.#handle);
+  }
+
+  #onError(err: Error): void {
+    this.#fail(new InferenceError(ErrorCode.INTERNAL, `worker failed while loading: ${err.message}`));
+    this.#lose(`uncaught exception in worker: ${err.message}`);
+    void this.#worker.terminate();
+  }
+
+  #onExit(code: number): void {
+    this.#fail(new InferenceError(ErrorCode.INTERNAL, `worker exited with code ${code} while loading`));
+    this.#handle?.markGone(true);
+    this.#lose(`worker exited with code ${code}`);
+  }
+}
+
 /** Starts a worker running `runnerModule` and resolves once the runner loaded. */
 export function spawnWorker(opts: SpawnOptions): Promise<WorkerHandle> {
   const workerData: WorkerData = { runnerModule: opts.runnerModule, init: opts.init };
   const worker = new Worker(ENTRY_URL, { workerData });
   track(worker);
   return new Promise<WorkerHandle>((resolve, reject) => {
-    let handle: WorkerHandle | undefined;
-    let lost = false;
-    const fail = (err: InferenceError): void => {
-      if (handle !== undefined) return;
-      cleanup();
-      void worker.terminate().finally(() => reject(err));
-    };
-    const timer = setTimeout(() => fail(new InferenceError(ErrorCode.UNAVAILABLE,
-      `worker did not finish loading within ${opts.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS} ms`)),
-    opts.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS);
-    const onAbort = (): void => fail(new InferenceError(ErrorCode.UNAVAILABLE, 'worker load aborted'));
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    };
-    const loseOnce = (reason: string): void => {
-      if (handle === undefined || lost) return;
-      lost = true;
-      if (!handle.stopping) opts.onLost?.(handle, reason);
-    };
-    if (opts.signal?.aborted === true) onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    worker.on('message', (raw: unknown) => {
-      if (!isFromWorkerMessage(raw)) {
-        opts.logger.warn('ignoring malformed message from worker');
-        return;
-      }
-      if (raw.type === 'log') return forwardLog(opts.logger, raw);
-      if (handle === undefined) return onLoadMessage(raw);
-      if (raw.type === 'dispose-done') return handle.markGone(false);
-      if (raw.type === 'result' || raw.type === 'error') opts.onMessage?.(raw);
-    });
-    const onLoadMessage = (msg: FromWorkerMessage): void => {
-      if (msg.type === 'load-error') return fail(InferenceError.deserialize(msg.error));
-      if (msg.type !== 'load-done') return;
-      cleanup();
-      handle = new WorkerHandle(worker, msg.info);
-      resolve(handle);
-    };
-    // Always listening for 'error': an unhandled 'error' event would crash the main thread.
-    worker.on('error', (err: Error) => {
-      fail(new InferenceError(ErrorCode.INTERNAL, `worker failed while loading: ${err.message}`));
-      loseOnce(`uncaught exception in worker: ${err.message}`);
-      void worker.terminate();
-    });
-    worker.once('exit', (code: number) => {
-      fail(new InferenceError(ErrorCode.INTERNAL, `worker exited with code ${code} while loading`));
-      handle?.markGone(true);
-      loseOnce(`worker exited with code ${code}`);
-    });
+    new WorkerLoad(worker, opts, resolve, reject);
   });
 }
 

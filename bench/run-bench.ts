@@ -1,0 +1,235 @@
+/**
+ * `npm run bench`: Infera over gRPC against its two ceilings, printed as a markdown table and
+ * written to bench-results/bench.json.
+ *
+ * Scenarios (issue 3): `simple` at c=1 (1 instance) and c=16 (2 instances, batching on); an FP32
+ * MLP (3 × 1024 hidden, generated here, never committed) at c=1, 8, 32, 64 with batching off and
+ * on. Ceilings: raw in-process ORT session.run at the batch size the server actually formed, and
+ * a bare grpc-js echo server answering a same-sized message.
+ *
+ * Options (env): BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
+ * BENCH_ONLY=simple|mlp to run one family.
+ */
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { credentials } from '@grpc/grpc-js';
+import { findPackageRoot } from '../src/util/package-root.js';
+import { loadInferenceProtos } from '../src/frontends/grpc/proto-loader.js';
+import type { ModelStatistics__Output } from '../src/generated/inference/ModelStatistics.js';
+import { runLoad, type LoadResult } from './load-generator.js';
+import { startChild } from './child-process.js';
+import { ortCeiling } from './ort-ceiling.js';
+
+const ROOT = findPackageRoot();
+const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
+const MAX_WINDOWS = Number(process.env['BENCH_MAX_WINDOWS'] ?? 6);
+const ONLY = process.env['BENCH_ONLY'] ?? '';
+const MLP_IN = 256;
+const MLP_OUT = 16;
+const MLP_MAX_BATCH = 64;
+const MLP_DELAY_US = 500;
+const METHOD = '/inference.GRPCInferenceService/ModelInfer';
+
+interface Row {
+  scenario: string;
+  model: string;
+  concurrency: number;
+  batching: boolean;
+  instances: number;
+  result: LoadResult;
+  avgBatch: number;
+  queueUs: number;
+  computeUs: number;
+  ceiling?: { name: string; throughput: number; ratio: number };
+}
+
+function mlpConfig(name: string, batching: boolean): string {
+  return `name: "${name}"
+platform: "onnxruntime_onnx"
+max_batch_size: ${MLP_MAX_BATCH}
+input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ ${MLP_IN} ] } ]
+output [ { name: "OUTPUT" data_type: TYPE_FP32 dims: [ ${MLP_OUT} ] } ]
+instance_group [ { count: 1 kind: KIND_CPU } ]
+${batching ? `dynamic_batching { max_queue_delay_microseconds: ${MLP_DELAY_US} }` : ''}
+`;
+}
+
+function simpleConfig(name: string, instances: number): string {
+  return `name: "${name}"
+platform: "onnxruntime_onnx"
+max_batch_size: 8
+input [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "INPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "OUTPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
+instance_group [ { count: ${instances} kind: KIND_CPU } ]
+dynamic_batching { }
+`;
+}
+
+async function buildRepo(): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'infera-bench-'));
+  const add = (name: string, config: string, model: Uint8Array | string) => {
+    mkdirSync(path.join(dir, name, '1'), { recursive: true });
+    writeFileSync(path.join(dir, name, 'config.pbtxt'), config);
+    if (typeof model === 'string') cpSync(model, path.join(dir, name, '1', 'model.onnx'));
+    else writeFileSync(path.join(dir, name, '1', 'model.onnx'), model);
+  };
+  const simpleOnnx = path.join(ROOT, 'model-repository', 'simple', '1', 'model.onnx');
+  add('simple_1i', simpleConfig('simple_1i', 1), simpleOnnx);
+  add('simple_2i', simpleConfig('simple_2i', 2), simpleOnnx);
+  const builder = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'onnx-builder.mjs')).href)) as typeof import('../scripts/onnx-builder.mjs');
+  const mlp = builder.buildMlp({ inputSize: MLP_IN, hidden: [1024, 1024, 1024], outputSize: MLP_OUT, seed: 7 });
+  add('mlp_off', mlpConfig('mlp_off', false), mlp);
+  add('mlp_on', mlpConfig('mlp_on', true), mlp);
+  return dir;
+}
+
+function encodeRequest(model: string, inputs: { name: string; datatype: string; shape: number[]; data: Buffer }[]): Buffer {
+  const { packageDefinition } = loadInferenceProtos();
+  const def = packageDefinition['inference.GRPCInferenceService'] as unknown as Record<string, { requestSerialize: (m: object) => Buffer }>;
+  return def['ModelInfer']!.requestSerialize({
+    model_name: model,
+    inputs: inputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+    raw_input_contents: inputs.map((i) => i.data),
+  });
+}
+
+function decodeResponseSize(model: string, req: Buffer): number {
+  // Size of Infera's answer for `simple`: two INT32 [1,16] outputs plus names and shapes.
+  void model;
+  return req.length + 16;
+}
+
+async function statsOf(target: string, model: string): Promise<ModelStatistics__Output> {
+  const { grpcObject } = loadInferenceProtos();
+  const client = new grpcObject.inference.GRPCInferenceService(target, credentials.createInsecure());
+  const res = await new Promise<ModelStatistics__Output>((resolve, reject) =>
+    client.ModelStatistics({ name: model, version: '' }, (e, r) => (e ? reject(e) : resolve(r!.model_stats[0]!))));
+  client.close();
+  return res;
+}
+
+async function measure(target: string, model: string, request: Buffer, concurrency: number): Promise<Omit<Row, 'scenario' | 'batching' | 'instances'>> {
+  const before = await statsOf(target, model);
+  const result = await runLoad({ target, method: METHOD, request, concurrency, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
+  const after = await statsOf(target, model);
+  const d = (f: (s: ModelStatistics__Output) => number) => f(after) - f(before);
+  const reqs = Math.max(1, d((s) => s.inference_stats!.success!.count));
+  return {
+    model,
+    concurrency,
+    result,
+    avgBatch: d((s) => s.inference_count) / Math.max(1, d((s) => s.execution_count)),
+    queueUs: d((s) => s.inference_stats!.queue!.ns) / reqs / 1000,
+    computeUs: (d((s) => s.inference_stats!.compute_input!.ns) + d((s) => s.inference_stats!.compute_infer!.ns) + d((s) => s.inference_stats!.compute_output!.ns)) / reqs / 1000,
+  };
+}
+
+function simpleRequest(model: string): Buffer {
+  const a = Buffer.from(Int32Array.from({ length: 16 }, (_, i) => i).buffer);
+  return encodeRequest(model, [
+    { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: a },
+    { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: a },
+  ]);
+}
+
+function mlpRequest(model: string): Buffer {
+  const x = Buffer.from(Float32Array.from({ length: MLP_IN }, (_, i) => (i % 13) / 13).buffer);
+  return encodeRequest(model, [{ name: 'INPUT', datatype: 'FP32', shape: [1, MLP_IN], data: x }]);
+}
+
+async function withServer<T>(repo: string, fn: (target: string) => Promise<T>): Promise<T> {
+  const child = await startChild(
+    [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--log-format', 'json'],
+    (r) => r['msg'] === 'server started',
+  );
+  try {
+    return await fn(`127.0.0.1:${child.info['grpcPort'] as number}`);
+  } finally {
+    await child.stop();
+  }
+}
+
+async function echoCeiling(request: Buffer, responseBytes: number, concurrency: number): Promise<LoadResult> {
+  const echo = await startChild([path.join(ROOT, 'dist', 'bench', 'echo-server.js'), String(responseBytes)], (r) => typeof r['port'] === 'number');
+  try {
+    return await runLoad({ target: `127.0.0.1:${echo.info['port'] as number}`, method: '/bench.Echo/Echo', request, concurrency, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
+  } finally {
+    await echo.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const repo = await buildRepo();
+  const rows: Row[] = [];
+  try {
+    if (ONLY === '' || ONLY === 'simple') {
+      await withServer(repo, async (target) => {
+        rows.push({ scenario: 'simple c=1', batching: true, instances: 1, ...(await measure(target, 'simple_1i', simpleRequest('simple_1i'), 1)) });
+        rows.push({ scenario: 'simple c=16', batching: true, instances: 2, ...(await measure(target, 'simple_2i', simpleRequest('simple_2i'), 16)) });
+      });
+      for (const row of rows.filter((r) => r.model.startsWith('simple'))) {
+        const req = simpleRequest(row.model);
+        const echo = await echoCeiling(req, decodeResponseSize(row.model, req), row.concurrency);
+        row.ceiling = { name: 'grpc-js echo', throughput: echo.throughput, ratio: row.result.throughput / echo.throughput };
+      }
+    }
+    if (ONLY === '' || ONLY === 'mlp') {
+      await withServer(repo, async (target) => {
+        for (const c of [1, 8, 32, 64]) {
+          for (const batching of [false, true]) {
+            const model = batching ? 'mlp_on' : 'mlp_off';
+            rows.push({ scenario: `mlp c=${c}`, batching, instances: 1, ...(await measure(target, model, mlpRequest(model), c)) });
+          }
+        }
+      });
+      const modelPath = path.join(repo, 'mlp_on', '1', 'model.onnx');
+      for (const row of rows.filter((r) => r.model.startsWith('mlp'))) {
+        const batch = Math.max(1, Math.round(row.avgBatch));
+        const raw = await ortCeiling(modelPath, { inputName: 'INPUT', featureSize: MLP_IN, batch, intraOpThreads: availableParallelism(), seconds: 2, dtype: 'float32' });
+        row.ceiling = { name: `raw ORT b=${batch}`, throughput: raw.inferencesPerSec, ratio: row.result.throughput / raw.inferencesPerSec };
+      }
+    }
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+  }
+  report(rows);
+}
+
+function report(rows: Row[]): void {
+  const f = (n: number, d = 0) => n.toFixed(d);
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${availableParallelism()} cores, Node ${process.version}`;
+  const lines = [
+    `Machine: ${machine}; windows of ${WINDOW_MS} ms (stable = 3 windows within ±10%).`,
+    '',
+    '| scenario | batching | inst | infer/s | p50 ms | p90 ms | p95 ms | p99 ms | avg batch | queue µs | compute µs | ceiling | ceiling infer/s | ratio | stable |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.batching ? 'on' : 'off'} | ${r.instances} | ${f(r.result.throughput)} | ${f(r.result.p50Us / 1000, 2)} | ${f(r.result.p90Us / 1000, 2)} | ${f(r.result.p95Us / 1000, 2)} | ${f(r.result.p99Us / 1000, 2)} | ${f(r.avgBatch, 1)} | ${f(r.queueUs)} | ${f(r.computeUs)} | ${r.ceiling?.name ?? ''} | ${r.ceiling ? f(r.ceiling.throughput) : ''} | ${r.ceiling ? `${f(r.ceiling.ratio * 100)}%` : ''} | ${r.result.stable ? 'yes' : 'no'} |`),
+  ];
+  const mlp = (c: number, b: boolean) => rows.find((r) => r.scenario === `mlp c=${c}` && r.batching === b);
+  const targets: string[] = [];
+  const on64 = mlp(64, true);
+  const off64 = mlp(64, false);
+  if (on64 && off64) {
+    targets.push(`- MLP c=64 batching on / off: ${f(on64.result.throughput / off64.result.throughput, 2)}× (target ≥ 3×)`);
+    targets.push(`- MLP c=64 batching on / raw ORT at b=${f(on64.avgBatch, 0)}: ${f((on64.ceiling?.ratio ?? 0) * 100)}% (target ≥ 70%)`);
+  }
+  const on1 = mlp(1, true);
+  const off1 = mlp(1, false);
+  if (on1 && off1) {
+    targets.push(`- MLP c=1 p99 on − off: ${f((on1.result.p99Us - off1.result.p99Us) / 1000, 2)} ms (target ≤ ${MLP_DELAY_US / 1000} ms delay + 1 ms)`);
+  }
+  const s16 = rows.find((r) => r.scenario === 'simple c=16');
+  if (s16?.ceiling) targets.push(`- simple c=16 (2 instances, batching) / grpc-js echo: ${f(s16.ceiling.ratio * 100)}% (target ≥ 50%)`);
+  const text = [...lines, '', 'Targets:', ...targets].join('\n');
+  console.log(text);
+  mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench-results', 'bench.json'), JSON.stringify({ machine, windowMs: WINDOW_MS, rows }, null, 2));
+  writeFileSync(path.join(ROOT, 'bench-results', 'bench.md'), `${text}\n`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+/**
+ * The HTTP/REST listener: a fastify instance with no body parsing of its own (every body is read
+ * as a Buffer, whatever its Content-Type, which Triton does not check either), a body limit of
+ * --http-max-input-size, Triton's error bodies for unknown paths (404) and wrong methods (405),
+ * and the route table of routes.ts.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { InferenceService } from '../../core/inference-service.js';
+import { logOutcome } from '../../observability/log-policy.js';
+import { errorBody, toHttpFailure } from './http-status.js';
+import { registerRoutes } from './routes.js';
+
+export interface HttpFrontendOptions {
+  /** Largest request body in bytes, before and after decompression. */
+  maxInputBytes: number;
+}
+
+/** Connections idle this long are closed; above common load-balancer idle timeouts (60 s). */
+const KEEP_ALIVE_TIMEOUT_MS = 75_000;
+/** Model names beyond this many characters cannot match a route (find-my-way's default is 100). */
+const MAX_PARAM_LENGTH = 1024;
+
+/** Requests Node's HTTP parser rejects never reach fastify: answer them in Triton's error format. */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+  const body = errorBody(`malformed HTTP request: ${err.code ?? err.message}`);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export class HttpFrontend {
+  readonly #app: FastifyInstance;
+  #port = 0;
+
+  private constructor(app: FastifyInstance) {
+    this.#app = app;
+  }
+
+  static create(svc: InferenceService, log: Logger, o: HttpFrontendOptions): HttpFrontend {
+    const app = Fastify({
+      logger: false,
+      bodyLimit: o.maxInputBytes,
+      exposeHeadRoutes: false,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      clientErrorHandler,
+    });
+    const hlog = log.child({ frontend: 'http' });
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    // The declared type is irrelevant (and fastify would refuse a malformed one with 415 first).
+    app.addHook('onRequest', (req, _reply, done) => {
+      if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/octet-stream';
+      done();
+    });
+    app.setNotFoundHandler((_req, reply) => {
+      reply.code(404).header('content-type', 'application/json').send(errorBody('Not Found'));
+    });
+    app.setErrorHandler((e, req, reply) => {
+      const f = toHttpFailure(e, o.maxInputBytes);
+      if (f.error !== undefined) logOutcome(hlog, `${req.method} ${req.routeOptions.url ?? req.url}`, f.error);
+      reply.code(f.status).header('content-type', 'application/json').send(errorBody(f.message));
+    });
+    registerRoutes(app, svc, { maxInputBytes: o.maxInputBytes });
+    return new HttpFrontend(app);
+  }
+
+  /** Binds `host:port` (port 0 = any free port) and resolves with the bound port. */
+  async listen(host: string, port: number): Promise<number> {
+    await this.#app.listen({ host, port });
+    const addr = this.#app.server.address();
+    this.#port = typeof addr === 'object' && addr !== null ? addr.port : port;
+    return this.#port;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /**
+   * Stops accepting connections (requests on open ones get 503), waits up to `timeoutMs` for
+   * running requests, then closes every connection. Resolves when the listener is closed.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    const timer = setTimeout(() => this.#app.server.closeAllConnections(), Math.max(0, timeoutMs));
+    try {
+      await this.#app.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The KServe v2 / Triton route table (PROTOCOL.md §6.1): one handler per route, convert →
+ * InferenceService → convert, no business logic. Paths match exactly (no trailing slash); a
+ * version segment must be digits, else the path does not exist (404), as Triton's regexes. Every
+ * path answers every method: the ones it does not serve get 405.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { InferenceService, ModelStatistics } from '../../core/inference-service.js';
+import { modelConfigToJson } from '../../config/model-config-json.js';
+import { errors } from '../../errors/catalogue.js';
+import { methodNotAllowed, notFound } from './http-status.js';
+import { parseRequestJson } from './http-convert.js';
+import { handleInfer } from './infer-handler.js';
+
+type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
+type Params = Record<string, string | undefined>;
+
+export const ALL_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
+
+export interface RouteOptions {
+  maxInputBytes: number;
+}
+
+function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
+  app.route({
+    method: ALL_METHODS,
+    url,
+    handler: async (req, reply) => {
+      const version = (req.params as Params)['version'];
+      if (version !== undefined && !/^[0-9]+$/.test(version)) throw notFound();
+      const h = handlers[req.method as 'GET' | 'POST'];
+      if (h === undefined) throw methodNotAllowed();
+      await h(req, reply);
+      return reply;
+    },
+  });
+}
+
+/** `/v2/models/{m}{suffix}` and `/v2/models/{m}/versions/{v}{suffix}`. */
+function modelRoute(app: FastifyInstance, suffix: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
+  route(app, `/v2/models/:model${suffix}`, handlers);
+  route(app, `/v2/models/:model/versions/:version${suffix}`, handlers);
+}
+
+export function sendJson(reply: FastifyReply, body: unknown, status = 200): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
+}
+
+function nameVersion(req: FastifyRequest): { model: string; version: string } {
+  const p = req.params as Params;
+  return { model: p['model'] ?? '', version: p['version'] ?? '' };
+}
+
+function bodyOf(req: FastifyRequest): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}
+
+/** An optional JSON object body (repository routes): empty → {}. */
+function optionalJsonBody(req: FastifyRequest, what: string): Record<string, unknown> {
+  const body = bodyOf(req);
+  if (body.byteLength === 0) return {};
+  const v = parseRequestJson(body, what);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw errors.invalidArg(`${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+export function registerRoutes(app: FastifyInstance, svc: InferenceService, o: RouteOptions): void {
+  route(app, '/v2/health/live', { GET: (_q, reply) => void reply.code(svc.serverLive() ? 200 : 400).send() });
+  route(app, '/v2/health/ready', { GET: (_q, reply) => void reply.code(svc.serverReady() ? 200 : 400).send() });
+  route(app, '/v2', { GET: (_q, reply) => void sendJson(reply, svc.serverMetadata()) });
+  registerModelRoutes(app, svc, o);
+  registerRepositoryRoutes(app, svc);
+  for (const url of [
+    '/v2/systemsharedmemory/status', '/v2/systemsharedmemory/region/:region/status', '/v2/systemsharedmemory/unregister',
+    '/v2/systemsharedmemory/region/:region/register', '/v2/systemsharedmemory/region/:region/unregister',
+    '/v2/cudasharedmemory/status', '/v2/cudasharedmemory/region/:region/status', '/v2/cudasharedmemory/unregister',
+    '/v2/cudasharedmemory/region/:region/register', '/v2/cudasharedmemory/region/:region/unregister',
+    '/v2/trace/setting', '/v2/models/:model/trace/setting', '/v2/logging',
+  ]) {
+    const feature = url.split('/')[2] ?? url;
+    const h: Handler = () => {
+      throw errors.notImplemented(`the ${feature} extension`);
+    };
+    route(app, url, url.endsWith('status') ? { GET: h } : url.includes('setting') || url.endsWith('logging') ? { GET: h, POST: h } : { POST: h });
+  }
+}
+
+function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: RouteOptions): void {
+  modelRoute(app, '', {
+    GET: (req, reply) => {
+      const { model, version } = nameVersion(req);
+      sendJson(reply, svc.modelMetadata(model, version));
+    },
+  });
+  modelRoute(app, '/ready', {
+    GET: (req, reply) => {
+      const { model, version } = nameVersion(req);
+      if (svc.modelReady(model, version)) reply.code(200).send();
+      else sendJson(reply, { error: 'Model version not ready' }, 400);
+    },
+  });
+  modelRoute(app, '/config', {
+    GET: (req, reply) => {
+      const { model, version } = nameVersion(req);
+      sendJson(reply, modelConfigToJson(svc.modelConfig(model, version)));
+    },
+  });
+  const stats: Handler = (req, reply) => {
+    const { model, version } = nameVersion(req);
+    sendJson(reply, { model_stats: svc.modelStatistics(model, version).map(statsJson) });
+  };
+  route(app, '/v2/models/stats', { GET: stats });
+  modelRoute(app, '/stats', { GET: stats });
+  modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes) });
+}
+
+/** Field order and the always-empty fields of the gRPC ModelStatistics message. */
+function statsJson(s: ModelStatistics): Record<string, unknown> {
+  return {
+    name: s.name, version: s.version, last_inference: s.last_inference, inference_count: s.inference_count,
+    execution_count: s.execution_count, inference_stats: s.inference_stats, batch_stats: s.batch_stats,
+    memory_usage: [], response_stats: {},
+  };
+}
+
+function registerRepositoryRoutes(app: FastifyInstance, svc: InferenceService): void {
+  const index: Handler = (req, reply) => {
+    const body = optionalJsonBody(req, 'the repository index request');
+    const ready = body['ready'] ?? false;
+    if (typeof ready !== 'boolean') throw errors.invalidArg(`'ready' of the repository index request must be a boolean`);
+    const entries = svc.repositoryIndex(ready).map((e) => ({
+      name: e.name,
+      ...(e.version === '' ? {} : { version: e.version }),
+      state: e.state,
+      ...(e.reason === '' ? {} : { reason: e.reason }),
+    }));
+    sendJson(reply, entries);
+  };
+  route(app, '/v2/repository/index', { POST: index });
+  route(app, '/v2/repository/:repo/index', { POST: index });
+  for (const action of ['load', 'unload'] as const) {
+    const h: Handler = (req) => {
+      optionalJsonBody(req, `the repository ${action} request`);
+      const repo = (req.params as Params)['repo'];
+      if (repo !== undefined) throw errors.unsupported(`repository '${repo}' in the path is not supported: Infera serves one merged repository namespace`);
+      throw errors.notImplemented(`model ${action} (the model_repository extension)`);
+    };
+    route(app, `/v2/repository/models/:model/${action}`, { POST: h });
+    route(app, `/v2/repository/:repo/models/:model/${action}`, { POST: h });
+  }
+}
