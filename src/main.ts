@@ -45,6 +45,10 @@ export function buildCli(): Command {
     .option('--allow-metrics [bool]', 'serve Prometheus metrics', bool, d.allowMetrics)
     .option('--strict-model-config [bool]', 'require a complete config.pbtxt: no auto-complete from the model file', bool, false)
     .option('--disable-auto-complete-config', 'same as --strict-model-config=true')
+    .addOption(new Option('--model-control-mode <mode>', 'none: load all once; poll: also rescan; explicit: load only --load-model and API requests').choices(['none', 'poll', 'explicit']).default(d.modelControlMode))
+    .option('--load-model <name>', 'model to load at startup in explicit mode; repeat; * = all', collect, [])
+    .option('--repository-poll-secs <secs>', 'poll mode: seconds between repository scans', int, d.repositoryPollSecs)
+    .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
     .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
     .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
     .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
@@ -73,6 +77,10 @@ async function main(argv: string[]): Promise<void> {
     allowMetrics: f['allowMetrics'] as boolean,
     autoCompleteConfig: !(f['strictModelConfig'] as boolean) && f['disableAutoCompleteConfig'] !== true,
     exitTimeoutSecs: f['exitTimeoutSecs'] as number,
+    modelControlMode: f['modelControlMode'] as 'none' | 'poll' | 'explicit',
+    loadModels: f['loadModel'] as string[],
+    repositoryPollSecs: f['repositoryPollSecs'] as number,
+    modelLoadThreadCount: f['modelLoadThreadCount'] as number,
     logVerbose: f['logVerbose'] as number,
     logInfo: f['logInfo'] as boolean,
     logPretty: format === undefined ? process.stdout.isTTY === true : format === 'pretty',

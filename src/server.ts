@@ -18,8 +18,8 @@ import { GrpcFrontend } from './frontends/grpc/grpc-server.js';
 import { HttpFrontend } from './frontends/http/http-server.js';
 import { InferenceMetrics } from './observability/metrics.js';
 import { MetricsServer } from './observability/metrics-server.js';
-import { discoverModels } from './repository/model-repository.js';
-import { loadModel, unloadVersion } from './repository/model-loader.js';
+import { unloadVersion } from './repository/model-loader.js';
+import { RepositoryManager } from './repository/repository-manager.js';
 import { ModelRegistry } from './repository/model-registry.js';
 import { errors } from './errors/catalogue.js';
 import { findPackageRoot } from './util/package-root.js';
@@ -48,13 +48,15 @@ export class InferenceServer {
   readonly service: InferenceService;
   readonly registry: ModelRegistry;
   readonly #log: Logger;
+  readonly #manager: RepositoryManager;
   #grpc: GrpcFrontend | undefined;
   #http: HttpFrontend | undefined;
   #metrics: MetricsServer | undefined;
   #stopped: Promise<void> | undefined;
 
-  private constructor(options: Readonly<ServerOptions>, registry: ModelRegistry, service: InferenceService, log: Logger) {
+  private constructor(options: Readonly<ServerOptions>, registry: ModelRegistry, service: InferenceService, manager: RepositoryManager, log: Logger) {
     this.options = options;
+    this.#manager = manager;
     this.registry = registry;
     this.service = service;
     this.#log = log;
@@ -65,16 +67,21 @@ export class InferenceServer {
     const backends = new BackendRegistry();
     setupBackends(backends);
     const registry = new ModelRegistry();
-    const { sources, duplicates } = await discoverModels(options.modelRepositories);
-    for (const [name, dirs] of duplicates) {
-      registry.set({ name, state: 'UNAVAILABLE', reason: `model '${name}' appears in several repositories: ${dirs.join(', ')}`, versions: new Map() });
-    }
-    const entries = await Promise.all(
-      sources.map((src) => loadModel(src, { backends, autoComplete: options.autoCompleteConfig, logger: log })),
-    );
-    for (const e of entries) registry.set(e);
-    const service = new InferenceService(registry, { name: 'infera', version: packageVersion(), extensions: [...EXTENSIONS] });
-    return new InferenceServer(options, registry, service, log);
+    const manager = new RepositoryManager({
+      repositories: options.modelRepositories,
+      mode: options.modelControlMode,
+      startupModels: options.loadModels,
+      pollSecs: options.repositoryPollSecs,
+      loadThreads: options.modelLoadThreadCount,
+      autoComplete: options.autoCompleteConfig,
+      drainTimeoutMs: options.exitTimeoutSecs * 1000,
+      backends,
+      registry,
+      logger: log,
+    });
+    await manager.startup();
+    const service = new InferenceService(registry, { name: 'infera', version: packageVersion(), extensions: [...EXTENSIONS] }, manager);
+    return new InferenceServer(options, registry, service, manager, log);
   }
 
   async start(): Promise<StartedAddresses> {
@@ -117,6 +124,7 @@ export class InferenceServer {
   async #stop(): Promise<void> {
     const timeoutMs = this.options.exitTimeoutSecs * 1000;
     this.service.beginShutdown();
+    await this.#manager.stop();
     const versions = this.registry.all().flatMap((m) => [...m.versions.values()]);
     const schedulers = versions.flatMap((v) => (v.scheduler ? [v.scheduler] : []));
     const inflight = schedulers.reduce((n, s) => n + s.inflightCount, 0);

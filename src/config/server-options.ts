@@ -24,6 +24,14 @@ export interface ServerOptions {
   httpMaxInputBytes: number;
   /** false with --strict-model-config=true or --disable-auto-complete-config. */
   autoCompleteConfig: boolean;
+  /** Triton's --model-control-mode. */
+  modelControlMode: 'none' | 'poll' | 'explicit';
+  /** --load-model names (explicit mode); '*' = all. */
+  loadModels: string[];
+  /** --repository-poll-secs (poll mode). */
+  repositoryPollSecs: number;
+  /** --model-load-thread-count: models loading in parallel. */
+  modelLoadThreadCount: number;
   /** Seconds to wait for in-flight requests on shutdown before cancelling them. */
   exitTimeoutSecs: number;
   /** 0 = info level; ≥ 1 = debug. */
@@ -44,6 +52,10 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   allowMetrics: true,
   httpMaxInputBytes: 64 * 1024 * 1024,
   autoCompleteConfig: true,
+  modelControlMode: 'none',
+  loadModels: [],
+  repositoryPollSecs: 15,
+  modelLoadThreadCount: 4,
   exitTimeoutSecs: 30,
   logVerbose: 0,
   logInfo: true,
@@ -51,7 +63,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
 });
 
 export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Readonly<ServerOptions> {
-  const o: ServerOptions = { ...DEFAULT_OPTIONS, ...partial, modelRepositories: [...partial.modelRepositories] };
+  const o: ServerOptions = { ...DEFAULT_OPTIONS, ...partial, modelRepositories: [...partial.modelRepositories], loadModels: [...(partial.loadModels ?? [])] };
   const problems: string[] = [];
   if (o.modelRepositories.length === 0) problems.push('at least one --model-repository is required');
   for (const [name, port] of [['grpc-port', o.grpcPort], ['http-port', o.httpPort], ['metrics-port', o.metricsPort]] as const) {
@@ -60,6 +72,11 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (!Number.isSafeInteger(o.httpMaxInputBytes) || o.httpMaxInputBytes <= 0) {
     problems.push(`--http-max-input-size must be a positive integer (bytes), got ${o.httpMaxInputBytes}`);
   }
+  if (!['none', 'poll', 'explicit'].includes(o.modelControlMode)) problems.push(`--model-control-mode must be none, poll or explicit, got '${o.modelControlMode}'`);
+  if (o.loadModels.length > 0 && o.modelControlMode !== 'explicit') problems.push('--load-model requires --model-control-mode=explicit');
+  if (o.loadModels.includes('*') && o.loadModels.length > 1) problems.push("--load-model=* cannot be combined with other model names");
+  if (!(o.repositoryPollSecs > 0)) problems.push(`--repository-poll-secs must be > 0, got ${o.repositoryPollSecs}`);
+  if (!Number.isInteger(o.modelLoadThreadCount) || o.modelLoadThreadCount < 1) problems.push(`--model-load-thread-count must be an integer >= 1, got ${o.modelLoadThreadCount}`);
   if (!(o.exitTimeoutSecs >= 0)) problems.push(`--exit-timeout-secs must be >= 0, got ${o.exitTimeoutSecs}`);
   if (!Number.isInteger(o.logVerbose) || o.logVerbose < 0) problems.push(`--log-verbose must be an integer >= 0, got ${o.logVerbose}`);
   if (problems.length > 0) throw errors.invalidArg(problems.join('; '));

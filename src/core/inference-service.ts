@@ -16,6 +16,7 @@ import { classify } from './classification.js';
 import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
+import { modelConfigFromJson } from '../config/model-config-json.js';
 
 export interface TensorMetadata {
   name: string;
@@ -49,15 +50,63 @@ export interface ServerMetadata {
   extensions: string[];
 }
 
+/**
+ * Model control as the core sees it (the repository manager implements it). Rejections are
+ * InferenceErrors: UNAVAILABLE when the control mode forbids it, INVALID_ARG for bad names or
+ * overrides, INTERNAL when the load itself failed.
+ */
+export interface ModelControl {
+  load(name: string, override: { config?: ModelConfig; files?: ReadonlyMap<string, Uint8Array> }): Promise<void>;
+  unload(name: string, unloadDependents: boolean): Promise<void>;
+}
+
+/** What a load request may carry, protocol-neutral (PROTOCOL.md §6.6). */
+export interface LoadParameters {
+  /** ModelConfig JSON text (Triton's `config` parameter). */
+  config?: string;
+  /** `<version>/<file>` → contents (Triton's `file:<version>/<file>` parameters). */
+  files?: ReadonlyMap<string, Uint8Array>;
+}
+
 export class InferenceService {
   readonly #registry: ModelRegistry;
   readonly #metadata: ServerMetadata;
+  #control: ModelControl | undefined;
   #stopping = false;
   readonly #observers = new Set<InferenceObserver>();
 
-  constructor(registry: ModelRegistry, metadata: ServerMetadata) {
+  constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl) {
     this.#registry = registry;
     this.#metadata = metadata;
+    this.#control = control;
+  }
+
+  /** Triton's RepositoryModelLoad; the config JSON is parsed here so both protocols share the rules. */
+  async loadModel(name: string, p: LoadParameters): Promise<void> {
+    if (this.#control === undefined) throw errors.unsupported('model control is not available in this server');
+    if (this.#stopping) throw errors.serverStopping();
+    let config: ModelConfig | undefined;
+    if (p.config !== undefined) {
+      let json: unknown;
+      try {
+        json = JSON.parse(p.config);
+      } catch (e) {
+        throw errors.invalidArg(`Invalid config override: ${(e as Error).message}`);
+      }
+      try {
+        config = modelConfigFromJson(json, 'config override');
+      } catch (e) {
+        throw errors.invalidArg(`Invalid config override: ${(e as Error).message}`);
+      }
+    }
+    await this.#control.load(name, { ...(config ? { config } : {}), ...(p.files ? { files: p.files } : {}) });
+  }
+
+  /** Triton's RepositoryModelUnload. */
+  async unloadModel(name: string, unloadDependents: boolean): Promise<void> {
+    if (this.#control === undefined) throw errors.unsupported('model control is not available in this server');
+    if (this.#stopping) throw errors.serverStopping();
+    await this.#control.unload(name, unloadDependents);
   }
 
   /** After this, infer() and readiness answer UNAVAILABLE / false; in-flight work continues. */
@@ -98,7 +147,7 @@ export class InferenceService {
 
   /** Strict readiness: not stopping and every model in the repository has a READY version. */
   serverReady(): boolean {
-    return !this.#stopping && this.#registry.all().every((m) => readyVersions(m).length > 0);
+    return !this.#stopping && this.#registry.all().every((m) => m.unloaded === true || readyVersions(m).length > 0);
   }
 
   serverMetadata(): ServerMetadata {

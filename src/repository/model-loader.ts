@@ -20,6 +20,7 @@ import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { readModelFile, type ModelSource } from './model-repository.js';
 import { selectVersions } from './version-policy.js';
+import { runWarmup } from './model-warmup.js';
 import type { LoadedVersion, ModelEntry } from './model-registry.js';
 
 export interface LoaderOptions {
@@ -61,7 +62,8 @@ async function prepareConfig(
   log: Logger,
 ): Promise<{ config: Readonly<ModelConfig>; backend: Backend }> {
   let raw: ModelConfig = {};
-  if (src.configText !== undefined) raw = parseModelConfigText(src.configText, src.configPath);
+  if (src.configOverride !== undefined) raw = src.configOverride;
+  else if (src.configText !== undefined) raw = parseModelConfigText(src.configText, src.configPath);
   else if (!o.autoComplete) {
     throw errors.invalidArg(`model '${src.name}' has no config.pbtxt and auto-complete is disabled (--strict-model-config)`);
   }
@@ -145,6 +147,7 @@ async function loadVersion(
       }
     }
     lv.instances = instances;
+    await runWarmup(config, instances, src.dir);
     lv.stats = new InferenceStats();
     lv.signature = buildModelSignature(config, version, labels);
     lv.scheduler = new DynamicBatcher({

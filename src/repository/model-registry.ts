@@ -5,7 +5,7 @@
 import type { BackendModel, ModelInstance } from '../backends/backend.js';
 import type { ModelConfig } from '../config/model-config.js';
 import type { ModelSignature } from '../core/model-signature.js';
-import type { DynamicBatcher } from '../scheduler/dynamic-batcher.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import type { InferenceStats } from '../observability/inference-stats.js';
 import { errors } from '../errors/catalogue.js';
 
@@ -17,7 +17,7 @@ export interface LoadedVersion {
   reason: string;
   /** Present while READY or draining. */
   signature?: ModelSignature;
-  scheduler?: DynamicBatcher;
+  scheduler?: Scheduler;
   stats?: InferenceStats;
   backendModel?: BackendModel;
   instances?: ModelInstance[];
@@ -30,6 +30,8 @@ export interface ModelEntry {
   reason: string;
   config?: Readonly<ModelConfig>;
   versions: Map<number, LoadedVersion>;
+  /** Set when unloaded through the API: such models do not count against server readiness. */
+  unloaded?: boolean;
 }
 
 export class ModelRegistry {

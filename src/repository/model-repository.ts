@@ -4,6 +4,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { ModelConfig } from '../config/model-config.js';
 
 export interface ModelSource {
   name: string;
@@ -15,6 +16,8 @@ export interface ModelSource {
   configPath: string;
   /** Every numeric version folder, ascending. */
   versions: number[];
+  /** A config given with the load request; replaces config.pbtxt for this load. */
+  configOverride?: ModelConfig | undefined;
 }
 
 export interface Discovery {

@@ -12,6 +12,7 @@ import { InferenceError } from '../../errors/inference-error.js';
 import { toServiceError } from './grpc-status.js';
 import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
 import { callSignal } from './call-signal.js';
+import { loadParameters, unloadDependents } from './grpc-repository.js';
 import { logOutcome } from '../../observability/log-policy.js';
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
@@ -67,8 +68,16 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
       call.on('error', () => undefined);
       call.emit('error', toServiceError(errors.notImplemented('ModelStreamInfer')));
     },
-    RepositoryModelLoad: unimplemented('RepositoryModelLoad', log),
-    RepositoryModelUnload: unimplemented('RepositoryModelUnload', log),
+    RepositoryModelLoad: unary('RepositoryModelLoad', log, async (r) => {
+      noRepositoryName(r.repository_name);
+      await svc.loadModel(r.model_name, loadParameters(r.parameters));
+      return {};
+    }),
+    RepositoryModelUnload: unary('RepositoryModelUnload', log, async (r) => {
+      noRepositoryName(r.repository_name);
+      await svc.unloadModel(r.model_name, unloadDependents(r.parameters));
+      return {};
+    }),
     SystemSharedMemoryStatus: unimplemented('SystemSharedMemoryStatus', log),
     SystemSharedMemoryRegister: unimplemented('SystemSharedMemoryRegister', log),
     SystemSharedMemoryUnregister: unimplemented('SystemSharedMemoryUnregister', log),

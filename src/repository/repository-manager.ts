@@ -1,0 +1,303 @@
+/**
+ * Load / unload / poll orchestration over the registry, with Triton's model control modes
+ * (PROTOCOL.md §8.4): `none` loads everything once, `poll` also rescans every N seconds, and
+ * `explicit` loads what --load-model names and then only what the load/unload API asks for.
+ *
+ * Invariants:
+ * - Operations on one model are serialised (#lock); different models load in parallel, at most
+ *   `loadThreads` at a time (#slots).
+ * - A reload builds the new versions beside the old ones and swaps the registry entry in one
+ *   synchronous step; requests already resolved to an old version finish on it (its scheduler
+ *   drains) before its instances are finalized. A failed reload keeps the old versions serving.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { BackendRegistry } from '../backends/backend-registry.js';
+import type { ModelConfig } from '../config/model-config.js';
+import { errors } from '../errors/catalogue.js';
+import { InferenceError } from '../errors/inference-error.js';
+import { discoverModels, readModelSource, type ModelSource } from './model-repository.js';
+import { loadModel, unloadVersion } from './model-loader.js';
+import type { LoadedVersion, ModelEntry, ModelRegistry } from './model-registry.js';
+import { fingerprintModel } from './model-fingerprint.js';
+import { writeOverrideFiles, assertModelName, refuseSymlinkOut } from './load-overrides.js';
+import { parseModelConfigText } from '../config/pbtxt.js';
+import { Semaphore } from '../util/semaphore.js';
+
+export type ControlMode = 'none' | 'poll' | 'explicit';
+
+export interface RepositoryManagerOptions {
+  repositories: readonly string[];
+  mode: ControlMode;
+  /** --load-model names for explicit mode; ['*'] = every model. */
+  startupModels: readonly string[];
+  pollSecs: number;
+  loadThreads: number;
+  autoComplete: boolean;
+  /** How long an old version may take to finish its in-flight requests before they are failed. */
+  drainTimeoutMs: number;
+  backends: BackendRegistry;
+  registry: ModelRegistry;
+  logger: Logger;
+}
+
+export interface LoadOverride {
+  /** Replaces config.pbtxt for this load (Triton's `config` load parameter, already parsed). */
+  config?: ModelConfig;
+  /** `<version>/<relative path>` → contents; requires `config` (Triton's `file:` parameters). */
+  files?: ReadonlyMap<string, Uint8Array>;
+}
+
+export class RepositoryManager {
+  readonly #o: RepositoryManagerOptions;
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #slots: Semaphore;
+  readonly #fingerprints = new Map<string, string>();
+  #pollTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(o: RepositoryManagerOptions) {
+    this.#o = o;
+    this.#slots = new Semaphore(Math.max(1, o.loadThreads));
+  }
+
+  get mode(): ControlMode {
+    return this.#o.mode;
+  }
+
+  /** Initial load for the mode; resolves when every model has settled (READY or UNAVAILABLE). */
+  async startup(): Promise<void> {
+    const { sources, duplicates } = await discoverModels(this.#o.repositories);
+    for (const [name, dirs] of duplicates) this.#markDuplicate(name, dirs);
+    let wanted = sources;
+    if (this.#o.mode === 'explicit' && !this.#o.startupModels.includes('*')) {
+      const names = new Set(this.#o.startupModels);
+      for (const n of names) {
+        if (!sources.some((s) => s.name === n) && !duplicates.has(n)) {
+          this.#o.registry.set({ name: n, state: 'UNAVAILABLE', reason: `failed to load '${n}', failed to poll from model repository`, versions: new Map() });
+        }
+      }
+      wanted = sources.filter((s) => names.has(s.name));
+    }
+    if (this.#o.mode === 'explicit') {
+      for (const s of sources) {
+        if (!wanted.includes(s) && this.#o.registry.get(s.name) === undefined) {
+          this.#o.registry.set({ name: s.name, state: 'UNAVAILABLE', reason: 'unloaded', versions: new Map(), unloaded: true });
+        }
+      }
+    }
+    // Ensembles load after the models they compose (their validation reads those configs).
+    const first = wanted.filter((s) => !isEnsembleSource(s));
+    await Promise.all(first.map((s) => this.#serial(s.name, () => this.#loadSource(s))));
+    const ensembles = wanted.filter((s) => isEnsembleSource(s));
+    await Promise.all(ensembles.map((s) => this.#serial(s.name, () => this.#loadSource(s))));
+    if (this.#o.mode === 'poll') this.#schedulePoll();
+  }
+
+  /** Names of every model folder in the repositories, loaded or not (for RepositoryIndex). */
+  async repositoryModelNames(): Promise<string[]> {
+    const { sources, duplicates } = await discoverModels(this.#o.repositories);
+    return [...sources.map((s) => s.name), ...duplicates.keys()];
+  }
+
+  /** Triton's RepositoryModelLoad: load or reload `name`. Throws InferenceError. */
+  load(name: string, override: LoadOverride = {}): Promise<void> {
+    this.#requireExplicit();
+    assertModelName(name);
+    if (override.files !== undefined && override.files.size > 0 && override.config === undefined) {
+      return Promise.reject(errors.invalidArg("Load parameter 'config' must be specified for model file override"));
+    }
+    return this.#serial(name, async () => {
+      const { source, cleanup } = await this.#sourceFor(name, override);
+      try {
+        const entry = await this.#loadSource(source);
+        if (entry.state !== 'READY') throw errors.internal(`failed to load '${name}': ${entry.reason}`);
+      } finally {
+        await cleanup();
+      }
+    });
+  }
+
+  /**
+   * Triton's RepositoryModelUnload. With `unloadDependents`, ensembles that use the model are
+   * unloaded first (they would fail without it anyway).
+   */
+  async unload(name: string, unloadDependents = false): Promise<void> {
+    this.#requireExplicit();
+    assertModelName(name);
+    if (unloadDependents) {
+      for (const d of dependentsOf(this.#o.registry, name)) await this.#serial(d, () => this.#unloadEntry(d, 'unloaded'));
+    }
+    await this.#serial(name, () => this.#unloadEntry(name, 'unloaded'));
+  }
+
+  /** Stops polling and unloads every model (drain first). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#pollTimer);
+    await Promise.allSettled([...this.#locks.values()]);
+  }
+
+  /** One poll pass: load new models, reload changed ones, unload removed ones. */
+  async poll(): Promise<void> {
+    const { sources, duplicates } = await discoverModels(this.#o.repositories);
+    const present = new Set([...sources.map((s) => s.name), ...duplicates.keys()]);
+    const work: Promise<unknown>[] = [];
+    for (const s of sources) {
+      const fp = await fingerprintModel(s);
+      if (this.#fingerprints.get(s.name) === fp && this.#o.registry.get(s.name) !== undefined) continue;
+      this.#o.logger.info({ model: s.name }, this.#fingerprints.has(s.name) ? 'model changed: reloading' : 'new model: loading');
+      work.push(this.#serial(s.name, () => this.#loadSource(s)));
+    }
+    for (const [name, dirs] of duplicates) this.#markDuplicate(name, dirs);
+    for (const e of this.#o.registry.all()) {
+      if (!present.has(e.name)) {
+        this.#o.logger.info({ model: e.name }, 'model removed: unloading');
+        work.push(this.#serial(e.name, async () => {
+          await this.#unloadEntry(e.name, 'removed from the model repository');
+          this.#o.registry.delete(e.name);
+          this.#fingerprints.delete(e.name);
+        }));
+      }
+    }
+    await Promise.allSettled(work);
+  }
+
+  #schedulePoll(): void {
+    if (this.#stopped) return;
+    this.#pollTimer = setTimeout(() => {
+      this.poll().catch((e: unknown) => this.#o.logger.error({ err: InferenceError.from(e).message }, 'repository poll failed'))
+        .finally(() => this.#schedulePoll());
+    }, this.#o.pollSecs * 1000);
+    this.#pollTimer.unref();
+  }
+
+  #requireExplicit(): void {
+    if (this.#o.mode === 'none') throw errors.unavailable('explicit model load / unload is not allowed if model control mode is NONE (start with --model-control-mode=explicit)');
+    if (this.#o.mode === 'poll') throw errors.unavailable('explicit model load / unload is not allowed if polling is enabled');
+  }
+
+  #markDuplicate(name: string, dirs: readonly string[]): void {
+    if (this.#o.registry.get(name)?.state === 'READY') return; // keep serving what was loaded before the clash
+    this.#o.registry.set({ name, state: 'UNAVAILABLE', reason: `model '${name}' appears in several repositories: ${dirs.join(', ')}`, versions: new Map() });
+  }
+
+  /** Runs `fn` after every earlier operation on the same model has finished. */
+  #serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(name) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.#slots.run(fn));
+    const tail = next.catch(() => undefined);
+    this.#locks.set(name, tail);
+    void tail.then(() => {
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
+    });
+    return next;
+  }
+
+  async #sourceFor(name: string, override: LoadOverride): Promise<{ source: ModelSource; cleanup: () => Promise<void> }> {
+    if (override.files !== undefined && override.files.size > 0) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'infera-override-'));
+      try {
+        await writeOverrideFiles(path.join(dir, name), override.files);
+        const source = { ...(await readModelSource(dir, name)), configOverride: override.config };
+        return { source, cleanup: () => rm(dir, { recursive: true, force: true }) };
+      } catch (e) {
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    const { sources, duplicates } = await discoverModels(this.#o.repositories);
+    if (duplicates.has(name)) throw errors.internal(`failed to load '${name}': it appears in several repositories`);
+    const found = sources.find((s) => s.name === name);
+    if (found === undefined) {
+      await refuseSymlinkOut(this.#o.repositories, name);
+      throw errors.internal(`failed to load '${name}', failed to poll from model repository`);
+    }
+    const source = override.config === undefined ? found : { ...found, configOverride: override.config };
+    return { source, cleanup: async () => undefined };
+  }
+
+  /**
+   * Loads `src` beside whatever is serving, then swaps. Versions that failed to load keep their
+   * old READY counterpart, so a broken update never replaces a working version.
+   */
+  async #loadSource(src: ModelSource): Promise<ModelEntry> {
+    const { registry, backends, autoComplete, logger } = this.#o;
+    const old = registry.get(src.name);
+    const fresh = await loadModel(src, { backends, autoComplete, logger });
+    this.#fingerprints.set(src.name, await fingerprintModel(src).catch(() => ''));
+    if (old === undefined || old.versions.size === 0) {
+      registry.set(fresh);
+      return fresh;
+    }
+    const retired: LoadedVersion[] = [];
+    if (fresh.state !== 'READY') {
+      if ([...old.versions.values()].some((v) => v.state === 'READY')) {
+        old.reason = `reload failed, still serving the previous load: ${fresh.reason}`;
+        logger.warn({ model: src.name, reason: fresh.reason }, 'reload failed: keeping the loaded versions');
+        return { ...fresh, state: 'UNAVAILABLE' };
+      }
+      registry.set(fresh);
+      retired.push(...old.versions.values());
+    } else {
+      for (const [v, lv] of old.versions) {
+        const replacement = fresh.versions.get(v);
+        if (replacement !== undefined && replacement.state !== 'READY' && lv.state === 'READY') fresh.versions.set(v, lv);
+        else retired.push(lv);
+      }
+      registry.set(fresh); // the atomic switch: new requests resolve to the new versions from here on
+    }
+    await Promise.all(retired.map((lv) => this.#drainAndRelease(lv, 'replaced by a reload')));
+    return fresh;
+  }
+
+  async #unloadEntry(name: string, reason: string): Promise<void> {
+    const entry = this.#o.registry.get(name);
+    if (entry === undefined) return;
+    const versions = [...entry.versions.values()];
+    for (const lv of versions) if (lv.state === 'READY') lv.state = 'UNLOADING';
+    entry.state = 'UNLOADING';
+    await Promise.all(versions.map((lv) => this.#drainAndRelease(lv, reason)));
+    entry.state = 'UNAVAILABLE';
+    entry.reason = reason;
+    entry.unloaded = true;
+  }
+
+  async #drainAndRelease(lv: LoadedVersion, reason: string): Promise<void> {
+    const s = lv.scheduler;
+    if (s !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        s.stop().then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), this.#o.drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (!drained) s.failQueued(errors.unavailable(`model version ${lv.version} was ${reason} before this request ran`));
+    }
+    await unloadVersion(lv);
+    lv.reason = reason;
+  }
+}
+
+/** Ensembles (platform "ensemble") among the loaded models whose steps use `name`. */
+export function dependentsOf(registry: ModelRegistry, name: string): string[] {
+  return registry.all()
+    .filter((e) => (e.config?.ensemble_scheduling?.step ?? []).some((st) => st.model_name === name))
+    .map((e) => e.name);
+}
+
+function isEnsembleSource(src: ModelSource): boolean {
+  const cfg = src.configOverride ?? tryParse(src);
+  return cfg?.platform === 'ensemble' || cfg?.ensemble_scheduling !== undefined;
+}
+
+function tryParse(src: ModelSource): ModelConfig | undefined {
+  if (src.configText === undefined) return undefined;
+  try {
+    return parseModelConfigText(src.configText, src.configPath);
+  } catch {
+    return undefined; // the load itself reports the parse error
+  }
+}
