@@ -1,30 +1,16 @@
 /**
- * One TensorFlow model inside an instance worker, whatever it came from: a SavedModel signature
- * frozen into a graph (savedmodel/), or a TF.js graph or layers model (tfjs/). prepareModelSource
- * does the file work once; loadModel builds the tfjs model on the active backend and may be
- * called again after switching backends (the runner does, to measure wasm against cpu).
+ * One TensorFlow model inside an instance worker, as tfjs runs it: a graph model (a frozen
+ * SavedModel signature or a TF.js graph model) or a TF.js layers model. loadModel builds it from
+ * a ModelSource (tensorflow-source.ts) on the active backend; it may be called again after
+ * switching backends (the runtime probe does, to measure wasm against cpu).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
-import { freezeSignature } from './savedmodel/saved-model-freezer.js';
-import { readSavedModelProto, selectSignature } from './savedmodel/saved-model-reader.js';
 import { TfFormatError } from './savedmodel/tf-proto.js';
-import { graphModelIo, graphModelOps, readTfjsModel, type TfjsFormat } from './tfjs/tfjs-model-json.js';
-import { unsupportedOps } from './tfjs-ops.js';
+import type { ModelSource } from './tensorflow-source.js';
 import { v2OfTfjsDtype } from './tensorflow-types.js';
 import type { TfIoInfo, TfModelIo } from './tf-io.js';
-
-export type TfModelFormat = 'savedmodel' | TfjsFormat;
-
-export interface ModelSource {
-  format: TfModelFormat;
-  artifacts: tf.io.ModelArtifacts;
-  /** Known before loading for graphs; layers models report theirs once loaded. */
-  io: TfModelIo | undefined;
-  /** Facts for the load log (signature, variables frozen). */
-  details: Record<string, unknown>;
-}
 
 export interface LoadedModel {
   readonly io: TfModelIo;
@@ -33,36 +19,6 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-export interface SourceOptions {
-  /** `model.savedmodel` folder or `model.json` file. */
-  path: string;
-  format: 'savedmodel' | 'tfjs';
-  tag: string;
-  signature: string;
-  supportedOps: ReadonlySet<string> | undefined;
-}
-
-/** Reads and converts the model files. Throws TfFormatError (or an fs error) on bad files. */
-export async function prepareModelSource(o: SourceOptions, metadataOnly: boolean): Promise<ModelSource> {
-  if (o.format === 'savedmodel') {
-    const sel = selectSignature(await readSavedModelProto(o.path), o.tag, o.signature);
-    if (metadataOnly) return { format: 'savedmodel', artifacts: {}, io: sel.io, details: { signature: o.signature } };
-    const frozen = await freezeSignature(sel, o.path, o.supportedOps);
-    return {
-      format: 'savedmodel', artifacts: frozen.artifacts as tf.io.ModelArtifacts, io: frozen.io,
-      details: { tag: o.tag, signature: o.signature, variables: frozen.variableCount },
-    };
-  }
-  const files = await readTfjsModel(o.path);
-  const { format, modelTopology, weightSpecs, weightData } = files;
-  const artifacts = { format, modelTopology, weightSpecs, weightData } as tf.io.ModelArtifacts;
-  if (format === 'layers-model') return { format, artifacts, io: undefined, details: {} };
-  if (o.supportedOps !== undefined) {
-    const bad = unsupportedOps(graphModelOps(files), o.supportedOps);
-    if (bad.length > 0) throw new TfFormatError(`the graph uses ops that TensorFlow.js cannot run: ${bad.join(', ')}`);
-  }
-  return { format, artifacts, io: graphModelIo(files), details: {} };
-}
 
 class GraphRunner implements LoadedModel {
   readonly io: TfModelIo;
@@ -106,13 +62,24 @@ function symbolicIo(name: string, t: { name: string; shape: (number | null)[]; d
   return { name, tensor: t.name, datatype: v2OfTfjsDtype(t.dtype), sourceType: t.dtype, shape: t.shape.map((d) => d ?? -1) };
 }
 
-/** Keras naming: outputs are named after their layers when that gives distinct names. */
+/**
+ * Keras naming: a tensor is named after the layer that produces it. Layer names are stable across
+ * loads, unlike tfjs's symbolic tensor names, which get a "_1" suffix each time a model with the
+ * same names is built again in one process. A layer with several outputs: "<layer>_<index>".
+ */
+function layerNames(tensors: readonly { sourceLayer: { name: string }; outputTensorIndex?: number }[]): string[] {
+  const names = tensors.map((t) => t.sourceLayer.name);
+  const unique = new Set(names).size === names.length;
+  return unique ? names : tensors.map((t, i) => `${names[i]}_${t.outputTensorIndex ?? 0}`);
+}
+
 function layersIo(model: LayersModel): TfModelIo {
-  const inputs = model.inputs.map((t) => symbolicIo(t.name, t));
-  const layerNames = model.outputLayers.map((l) => l.name);
-  const useLayers = layerNames.length === model.outputs.length && new Set(layerNames).size === layerNames.length;
-  const outputs = model.outputs.map((t, i) => symbolicIo(useLayers ? layerNames[i]! : t.name, t));
-  return { inputs, outputs };
+  const inNames = layerNames(model.inputs);
+  const outNames = layerNames(model.outputs);
+  return {
+    inputs: model.inputs.map((t, i) => symbolicIo(inNames[i]!, t)),
+    outputs: model.outputs.map((t, i) => symbolicIo(outNames[i]!, t)),
+  };
 }
 
 class LayersRunner implements LoadedModel {
@@ -144,7 +111,7 @@ class LayersRunner implements LoadedModel {
 
 /** Builds the tfjs model from `source` on the currently active backend. */
 export async function loadModel(source: ModelSource): Promise<LoadedModel> {
-  const handler = tf.io.fromMemory(source.artifacts);
+  const handler = tf.io.fromMemory(source.artifacts as tf.io.ModelArtifacts);
   if (source.format === 'layers-model') return new LayersRunner(await loadLayersModel(handler));
   return new GraphRunner(await loadGraphModel(handler), source.io!);
 }

@@ -48,7 +48,7 @@ describe('health and server metadata', () => {
     const m = await call(c().ServerMetadata.bind(c()), {});
     assert.equal(m.name, 'infera');
     assert.match(m.version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(m.extensions, ['classification', 'schedule_policy', 'model_configuration', 'statistics']);
+    assert.deepEqual(m.extensions, ['classification', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'statistics']);
   });
 
   it('ModelReady: true, false for a version that is not served, NOT_FOUND for an unknown model', async () => {
@@ -130,7 +130,7 @@ describe('repository index', () => {
 });
 
 describe('RPCs whose feature has not landed answer UNIMPLEMENTED', () => {
-  for (const rpc of ['RepositoryModelLoad', 'RepositoryModelUnload', 'SystemSharedMemoryStatus', 'CudaSharedMemoryStatus', 'TraceSetting', 'LogSettings'] as const) {
+  for (const rpc of ['SystemSharedMemoryStatus', 'CudaSharedMemoryStatus', 'TraceSetting', 'LogSettings'] as const) {
     it(rpc, async () => {
       const fn = (c() as unknown as Record<string, (r: object, cb: (e: ServiceError | null) => void) => void>)[rpc]!.bind(c());
       await assert.rejects(call(fn, {}), (e: ServiceError) => e.code === status.UNIMPLEMENTED && /not implemented/.test(e.details));

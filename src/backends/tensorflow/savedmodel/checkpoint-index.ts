@@ -53,7 +53,7 @@ function blockHandle(c: Cursor, what: string): BlockHandle {
   return { offset: varint(c, `${what} offset`), size: varint(c, `${what} size`) };
 }
 
-function readFooter(file: Uint8Array): { index: BlockHandle } {
+function readFooter(file: Uint8Array): { metaindex: BlockHandle; index: BlockHandle } {
   if (file.byteLength < FOOTER_BYTES) {
     throw new TfFormatError(`file is ${file.byteLength} bytes, shorter than a table footer (${FOOTER_BYTES})`);
   }
@@ -63,8 +63,8 @@ function readFooter(file: Uint8Array): { index: BlockHandle } {
     throw new TfFormatError('bad table magic number (not a TensorFlow checkpoint index)');
   }
   const c: Cursor = { buf: file, pos: file.byteLength - FOOTER_BYTES, end: at };
-  blockHandle(c, 'metaindex handle');
-  return { index: blockHandle(c, 'index handle') };
+  const metaindex = blockHandle(c, 'metaindex handle');
+  return { metaindex, index: blockHandle(c, 'index handle') };
 }
 
 /** The contents of the block at `h`, after checking its bounds, compression and checksum. */
@@ -112,7 +112,9 @@ function blockEntries(block: Uint8Array, what: string): [string, Uint8Array][] {
 
 /** All (key, value) pairs of a sorted table file, in key order. Throws TfFormatError. */
 export function readTable(file: Uint8Array): [string, Uint8Array][] {
-  const { index } = readFooter(file);
+  const { metaindex, index } = readFooter(file);
+  // Unused (bundles keep no filter), but read so that its corruption is reported too.
+  readBlock(file, metaindex, 'metaindex block');
   const out: [string, Uint8Array][] = [];
   for (const [, handleBytes] of blockEntries(readBlock(file, index, 'index block'), 'index block')) {
     const c: Cursor = { buf: handleBytes, pos: 0, end: handleBytes.byteLength };

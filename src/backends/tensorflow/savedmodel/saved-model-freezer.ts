@@ -10,6 +10,11 @@
  *   4. reject the graph if any kept op is one tfjs cannot run, listing all of them;
  *   5. emit the tfjs artifacts: a JSON GraphDef (modelTopology) whose Const nodes carry only
  *      dtype and shape, plus a weight manifest and one weight buffer holding every constant.
+ *
+ * Functions referenced by attributes (If/While bodies) are not inlined: they are passed to tfjs
+ * in the topology's library, which runs them itself. Their ops are checked too, so a variable
+ * read inside a body fails the load (ReadVariableOp is listed); constants inside bodies are not
+ * given weights yet, so such a graph can still fail when it runs.
  */
 import { join } from 'node:path';
 import type { TfjsGraphArtifacts, TfjsWeightSpec, TfModelIo } from '../tf-io.js';

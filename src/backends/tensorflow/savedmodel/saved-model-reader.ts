@@ -14,8 +14,6 @@ import {
 } from './tf-proto.js';
 
 export const SAVED_MODEL_FILE = 'saved_model.pb';
-export const DEFAULT_TAG = 'serve';
-export const DEFAULT_SIGNATURE = 'serving_default';
 
 /** Signature keys TensorFlow adds for its own use; never served. */
 const INTERNAL_SIGNATURES = new Set(['__saved_model_init_op']);

@@ -1,0 +1,127 @@
+/**
+ * Auto-complete for the TensorFlow backends, as Triton's TensorFlow backend does it: inputs and
+ * outputs from the model's own declaration (SavedModel signature, TF.js signature or topology),
+ * max_batch_size from whether every input and output has a variable first dimension, and for
+ * TF.js models the platform from model.json's format. The files are read in a short-lived
+ * worker thread, never on the main thread.
+ */
+import type { Logger } from 'pino';
+import type { AutoCompleteContext } from '../backend.js';
+import { wireToConfigDataType, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
+import { ErrorCode } from '../../errors/error-codes.js';
+import { InferenceError } from '../../errors/inference-error.js';
+import { spawnWorker } from '../../workers/worker-supervisor.js';
+import { tfParameters } from './tensorflow-config.js';
+import type { TfRunnerInfo, TfRunnerInit } from './tensorflow-runner.js';
+import type { TfIoInfo } from './tf-io.js';
+
+/** Triton's `default-max-batch-size` backend setting. */
+export const DEFAULT_MAX_BATCH_SIZE = 4;
+
+/** The TF.js model file in a version folder. */
+export const TFJS_MODEL_FILE = 'model.json';
+
+export const TENSORFLOW_RUNNER_URL: string = new URL('./tensorflow-runner.js', import.meta.url).href;
+
+export type ReadModelInfo = (init: TfRunnerInit, logger: Logger) => Promise<TfRunnerInfo>;
+
+function autofillError(modelName: string, why: string, code: ErrorCode = ErrorCode.INVALID_ARG): InferenceError {
+  return new InferenceError(code, `autofill failed for model '${modelName}': ${why}`);
+}
+
+/** Loads the model in a metadata-only worker and returns what it declares. */
+export async function readModelInfo(init: TfRunnerInit, logger: Logger, loadTimeoutMs?: number): Promise<TfRunnerInfo> {
+  const spawn = { runnerModule: TENSORFLOW_RUNNER_URL, init: { ...init, metadataOnly: true }, logger };
+  let handle;
+  try {
+    handle = await spawnWorker(loadTimeoutMs === undefined ? spawn : { ...spawn, loadTimeoutMs });
+  } catch (err) {
+    const e = InferenceError.from(err);
+    throw autofillError(init.modelName, e.message, e.code);
+  }
+  try {
+    return handle.info as TfRunnerInfo;
+  } finally {
+    await handle.stop(5_000, logger);
+  }
+}
+
+function ioEntry(m: TfIoInfo, maxBatchSize: number, modelName: string): ModelInput & ModelOutput {
+  if (m.shape === undefined) {
+    throw autofillError(modelName, `tensor '${m.name}' has an unknown rank; the configuration must give its dims`);
+  }
+  const dims = maxBatchSize > 0 ? m.shape.slice(1) : [...m.shape];
+  const entry: ModelInput & ModelOutput = {
+    name: m.name, data_type: wireToConfigDataType(m.datatype ?? ''), dims: dims.length > 0 ? dims : [1],
+  };
+  if (dims.length === 0 && maxBatchSize > 0) entry.reshape = { shape: [] };
+  return entry;
+}
+
+function hasScheduler(c: ModelConfig): boolean {
+  return c.dynamic_batching !== undefined || c.sequence_batching !== undefined || c.ensemble_scheduling !== undefined;
+}
+
+const PLATFORM_OF_FORMAT: Readonly<Record<string, string>> = {
+  savedmodel: 'tensorflow_savedmodel', 'graph-model': 'tensorflowjs_graph', 'layers-model': 'tensorflowjs_layers',
+};
+
+/** The auto-completed copy of `config` given what the model declares (pure). */
+export function completeFromModelInfo(
+  config: Readonly<ModelConfig>, info: TfRunnerInfo, modelName: string, defaultMaxBatchSize = DEFAULT_MAX_BATCH_SIZE,
+): ModelConfig {
+  const out = structuredClone(config) as ModelConfig;
+  if (!out.platform) out.platform = PLATFORM_OF_FORMAT[info.format] ?? '';
+  const all = [...info.io.inputs, ...info.io.outputs];
+  const unservable = all.find((m) => m.datatype === undefined);
+  if (unservable !== undefined) {
+    throw autofillError(modelName, `tensor '${unservable.name}' has type ${unservable.sourceType}, which this backend cannot serve`);
+  }
+  const canBatch = all.length > 0 && all.every((m) => m.shape !== undefined && m.shape.length > 0 && m.shape[0] === -1);
+  if (canBatch) {
+    if ((out.max_batch_size ?? 0) === 0) out.max_batch_size = defaultMaxBatchSize;
+    if ((out.max_batch_size ?? 0) > 1 && !hasScheduler(out)) out.dynamic_batching = {};
+  } else if ((out.max_batch_size ?? 0) !== 0) {
+    throw autofillError(modelName, 'model does not support batching while non-zero max_batch_size is specified');
+  }
+  const maxBatchSize = out.max_batch_size ?? 0;
+  if ((out.input?.length ?? 0) === 0) out.input = info.io.inputs.map((m) => ioEntry(m, maxBatchSize, modelName));
+  if ((out.output?.length ?? 0) === 0) out.output = info.io.outputs.map((m) => ioEntry(m, maxBatchSize, modelName));
+  return out;
+}
+
+export interface TfAutoCompleteOptions {
+  format: 'savedmodel' | 'tfjs';
+  defaultMaxBatchSize?: number;
+  loadTimeoutMs?: number;
+  /** Replaces the worker that reads the model (tests). */
+  readInfo?: ReadModelInfo;
+}
+
+/**
+ * Backend.autoCompleteConfig. A SavedModel config that lists inputs and outputs comes back
+ * unchanged (as Triton does); a TF.js one too once it names its platform.
+ */
+export async function autoCompleteTfConfig(
+  config: Readonly<ModelConfig>, ctx: AutoCompleteContext, options: TfAutoCompleteOptions,
+): Promise<ModelConfig> {
+  const base = structuredClone(config) as ModelConfig;
+  // The server's generic default for an unknown backend would be "model.tensorflowjs".
+  if (options.format === 'tfjs' && !base.default_model_filename) base.default_model_filename = TFJS_MODEL_FILE;
+  const complete = (base.input?.length ?? 0) > 0 && (base.output?.length ?? 0) > 0;
+  if (complete && (options.format === 'savedmodel' || base.platform)) return base;
+  let params;
+  try {
+    params = tfParameters(config);
+  } catch (err) {
+    throw autofillError(ctx.modelName, InferenceError.from(err).message);
+  }
+  const init: TfRunnerInit = {
+    modelName: ctx.modelName, modelPath: ctx.modelPath, format: options.format, tag: params.tag,
+    signature: params.signature, runtime: 'cpu', gpuInstance: false, maxBatchSize: 0, inputs: [], outputs: [],
+  };
+  const read = options.readInfo ?? ((i: TfRunnerInit, l: Logger) => readModelInfo(i, l, options.loadTimeoutMs));
+  const info = await read(init, ctx.logger);
+  ctx.logger.debug({ inputs: info.io.inputs.length, outputs: info.io.outputs.length }, 'auto-completing config from the TensorFlow model');
+  return completeFromModelInfo(base, info, ctx.modelName, options.defaultMaxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
+}
