@@ -5,9 +5,8 @@
  *
  * Also holds the scalar rules both converters share (integer ranges, field classification).
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { findPackageRoot } from '../util/package-root.js';
 import protobuf from 'protobufjs';
 
 import { ErrorCode } from '../errors/error-codes.js';
@@ -27,22 +26,6 @@ export interface ModelConfigSchema {
 const PROTO_RELATIVE_PATH = join('proto', 'model_config.proto');
 
 let cached: ModelConfigSchema | undefined;
-
-/**
- * The folder holding package.json, found by walking up from `fromUrl`. Source runs from
- * `src/config/` and compiled code from `dist/src/config/`, so the depth is not fixed.
- */
-export function findPackageRoot(fromUrl: string = import.meta.url): string {
-  let dir = dirname(fileURLToPath(fromUrl));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) {
-      throw new InferenceError(ErrorCode.INTERNAL, `no package.json above ${fileURLToPath(fromUrl)}`);
-    }
-    dir = parent;
-  }
-}
 
 /** Loads and resolves the schema on first use; later calls return the same objects. */
 export function modelConfigSchema(): ModelConfigSchema {

@@ -20,13 +20,11 @@
  *   ModelDynamicBatching.priority_queue_policy) decode as 8-character binary strings, not numbers.
  *   The server only encodes that map, where string keys such as '1' work.
  */
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPackageRoot } from '../../util/package-root.js';
 import { loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
-import { ErrorCode } from '../../errors/error-codes.js';
-import { InferenceError } from '../../errors/inference-error.js';
 import type { ProtoGrpcType as InferenceProtoType } from '../../generated/grpc_service.js';
 import type { ProtoGrpcType as HealthProtoType } from '../../generated/health.js';
 import type { HealthDefinition } from '../../generated/grpc/health/v1/Health.js';
@@ -95,15 +93,3 @@ export function resolveProtoDir(startDir: string = dirname(fileURLToPath(import.
   return join(findPackageRoot(startDir), 'proto');
 }
 
-/** Nearest ancestor of `startDir` (inclusive) that holds a package.json. */
-export function findPackageRoot(startDir: string): string {
-  let dir = startDir;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) {
-      throw new InferenceError(ErrorCode.INTERNAL, `no package.json in ${startDir} or any parent folder`);
-    }
-    dir = parent;
-  }
-}

@@ -5,11 +5,11 @@ import { describe, it } from 'node:test';
 
 import { ErrorCode } from '../../../src/errors/error-codes.js';
 import { InferenceError } from '../../../src/errors/inference-error.js';
-import { findPackageRoot } from '../../../src/config/model-config-schema.js';
+import { findPackageRoot } from '../../../src/util/package-root.js';
 import { normalizeModelConfig } from '../../../src/config/model-config-normalize.js';
 import { modelConfigFromJson, modelConfigToJson, parseModelConfigText } from '../../../src/config/pbtxt.js';
 
-const FIXTURES = join(findPackageRoot(import.meta.url), 'test', 'fixtures', 'pbtxt');
+const FIXTURES = join(findPackageRoot(), 'test', 'fixtures', 'pbtxt');
 const fixture = (name: string) => parseModelConfigText(readFileSync(join(FIXTURES, name), 'utf8'), name);
 
 function assertJsonRejected(obj: unknown, pattern: RegExp): void {

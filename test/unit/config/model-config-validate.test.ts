@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import type { ModelConfig } from '../../../src/config/model-config.js';
-import { findPackageRoot } from '../../../src/config/model-config-schema.js';
+import { findPackageRoot } from '../../../src/util/package-root.js';
 import { normalizeModelConfig } from '../../../src/config/model-config-normalize.js';
 import { validateModelConfig } from '../../../src/config/model-config-validate.js';
 import { parseModelConfigText } from '../../../src/config/pbtxt.js';
 
-const FIXTURES = join(findPackageRoot(import.meta.url), 'test', 'fixtures', 'pbtxt');
+const FIXTURES = join(findPackageRoot(), 'test', 'fixtures', 'pbtxt');
 
 /** A valid batching ONNX model; tests spread changes over it. */
 function base(extra: Partial<ModelConfig> = {}): ModelConfig {

@@ -6,10 +6,10 @@ import protobuf from 'protobufjs';
 
 import { ErrorCode } from '../../../src/errors/error-codes.js';
 import { InferenceError } from '../../../src/errors/inference-error.js';
-import { findPackageRoot } from '../../../src/config/model-config-schema.js';
+import { findPackageRoot } from '../../../src/util/package-root.js';
 import { MAX_NESTING_DEPTH, parseModelConfigText, parseTextFormat } from '../../../src/config/pbtxt.js';
 
-const FIXTURES = join(findPackageRoot(import.meta.url), 'test', 'fixtures', 'pbtxt');
+const FIXTURES = join(findPackageRoot(), 'test', 'fixtures', 'pbtxt');
 
 /** Asserts INVALID_ARG at `line:column` of m/config.pbtxt whose message matches `pattern`. */
 function assertRejected(text: string, line: number, column: number, pattern: RegExp): void {

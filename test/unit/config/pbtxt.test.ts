@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { findPackageRoot } from '../../../src/config/model-config-schema.js';
+import { findPackageRoot } from '../../../src/util/package-root.js';
 import { parseModelConfigText } from '../../../src/config/pbtxt.js';
 
-const FIXTURES = join(findPackageRoot(import.meta.url), 'test', 'fixtures', 'pbtxt');
+const FIXTURES = join(findPackageRoot(), 'test', 'fixtures', 'pbtxt');
 const fixture = (name: string): string => readFileSync(join(FIXTURES, name), 'utf8');
 const parse = (text: string): Record<string, unknown> => parseModelConfigText(text, 'config.pbtxt') as Record<string, unknown>;
 

@@ -1,6 +1,7 @@
 // The run-time shapes the gRPC front-end receives from proto-loader, and the guarantee that
 // src/generated/ describes exactly those shapes (same options, regenerated output up to date).
 import assert from 'node:assert/strict';
+import { findPackageRoot } from '../../../src/util/package-root.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,6 @@ import protobuf from 'protobufjs';
 import {
   PROTO_FILES,
   PROTO_LOADER_OPTIONS,
-  findPackageRoot,
   loadInferenceProtos,
   resolveProtoDir,
 } from '../../../src/frontends/grpc/proto-loader.js';
