@@ -4,8 +4,10 @@
 import {
   DataType,
   attrInt,
+  attrInts,
   attrString,
   encodeModel,
+  floatTensor,
   int64Tensor,
   mulberry32,
   node,
@@ -117,6 +119,112 @@ export function buildAutocompleteAdd() {
   });
 }
 
+/**
+ * The `pipeline` ensemble: four sensor readings are standardized (`preprocess`), scored by two
+ * different models in parallel (`branch_a`, linear; `branch_b`, a small MLP), and the two scores
+ * are averaged into class probabilities and the predicted class (`combine`).
+ */
+export const PIPELINE_FEATURES = 4;
+export const PIPELINE_LABELS = Object.freeze(['low', 'medium', 'high']);
+const PIPELINE_HIDDEN = 8;
+
+/** preprocess: NORMALIZED = (RAW - mean(RAW)) / sqrt(var(RAW) + 1e-5) per row, FP32 [batch, 4]. */
+export function buildPreprocess() {
+  const io = (name) => valueInfo(name, DataType.FLOAT, ['batch', PIPELINE_FEATURES]);
+  const rowMean = (input, output) => node('ReduceMean', [input], [output], [attrInts('axes', [1]), attrInt('keepdims', 1)]);
+  return encodeModel({
+    name: 'preprocess',
+    doc: 'NORMALIZED = (RAW - mean) / sqrt(variance + 1e-5), per row',
+    nodes: [
+      rowMean('RAW', 'mean'),
+      node('Sub', ['RAW', 'mean'], ['centered']),
+      node('Mul', ['centered', 'centered'], ['squared']),
+      rowMean('squared', 'variance'),
+      node('Add', ['variance', 'epsilon'], ['variance_eps']),
+      node('Sqrt', ['variance_eps'], ['std']),
+      node('Div', ['centered', 'std'], ['NORMALIZED']),
+    ],
+    inputs: [io('RAW')],
+    outputs: [io('NORMALIZED')],
+    initializers: [floatTensor('epsilon', [], [1e-5])],
+  });
+}
+
+/** Weights of the two branches (seeds 11 and 12), exported for tests that recompute the pipeline. */
+export function pipelineWeights() {
+  const classes = PIPELINE_LABELS.length;
+  const a = mulberry32(11);
+  const b = mulberry32(12);
+  return {
+    a: { w: uniformWeights(a, PIPELINE_FEATURES * classes, 1), b: uniformWeights(a, classes, 0.1) },
+    b: {
+      w1: uniformWeights(b, PIPELINE_FEATURES * PIPELINE_HIDDEN, 1),
+      b1: uniformWeights(b, PIPELINE_HIDDEN, 0.1),
+      w2: uniformWeights(b, PIPELINE_HIDDEN * classes, 1),
+      b2: uniformWeights(b, classes, 0.1),
+    },
+  };
+}
+
+/** branch_a: LOGITS = FEATURES · W + b, FP32 [batch, 4] → [batch, 3]. */
+export function buildBranchA() {
+  const classes = PIPELINE_LABELS.length;
+  const { a } = pipelineWeights();
+  return encodeModel({
+    name: 'branch_a',
+    doc: 'LOGITS = FEATURES x W + b (linear scorer)',
+    nodes: [node('Gemm', ['FEATURES', 'W', 'B'], ['LOGITS'])],
+    inputs: [valueInfo('FEATURES', DataType.FLOAT, ['batch', PIPELINE_FEATURES])],
+    outputs: [valueInfo('LOGITS', DataType.FLOAT, ['batch', classes])],
+    initializers: [
+      rawTensor('W', DataType.FLOAT, [PIPELINE_FEATURES, classes], a.w),
+      rawTensor('B', DataType.FLOAT, [classes], a.b),
+    ],
+  });
+}
+
+/** branch_b: LOGITS = Relu(FEATURES · W1 + b1) · W2 + b2, FP32 [batch, 4] → [batch, 3]. */
+export function buildBranchB() {
+  const classes = PIPELINE_LABELS.length;
+  const { b } = pipelineWeights();
+  return encodeModel({
+    name: 'branch_b',
+    doc: 'LOGITS = Relu(FEATURES x W1 + b1) x W2 + b2 (MLP scorer)',
+    nodes: [
+      node('Gemm', ['FEATURES', 'W1', 'B1'], ['hidden_pre']),
+      node('Relu', ['hidden_pre'], ['hidden']),
+      node('Gemm', ['hidden', 'W2', 'B2'], ['LOGITS']),
+    ],
+    inputs: [valueInfo('FEATURES', DataType.FLOAT, ['batch', PIPELINE_FEATURES])],
+    outputs: [valueInfo('LOGITS', DataType.FLOAT, ['batch', classes])],
+    initializers: [
+      rawTensor('W1', DataType.FLOAT, [PIPELINE_FEATURES, PIPELINE_HIDDEN], b.w1),
+      rawTensor('B1', DataType.FLOAT, [PIPELINE_HIDDEN], b.b1),
+      rawTensor('W2', DataType.FLOAT, [PIPELINE_HIDDEN, classes], b.w2),
+      rawTensor('B2', DataType.FLOAT, [classes], b.b2),
+    ],
+  });
+}
+
+/** combine: PROBS = Softmax((LOGITS_A + LOGITS_B) / 2), CLASS = ArgMax(PROBS), [batch, 3] → [batch, 3], INT64 [batch, 1]. */
+export function buildCombine() {
+  const classes = PIPELINE_LABELS.length;
+  const logits = (name) => valueInfo(name, DataType.FLOAT, ['batch', classes]);
+  return encodeModel({
+    name: 'combine',
+    doc: 'PROBS = Softmax((LOGITS_A + LOGITS_B) / 2); CLASS = ArgMax(PROBS)',
+    nodes: [
+      node('Add', ['LOGITS_A', 'LOGITS_B'], ['sum']),
+      node('Mul', ['sum', 'half'], ['mean']),
+      node('Softmax', ['mean'], ['PROBS'], [attrInt('axis', -1)]),
+      node('ArgMax', ['PROBS'], ['CLASS'], [attrInt('axis', 1), attrInt('keepdims', 1)]),
+    ],
+    inputs: [logits('LOGITS_A'), logits('LOGITS_B')],
+    outputs: [logits('PROBS'), valueInfo('CLASS', DataType.INT64, ['batch', 1])],
+    initializers: [floatTensor('half', [], [0.5])],
+  });
+}
+
 /** One `input [...]`/`output [...]` entry of config.pbtxt. */
 function tensorConfig({ name, dataType, dims, extra = [] }) {
   const lines = [`name: "${name}"`, `data_type: ${dataType}`, `dims: [ ${dims.join(', ')} ]`, ...extra];
@@ -175,6 +283,57 @@ function fp16ScaleConfig() {
   return configText({ name: 'fp16_scale', maxBatchSize: 8, inputs: [t('INPUT0')], outputs: [t('OUTPUT0')] });
 }
 
+function pipelineStepConfigs() {
+  const t = (name, dims) => ({ name, dataType: 'TYPE_FP32', dims });
+  const features = [PIPELINE_FEATURES];
+  const classes = [PIPELINE_LABELS.length];
+  const batched = { maxBatchSize: 8, tail: ['dynamic_batching { }'] };
+  return {
+    preprocess: configText({ name: 'preprocess', ...batched, inputs: [t('RAW', features)], outputs: [t('NORMALIZED', features)] }),
+    branch_a: configText({ name: 'branch_a', ...batched, inputs: [t('FEATURES', features)], outputs: [t('LOGITS', classes)] }),
+    branch_b: configText({ name: 'branch_b', ...batched, inputs: [t('FEATURES', features)], outputs: [t('LOGITS', classes)] }),
+    combine: configText({
+      name: 'combine',
+      ...batched,
+      inputs: [t('LOGITS_A', classes), t('LOGITS_B', classes)],
+      outputs: [t('PROBS', classes), { name: 'CLASS', dataType: 'TYPE_INT64', dims: [1] }],
+    }),
+  };
+}
+
+/** One ensemble step; `inputs`/`outputs` map the step model's tensor names to ensemble tensor names. */
+function stepConfig(model, inputs, outputs) {
+  const map = (field, entries) => Object.entries(entries).map(([k, v]) => `      ${field} { key: "${k}" value: "${v}" }`);
+  return ['    {', `      model_name: "${model}"`, '      model_version: -1', ...map('input_map', inputs), ...map('output_map', outputs), '    }'].join('\n');
+}
+
+/** preprocess → (branch_a ‖ branch_b) → combine; the version folder of an ensemble stays empty. */
+function pipelineConfig() {
+  const steps = [
+    stepConfig('preprocess', { RAW: 'RAW' }, { NORMALIZED: 'NORMALIZED' }),
+    stepConfig('branch_a', { FEATURES: 'NORMALIZED' }, { LOGITS: 'logits_a' }),
+    stepConfig('branch_b', { FEATURES: 'NORMALIZED' }, { LOGITS: 'logits_b' }),
+    stepConfig('combine', { LOGITS_A: 'logits_a', LOGITS_B: 'logits_b' }, { PROBS: 'PROBS', CLASS: 'CLASS' }),
+  ];
+  return [
+    GENERATED_NOTE.trimEnd(),
+    'name: "pipeline"',
+    'platform: "ensemble"',
+    'max_batch_size: 8',
+    `input [\n${tensorConfig({ name: 'RAW', dataType: 'TYPE_FP32', dims: [PIPELINE_FEATURES] })}\n]`,
+    `output [\n${[
+      tensorConfig({ name: 'PROBS', dataType: 'TYPE_FP32', dims: [PIPELINE_LABELS.length], extra: ['label_filename: "labels.txt"'] }),
+      tensorConfig({ name: 'CLASS', dataType: 'TYPE_INT64', dims: [1] }),
+      tensorConfig({ name: 'NORMALIZED', dataType: 'TYPE_FP32', dims: [PIPELINE_FEATURES] }),
+    ].join(',\n')}\n]`,
+    `ensemble_scheduling {\n  step [\n${steps.join(',\n')}\n  ]\n}`,
+    '',
+  ].join('\n');
+}
+
+/** Git keeps no empty folders; the loader never reads an ensemble's version folder. */
+const ENSEMBLE_VERSION_PLACEHOLDER = '# An ensemble has no model file: this version folder only has to exist.\n';
+
 /**
  * Every file of `model-repository/` this generator owns, as paths relative to
  * the repository folder (POSIX separators) with their exact bytes.
@@ -192,5 +351,23 @@ export function repositoryFiles() {
     { path: 'fp16_scale/config.pbtxt', bytes: utf8(fp16ScaleConfig()) },
     { path: 'fp16_scale/1/model.onnx', bytes: buildFp16Scale() },
     { path: 'autocomplete_add/1/model.onnx', bytes: buildAutocompleteAdd() },
+    ...pipelineFiles(),
+  ];
+}
+
+function pipelineFiles() {
+  const configs = pipelineStepConfigs();
+  return [
+    { path: 'preprocess/config.pbtxt', bytes: utf8(configs.preprocess) },
+    { path: 'preprocess/1/model.onnx', bytes: buildPreprocess() },
+    { path: 'branch_a/config.pbtxt', bytes: utf8(configs.branch_a) },
+    { path: 'branch_a/1/model.onnx', bytes: buildBranchA() },
+    { path: 'branch_b/config.pbtxt', bytes: utf8(configs.branch_b) },
+    { path: 'branch_b/1/model.onnx', bytes: buildBranchB() },
+    { path: 'combine/config.pbtxt', bytes: utf8(configs.combine) },
+    { path: 'combine/1/model.onnx', bytes: buildCombine() },
+    { path: 'pipeline/config.pbtxt', bytes: utf8(pipelineConfig()) },
+    { path: 'pipeline/labels.txt', bytes: utf8(`${PIPELINE_LABELS.join('\n')}\n`) },
+    { path: 'pipeline/1/.gitkeep', bytes: utf8(ENSEMBLE_VERSION_PLACEHOLDER) },
   ];
 }

@@ -147,7 +147,7 @@ export class InferenceService {
 
   /** Strict readiness: not stopping and every model in the repository has a READY version. */
   serverReady(): boolean {
-    return !this.#stopping && this.#registry.all().every((m) => m.unloaded === true || readyVersions(m).length > 0);
+    return !this.#stopping && this.#registry.all().every((m) => m.unloaded === true || readyVersions(m).some((v) => v.unavailableDependency?.() === undefined));
   }
 
   serverMetadata(): ServerMetadata {
@@ -157,8 +157,8 @@ export class InferenceService {
   /** NOT_FOUND for an unknown model (Triton answers an error, not ready=false). */
   modelReady(name: string, version: string): boolean {
     try {
-      this.#registry.resolve(name, version);
-      return true;
+      const { loaded } = this.#registry.resolve(name, version);
+      return loaded.unavailableDependency?.() === undefined; // an ensemble needs its composing models
     } catch (e) {
       if (e instanceof InferenceError && e.code === 'UNAVAILABLE') return false;
       if (e instanceof InferenceError && e.code === 'NOT_FOUND' && this.#registry.get(name) !== undefined) return false;
@@ -208,7 +208,9 @@ export class InferenceService {
       }
       for (const v of [...m.versions.values()].sort((a, b) => a.version - b.version)) {
         if (readyOnly && v.state !== 'READY') continue;
-        out.push({ name: m.name, version: String(v.version), state: v.state, reason: v.reason });
+        const missing = v.state === 'READY' ? v.unavailableDependency?.() : undefined;
+        if (readyOnly && missing !== undefined) continue;
+        out.push({ name: m.name, version: String(v.version), state: missing === undefined ? v.state : 'UNAVAILABLE', reason: missing ?? v.reason });
       }
     }
     return out;
@@ -220,6 +222,15 @@ export class InferenceService {
    */
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     if (this.#stopping) throw errors.serverStopping();
+    return this.inferInternal(req);
+  }
+
+  /**
+   * infer() for requests the server makes itself (ensemble steps): the same path, statistics and
+   * observers, but accepted while the server is stopping, so pipelines in flight finish during a
+   * drain. Front-ends must call infer().
+   */
+  async inferInternal(req: InferenceRequest): Promise<InferenceResponse> {
     const start = nowNs();
     const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
     const stats = loaded.stats!;

@@ -7,11 +7,11 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Backend, ModelInstance } from '../backends/backend.js';
+import type { Backend, InstanceContext, ModelInstance } from '../backends/backend.js';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { parseModelConfigText } from '../config/pbtxt.js';
-import { normalizeModelConfig } from '../config/model-config-normalize.js';
+import { deepFreeze, isEnsemble, normalizeModelConfig } from '../config/model-config-normalize.js';
 import { validateModelConfig } from '../config/model-config-validate.js';
 import { buildModelSignature } from '../core/model-signature.js';
 import { DynamicBatcher } from '../scheduler/dynamic-batcher.js';
@@ -22,12 +22,23 @@ import { readModelFile, type ModelSource } from './model-repository.js';
 import { selectVersions } from './version-policy.js';
 import { runWarmup } from './model-warmup.js';
 import type { LoadedVersion, ModelEntry } from './model-registry.js';
+import { loadEnsembleVersions, type EnsembleHost } from '../ensemble/ensemble-loader.js';
 
 export interface LoaderOptions {
   backends: BackendRegistry;
   /** false with --disable-auto-complete-config / --strict-model-config. */
   autoComplete: boolean;
   logger: Logger;
+  /** Needed to load ensembles (their steps run on models of this registry); absent = ensembles fail to load. */
+  ensembles?: EnsembleHost | undefined;
+  /** GPUs this process can use (ids 0..count-1) and, when there are none, why; absent = none. */
+  gpus?: LoaderGpus | undefined;
+}
+
+export interface LoaderGpus {
+  count: number;
+  /** Shown in KIND_GPU load failures when count is 0. */
+  unavailableReason: string;
 }
 
 export async function loadModel(src: ModelSource, o: LoaderOptions): Promise<ModelEntry> {
@@ -42,7 +53,9 @@ export async function loadModel(src: ModelSource, o: LoaderOptions): Promise<Mod
       throw errors.invalidArg(`at least one version must be available under the version policy of model '${src.name}'`);
     }
     const labels = await readLabels(src, config);
-    await Promise.all(versions.map(async (v) => {
+    if (backend === undefined) {
+      for (const lv of loadEnsembleVersions(config, versions, labels, o.ensembles)) entry.versions.set(lv.version, lv);
+    } else await Promise.all(versions.map(async (v) => {
       const lv = await loadVersion(src, config, backend, v, labels, log);
       entry.versions.set(v, lv);
     }));
@@ -60,13 +73,14 @@ async function prepareConfig(
   src: ModelSource,
   o: LoaderOptions,
   log: Logger,
-): Promise<{ config: Readonly<ModelConfig>; backend: Backend }> {
+): Promise<{ config: Readonly<ModelConfig>; backend: Backend | undefined }> {
   let raw: ModelConfig = {};
   if (src.configOverride !== undefined) raw = src.configOverride;
   else if (src.configText !== undefined) raw = parseModelConfigText(src.configText, src.configPath);
   else if (!o.autoComplete) {
     throw errors.invalidArg(`model '${src.name}' has no config.pbtxt and auto-complete is disabled (--strict-model-config)`);
   }
+  if (isEnsemble(raw)) return { config: checkedConfig(src, raw, o.gpus), backend: undefined }; // no backend, no model file
   const backend = await pickBackend(src, raw, o.backends);
   if (o.autoComplete && backend.autoCompleteConfig !== undefined) {
     const latest = src.versions[src.versions.length - 1];
@@ -77,11 +91,17 @@ async function prepareConfig(
   }
   raw = { ...raw, backend: raw.backend || backend.name };
   if (!raw.platform && backend.platforms[0] !== undefined) raw = { ...raw, platform: backend.platforms[0] };
-  const config = normalizeModelConfig(raw, { modelName: src.name });
-  const problems = validateModelConfig(config);
-  if (problems.length > 0) throw errors.invalidArg(`invalid config for model '${src.name}': ${problems.join('; ')}`);
+  const config = checkedConfig(src, raw, o.gpus);
   backend.validateConfig?.(config);
-  return { config, backend };
+  return { config: backend.reportConfig ? deepFreeze(backend.reportConfig(config)) : config, backend };
+}
+
+function checkedConfig(src: ModelSource, raw: ModelConfig, gpus: LoaderGpus | undefined): Readonly<ModelConfig> {
+  const gpuCount = gpus?.count ?? 0;
+  const config = normalizeModelConfig(raw, { modelName: src.name, gpuCount });
+  const problems = validateModelConfig(config, { gpuCount, gpuUnavailableReason: gpus?.unavailableReason ?? 'GPU discovery did not run' });
+  if (problems.length > 0) throw errors.invalidArg(`invalid config for model '${src.name}': ${problems.join('; ')}`);
+  return config;
 }
 
 /** From `backend`, else `platform`, else the artifact in the newest version folder (PROTOCOL.md §8.3). */
@@ -135,17 +155,7 @@ async function loadVersion(
     const modelPath = path.join(src.dir, String(version), config.default_model_filename || backend.defaultModelFilename);
     const bm = await backend.createModel({ modelName: src.name, version, config, modelDir: src.dir, modelPath, logger: log });
     lv.backendModel = bm;
-    let index = 0;
-    for (const g of config.instance_group ?? []) {
-      for (let i = 0; i < (g.count ?? 1); i++) {
-        instances.push(await bm.createInstance({
-          name: `${g.name ?? src.name}_${i}`,
-          index: index++,
-          kind: g.kind === 'KIND_GPU' ? 'KIND_GPU' : g.kind === 'KIND_MODEL' ? 'KIND_MODEL' : 'KIND_CPU',
-          deviceId: g.gpus?.[0] ?? 0,
-        }));
-      }
-    }
+    for (const ictx of instanceContexts(config, src.name)) instances.push(await bm.createInstance(ictx));
     lv.instances = instances;
     await runWarmup(config, instances, src.dir);
     lv.stats = new InferenceStats();
@@ -170,6 +180,24 @@ async function loadVersion(
     log.error({ reason: lv.reason }, 'model version failed to load');
   }
   return lv;
+}
+
+/**
+ * One context per instance, Triton's way: `count` per group, and for KIND_GPU `count` on each
+ * listed GPU (count outer, GPUs inner, so consecutive instances alternate between GPUs). Names are
+ * `<group>_<k>`, k counting from 0 within the group.
+ */
+export function instanceContexts(config: Readonly<ModelConfig>, modelName: string): InstanceContext[] {
+  const out: InstanceContext[] = [];
+  for (const g of config.instance_group ?? []) {
+    const kind = g.kind === 'KIND_GPU' ? 'KIND_GPU' : g.kind === 'KIND_MODEL' ? 'KIND_MODEL' : 'KIND_CPU';
+    const devices = kind === 'KIND_GPU' ? (g.gpus ?? []) : [0];
+    let k = 0;
+    for (let c = 0; c < (g.count ?? 1); c++) {
+      for (const deviceId of devices) out.push({ name: `${g.name ?? modelName}_${k++}`, index: out.length, kind, deviceId });
+    }
+  }
+  return out;
 }
 
 /** Releases a loaded version's instances and backend model. Caller has drained its scheduler. */

@@ -21,6 +21,12 @@ export interface LoadedVersion {
   stats?: InferenceStats;
   backendModel?: BackendModel;
   instances?: ModelInstance[];
+  /**
+   * Ensembles: why a composing model cannot serve this version's steps now, or undefined when all
+   * can. READY with a reason here means "loaded but not ready" for readiness and RepositoryIndex.
+   * `seen` carries the ensembles already visited (nested ensembles).
+   */
+  unavailableDependency?: (seen?: Set<string>) => string | undefined;
 }
 
 export interface ModelEntry {

@@ -19,12 +19,14 @@ import type { ModelConfig } from '../config/model-config.js';
 import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { discoverModels, readModelSource, type ModelSource } from './model-repository.js';
-import { loadModel, unloadVersion } from './model-loader.js';
+import { loadModel, unloadVersion, type LoaderGpus } from './model-loader.js';
 import type { LoadedVersion, ModelEntry, ModelRegistry } from './model-registry.js';
 import { fingerprintModel } from './model-fingerprint.js';
 import { writeOverrideFiles, assertModelName, refuseSymlinkOut } from './load-overrides.js';
 import { parseModelConfigText } from '../config/pbtxt.js';
+import { ensembleDependencies, ensembleLoadWaves } from '../ensemble/ensemble-order.js';
 import { Semaphore } from '../util/semaphore.js';
+import type { EnsembleHost } from '../ensemble/ensemble-loader.js';
 
 export type ControlMode = 'none' | 'poll' | 'explicit';
 
@@ -41,6 +43,10 @@ export interface RepositoryManagerOptions {
   backends: BackendRegistry;
   registry: ModelRegistry;
   logger: Logger;
+  /** Lets ensembles load (graph checked against this registry) and run their steps. */
+  ensembles?: EnsembleHost;
+  /** GPUs models may use (KIND_AUTO / KIND_GPU); absent = none. */
+  gpus?: LoaderGpus;
 }
 
 export interface LoadOverride {
@@ -91,8 +97,14 @@ export class RepositoryManager {
     // Ensembles load after the models they compose (their validation reads those configs).
     const first = wanted.filter((s) => !isEnsembleSource(s));
     await Promise.all(first.map((s) => this.#serial(s.name, () => this.#loadSource(s))));
-    const ensembles = wanted.filter((s) => isEnsembleSource(s));
-    await Promise.all(ensembles.map((s) => this.#serial(s.name, () => this.#loadSource(s))));
+    const ensembles = new Map(wanted.flatMap((s) => {
+      const cfg = sourceConfig(s);
+      return cfg !== undefined && isEnsembleConfig(cfg) ? [[s.name, { s, deps: ensembleDependencies(cfg) }] as const] : [];
+    }));
+    // Nested ensembles load after the ensembles they use.
+    for (const wave of ensembleLoadWaves(new Map([...ensembles].map(([n, e]) => [n, e.deps])))) {
+      await Promise.all(wave.map((n) => ensembles.get(n)!.s).map((s) => this.#serial(s.name, () => this.#loadSource(s))));
+    }
     if (this.#o.mode === 'poll') this.#schedulePoll();
   }
 
@@ -226,7 +238,7 @@ export class RepositoryManager {
   async #loadSource(src: ModelSource): Promise<ModelEntry> {
     const { registry, backends, autoComplete, logger } = this.#o;
     const old = registry.get(src.name);
-    const fresh = await loadModel(src, { backends, autoComplete, logger });
+    const fresh = await loadModel(src, { backends, autoComplete, logger, ensembles: this.#o.ensembles, gpus: this.#o.gpus });
     this.#fingerprints.set(src.name, await fingerprintModel(src).catch(() => ''));
     if (old === undefined || old.versions.size === 0) {
       registry.set(fresh);
@@ -284,13 +296,21 @@ export class RepositoryManager {
 /** Ensembles (platform "ensemble") among the loaded models whose steps use `name`. */
 export function dependentsOf(registry: ModelRegistry, name: string): string[] {
   return registry.all()
-    .filter((e) => (e.config?.ensemble_scheduling?.step ?? []).some((st) => st.model_name === name))
+    .filter((e) => e.config !== undefined && ensembleDependencies(e.config).includes(name))
     .map((e) => e.name);
 }
 
 function isEnsembleSource(src: ModelSource): boolean {
-  const cfg = src.configOverride ?? tryParse(src);
-  return cfg?.platform === 'ensemble' || cfg?.ensemble_scheduling !== undefined;
+  const cfg = sourceConfig(src);
+  return cfg !== undefined && isEnsembleConfig(cfg);
+}
+
+function isEnsembleConfig(cfg: ModelConfig): boolean {
+  return cfg.platform === 'ensemble' || cfg.ensemble_scheduling !== undefined;
+}
+
+function sourceConfig(src: ModelSource): ModelConfig | undefined {
+  return src.configOverride ?? tryParse(src);
 }
 
 function tryParse(src: ModelSource): ModelConfig | undefined {

@@ -23,7 +23,12 @@ function findProjectRoot(start: string): string {
 const ROOT = findProjectRoot(dirname(new URL(import.meta.url).pathname));
 const REPO = join(ROOT, 'model-repository');
 const GENERATOR = join(ROOT, 'scripts', 'generate-models.mjs');
-const OWN_MODELS = ['simple', 'simple_string', 'classifier', 'fp16_scale', 'autocomplete_add'];
+const OWN_MODELS = [
+  'simple', 'simple_string', 'classifier', 'fp16_scale', 'autocomplete_add',
+  'preprocess', 'branch_a', 'branch_b', 'combine', 'pipeline',
+];
+/** Models without an ONNX file of their own (ensembles). */
+const ENSEMBLES = ['pipeline'];
 
 /** Relative POSIX paths of every file under `dir`. */
 function listFiles(dir: string): string[] {
@@ -85,7 +90,7 @@ describe('generate-models', () => {
   });
 
   it('declares in each config.pbtxt exactly the tensors the ONNX model has', async () => {
-    for (const model of OWN_MODELS.filter((m) => m !== 'autocomplete_add')) {
+    for (const model of OWN_MODELS.filter((m) => m !== 'autocomplete_add' && !ENSEMBLES.includes(m))) {
       const config = readFileSync(join(REPO, model, 'config.pbtxt'), 'utf8');
       const names = [...config.matchAll(/^\s+name: "([^"]+)"$/gm)].map((m) => m[1]);
       const s = await session(model);
@@ -145,6 +150,36 @@ describe('model-repository models in onnxruntime-node', () => {
     assert.equal(out.OUTPUT0.type, 'float16');
     assert.deepEqual(Array.from(out.OUTPUT0.data as Uint16Array), [0x4000, 0xc200, 0x3c00, 0x0000]);
     await s.release();
+  });
+
+  it('the pipeline steps standardize, score twice and average into probabilities', async () => {
+    const [pre, a, b, combine] = await Promise.all(['preprocess', 'branch_a', 'branch_b', 'combine'].map(session));
+    const raw = Float32Array.of(1, 2, 3, 4, 10, 10, 10, 10);
+    const { NORMALIZED } = await pre!.run({ RAW: new ort.Tensor('float32', raw, [2, 4]) });
+    const n = NORMALIZED!.data as Float32Array;
+    const spread = Math.sqrt(1.25 + 1e-5);
+    assert.deepEqual(Array.from(n.subarray(0, 4), (x) => Number(x.toFixed(5))), [-1.5, -0.5, 0.5, 1.5].map((x) => Number((x / spread).toFixed(5))));
+    assert.deepEqual(Array.from(n.subarray(4)), [0, 0, 0, 0], 'a constant row normalizes to zeros (epsilon avoids 0/0)');
+    const la = (await a!.run({ FEATURES: NORMALIZED! })).LOGITS!;
+    const lb = (await b!.run({ FEATURES: NORMALIZED! })).LOGITS!;
+    assert.notDeepEqual(Array.from(la.data as Float32Array), Array.from(lb.data as Float32Array), 'the branches are different models');
+    const out = await combine!.run({ LOGITS_A: la, LOGITS_B: lb });
+    const probs = out.PROBS!.data as Float32Array;
+    const cls = out.CLASS!.data as BigInt64Array;
+    for (let r = 0; r < 2; r += 1) {
+      const row = Array.from(probs.subarray(r * 3, r * 3 + 3));
+      const mean = [0, 1, 2].map((k) => ((la.data as Float32Array)[r * 3 + k]! + (lb.data as Float32Array)[r * 3 + k]!) / 2);
+      const z = mean.map(Math.exp).reduce((x, y) => x + y, 0);
+      row.forEach((p, k) => assert.ok(Math.abs(p - Math.exp(mean[k]!) / z) < 1e-6));
+      assert.equal(Number(cls[r]), row.indexOf(Math.max(...row)));
+    }
+    assert.deepEqual(out.CLASS!.dims, [2, 1]);
+    await Promise.all([pre, a, b, combine].map((s) => s!.release()));
+  });
+
+  it('pipeline is an ensemble with an empty version folder apart from its placeholder', () => {
+    assert.deepEqual(listFiles(join(REPO, 'pipeline', '1')), ['.gitkeep']);
+    assert.match(readFileSync(join(REPO, 'pipeline', 'config.pbtxt'), 'utf8'), /^platform: "ensemble"$/m);
   });
 
   it('autocomplete_add has no config and batch-first FP32 [batch, 3] tensors', async () => {
