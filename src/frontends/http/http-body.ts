@@ -7,6 +7,7 @@
  * Decompression is bounded: zlib stops at `maxBytes` of output (maxOutputLength), so a small
  * "gzip bomb" costs at most the configured input size, never the process.
  */
+import { constants } from 'node:buffer';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { errors } from '../../errors/catalogue.js';
@@ -29,7 +30,8 @@ export type Encoding = 'gzip' | 'deflate';
 export async function decodeBody(body: Buffer, contentEncoding: string | undefined, maxBytes: number): Promise<Buffer> {
   const enc = (contentEncoding ?? '').trim().toLowerCase();
   if (enc === '' || enc === 'identity') return body;
-  const opts = { maxOutputLength: maxBytes };
+  // zlib refuses a maxOutputLength beyond the largest Buffer; no body can be larger anyway.
+  const opts = { maxOutputLength: Math.min(maxBytes, constants.MAX_LENGTH) };
   try {
     if (enc === 'gzip' || enc === 'x-gzip') return await gunzip(body, opts);
     if (enc === 'deflate') {

@@ -47,7 +47,9 @@ export class HttpFrontend {
       logger: false,
       bodyLimit: o.maxInputBytes,
       exposeHeadRoutes: false,
-      return503OnClosing: true,
+      // While closing, requests on open connections still reach the routes: the core answers them
+      // (503 "Server exiting" for infer, 400 for readiness) in Triton's error format.
+      return503OnClosing: false,
       forceCloseConnections: 'idle',
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -86,7 +88,7 @@ export class HttpFrontend {
   }
 
   /**
-   * Stops accepting connections (requests on open ones get 503), waits up to `timeoutMs` for
+   * Stops accepting connections (requests on open ones are still answered), waits up to `timeoutMs` for
    * running requests, then closes every connection. Resolves when the listener is closed.
    */
   async close(timeoutMs: number): Promise<void> {

@@ -11,6 +11,7 @@ import { errors } from '../../errors/catalogue.js';
 import { methodNotAllowed, notFound } from './http-status.js';
 import { parseRequestJson } from './http-convert.js';
 import { handleInfer } from './infer-handler.js';
+import { loadParameters, unloadDependents } from './http-repository.js';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
 type Params = Record<string, string | undefined>;
@@ -138,14 +139,17 @@ function registerRepositoryRoutes(app: FastifyInstance, svc: InferenceService): 
   };
   route(app, '/v2/repository/index', { POST: index });
   route(app, '/v2/repository/:repo/index', { POST: index });
+  const control = (action: 'load' | 'unload'): Handler => async (req, reply) => {
+    const body = optionalJsonBody(req, `the repository ${action} request`);
+    const repo = (req.params as Params)['repo'];
+    if (repo !== undefined) throw errors.unsupported(`repository '${repo}' in the path is not supported: Infera serves one merged repository namespace`);
+    const { model } = nameVersion(req);
+    if (action === 'load') await svc.loadModel(model, loadParameters(body));
+    else await svc.unloadModel(model, unloadDependents(body));
+    reply.code(200).send();
+  };
   for (const action of ['load', 'unload'] as const) {
-    const h: Handler = (req) => {
-      optionalJsonBody(req, `the repository ${action} request`);
-      const repo = (req.params as Params)['repo'];
-      if (repo !== undefined) throw errors.unsupported(`repository '${repo}' in the path is not supported: Infera serves one merged repository namespace`);
-      throw errors.notImplemented(`model ${action} (the model_repository extension)`);
-    };
-    route(app, `/v2/repository/models/:model/${action}`, { POST: h });
-    route(app, `/v2/repository/:repo/models/:model/${action}`, { POST: h });
+    route(app, `/v2/repository/models/:model/${action}`, { POST: control(action) });
+    route(app, `/v2/repository/:repo/models/:model/${action}`, { POST: control(action) });
   }
 }
