@@ -7,8 +7,11 @@
  * on. Ceilings: raw in-process ORT session.run at the batch size the server actually formed, and
  * a bare grpc-js echo server answering a same-sized message.
  *
+ * GPU section (issue 8): bench/gpu-bench.ts, after the table above; it prints
+ * "GPU benchmark skipped: <reason>" on a machine without a GPU.
+ *
  * Options (env): BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|mlp to run one family.
+ * BENCH_ONLY=simple|mlp|gpu to run one family.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -21,6 +24,7 @@ import type { ModelStatistics__Output } from '../src/generated/inference/ModelSt
 import { runLoad, type LoadResult } from './load-generator.js';
 import { startChild } from './child-process.js';
 import { ortCeiling } from './ort-ceiling.js';
+import { runGpuBench } from './gpu-bench.js';
 
 const ROOT = findPackageRoot();
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
@@ -194,7 +198,8 @@ async function main(): Promise<void> {
   } finally {
     rmSync(repo, { recursive: true, force: true });
   }
-  report(rows);
+  if (ONLY !== 'gpu') report(rows);
+  if (ONLY === '' || ONLY === 'gpu') await runGpuBench({ windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
 }
 
 function report(rows: Row[]): void {

@@ -43,6 +43,8 @@ export function buildCli(): Command {
     .option('--allow-grpc [bool]', 'serve gRPC', bool, d.allowGrpc)
     .option('--allow-http [bool]', 'serve HTTP/REST', bool, d.allowHttp)
     .option('--allow-metrics [bool]', 'serve Prometheus metrics', bool, d.allowMetrics)
+    .option('--allow-gpu-metrics [bool]', 'add nv_gpu_* gauges (nvidia-smi) to the metrics when GPUs are present', bool, d.allowGpuMetrics)
+    .option('--metrics-interval-ms <ms>', 'how often GPU metrics are polled', int, d.metricsIntervalMs)
     .option('--strict-model-config [bool]', 'require a complete config.pbtxt: no auto-complete from the model file', bool, false)
     .option('--disable-auto-complete-config', 'same as --strict-model-config=true')
     .addOption(new Option('--model-control-mode <mode>', 'none: load all once; poll: also rescan; explicit: load only --load-model and API requests').choices(['none', 'poll', 'explicit']).default(d.modelControlMode))
@@ -84,6 +86,12 @@ async function main(argv: string[]): Promise<void> {
     logVerbose: f['logVerbose'] as number,
     logInfo: f['logInfo'] as boolean,
     logPretty: format === undefined ? process.stdout.isTTY === true : format === 'pretty',
+    allowGpuMetrics: f['allowGpuMetrics'] as boolean,
+    metricsIntervalMs: f['metricsIntervalMs'] as number,
+    // GPU discovery: INFERA_NVIDIA_SMI replaces the nvidia-smi command ('' = no GPUs); CUDA's own
+    // CUDA_VISIBLE_DEVICES decides which GPUs this process sees and how they are numbered.
+    nvidiaSmi: process.env['INFERA_NVIDIA_SMI'] ?? DEFAULT_OPTIONS.nvidiaSmi,
+    cudaVisibleDevices: process.env['CUDA_VISIBLE_DEVICES'],
   };
   const options = resolveOptions(partial);
   const log = createLogger({ level: logLevel(options), pretty: options.logPretty });

@@ -22,7 +22,10 @@ import { unloadVersion } from './repository/model-loader.js';
 import { RepositoryManager } from './repository/repository-manager.js';
 import { ModelRegistry } from './repository/model-registry.js';
 import { errors } from './errors/catalogue.js';
+import { drainWaves } from './ensemble/ensemble-order.js';
 import { findPackageRoot } from './util/package-root.js';
+import { discoverGpus, queryNvidiaSmi, visibleDevices, type GpuInventory } from './backends/gpu/gpu-devices.js';
+import { GpuMetrics } from './observability/gpu-metrics.js';
 
 /**
  * Extensions reported by ServerMetadata: only what this build really implements
@@ -30,6 +33,8 @@ import { findPackageRoot } from './util/package-root.js';
  */
 export const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
+  'model_repository',
+  'model_repository(unload_dependents)',
   'schedule_policy',
   'model_configuration',
   'binary_tensor_data',
@@ -52,6 +57,8 @@ export class InferenceServer {
   #grpc: GrpcFrontend | undefined;
   #http: HttpFrontend | undefined;
   #metrics: MetricsServer | undefined;
+  #gpus: GpuInventory = { devices: [], reason: '' };
+  #gpuMetrics: GpuMetrics | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(options: Readonly<ServerOptions>, registry: ModelRegistry, service: InferenceService, manager: RepositoryManager, log: Logger) {
@@ -67,7 +74,11 @@ export class InferenceServer {
     const backends = new BackendRegistry();
     setupBackends(backends);
     const registry = new ModelRegistry();
+    const gpus = await discoverGpus({ nvidiaSmi: options.nvidiaSmi, cudaVisibleDevices: options.cudaVisibleDevices });
+    if (gpus.devices.length > 0) log.info({ gpus: gpus.devices.map((d) => ({ id: d.id, name: d.name, uuid: d.uuid })) }, 'GPUs found');
+    else log.info({ reason: gpus.reason }, 'no GPUs: KIND_AUTO models run on the CPU, KIND_GPU models fail to load');
     const manager = new RepositoryManager({
+      gpus: { count: gpus.devices.length, unavailableReason: gpus.reason },
       repositories: options.modelRepositories,
       mode: options.modelControlMode,
       startupModels: options.loadModels,
@@ -78,10 +89,14 @@ export class InferenceServer {
       backends,
       registry,
       logger: log,
+      // Ensemble steps re-enter the core; `service` exists before any model loads.
+      ensembles: { registry, runStep: (req) => service.inferInternal(req) },
     });
-    await manager.startup();
     const service = new InferenceService(registry, { name: 'infera', version: packageVersion(), extensions: [...EXTENSIONS] }, manager);
-    return new InferenceServer(options, registry, service, manager, log);
+    await manager.startup();
+    const server = new InferenceServer(options, registry, service, manager, log);
+    server.#gpus = gpus;
+    return server;
   }
 
   async start(): Promise<StartedAddresses> {
@@ -91,6 +106,7 @@ export class InferenceServer {
       if (o.allowMetrics) {
         const metrics = new InferenceMetrics(() => this.service.metricSamples());
         this.service.observe((outcome) => metrics.observe(outcome));
+        if (o.allowGpuMetrics && this.#gpus.devices.length > 0) await this.#startGpuMetrics(metrics.registry);
         this.#metrics = MetricsServer.create(metrics);
         await this.#metrics.listen(o.metricsAddress, o.metricsPort);
       }
@@ -111,7 +127,19 @@ export class InferenceServer {
     return ports;
   }
 
+  async #startGpuMetrics(registry: InferenceMetrics['registry']): Promise<void> {
+    const { nvidiaSmi, cudaVisibleDevices, metricsIntervalMs } = this.options;
+    this.#gpuMetrics = new GpuMetrics({
+      query: async () => visibleDevices(await queryNvidiaSmi(nvidiaSmi), cudaVisibleDevices),
+      intervalMs: metricsIntervalMs,
+      logger: this.#log,
+    });
+    this.#gpuMetrics.register(registry);
+    await this.#gpuMetrics.start();
+  }
+
   async #closeListeners(drained: boolean): Promise<void> {
+    this.#gpuMetrics?.stop();
     await Promise.all([this.#grpc?.close(drained ? 1000 : 0), this.#http?.close(drained ? 1000 : 0), this.#metrics?.close()]);
   }
 
@@ -130,8 +158,13 @@ export class InferenceServer {
     const inflight = schedulers.reduce((n, s) => n + s.inflightCount, 0);
     this.#log.info({ inflight, timeoutSecs: this.options.exitTimeoutSecs }, 'stopping: draining in-flight requests');
     let timer: NodeJS.Timeout | undefined;
+    // Ensembles drain before the models they compose, so pipelines in flight can finish.
+    const inOrder = drainWaves(this.registry.all()).reduce<Promise<unknown>>(
+      (prev, wave) => prev.then(() => Promise.all(wave.map((s) => s.stop()))),
+      Promise.resolve(),
+    );
     const drained = await Promise.race([
-      Promise.all(schedulers.map((s) => s.stop())).then(() => true),
+      inOrder.then(() => true),
       new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
     ]);
     clearTimeout(timer);

@@ -98,6 +98,9 @@ export interface BackendModel {
  * validateConfig throws InferenceError(INVALID_ARG | UNSUPPORTED) for configs it cannot serve.
  * autoCompleteConfig fills inputs/outputs/max_batch_size from the model artifact (Triton's
  * auto-complete, PROTOCOL.md §8.3); it returns a new config and never mutates its argument.
+ * reportConfig runs after validateConfig on the normalized config and returns a new config with
+ * the settings the backend decided that the ModelConfig responses should show (ORT: the execution
+ * provider of each instance group); it must not change anything else.
  */
 export interface Backend {
   readonly name: string;
@@ -107,5 +110,6 @@ export interface Backend {
   readonly defaultModelFilename: string;
   autoCompleteConfig?(config: ModelConfig, ctx: AutoCompleteContext): Promise<ModelConfig>;
   validateConfig?(config: Readonly<ModelConfig>): void;
+  reportConfig?(config: Readonly<ModelConfig>): ModelConfig;
   createModel(ctx: ModelLoadContext): Promise<BackendModel>;
 }

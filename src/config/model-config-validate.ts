@@ -17,6 +17,8 @@ import { backendForPlatform, ENSEMBLE_PLATFORM } from './model-config-normalize.
 export interface ValidateOptions {
   /** GPUs available (ids 0..gpuCount-1); KIND_GPU groups need at least one. Default 0. */
   gpuCount?: number;
+  /** Why there are no GPUs (e.g. "nvidia-smi was not found"), added to KIND_GPU problems when gpuCount is 0. */
+  gpuUnavailableReason?: string;
 }
 
 type Report = (message: string) => void;
@@ -47,7 +49,7 @@ export function validateModelConfig(config: ModelConfig, options: ValidateOption
   if (config.platform === ENSEMBLE_PLATFORM || config.ensemble_scheduling !== undefined) {
     checkEnsemble(config, report);
   } else {
-    checkInstanceGroups(config, options.gpuCount ?? 0, report);
+    checkInstanceGroups(config, options.gpuCount ?? 0, options.gpuUnavailableReason ?? '', report);
   }
   checkMetrics(config, report);
   return problems;
@@ -244,7 +246,7 @@ function checkEnsemble(config: ModelConfig, report: Report): void {
   });
 }
 
-function checkInstanceGroups(config: ModelConfig, gpuCount: number, report: Report): void {
+function checkInstanceGroups(config: ModelConfig, gpuCount: number, noGpuReason: string, report: Report): void {
   const groups = config.instance_group ?? [];
   if (groups.length === 0) report("must specify at least one 'instance_group'");
   groups.forEach((group, i) => {
@@ -257,9 +259,10 @@ function checkInstanceGroups(config: ModelConfig, gpuCount: number, report: Repo
       report(`${label} has kind ${kind} but lists GPUs [${gpus.join(', ')}]`);
     }
     if (kind === 'KIND_GPU') {
-      if (gpuCount === 0) report(`${label} has kind KIND_GPU but no GPUs are available`);
+      if (gpuCount === 0) report(`${label} has kind KIND_GPU but no GPUs are available${noGpuReason === '' ? '' : ` (${noGpuReason})`}`);
       else if (gpus.length === 0) report(`${label} has kind KIND_GPU but lists no GPUs`);
-      for (const id of gpus) if (id < 0 || id >= gpuCount) report(`${label} names unavailable GPU ${id}`);
+      const range = gpuCount === 0 ? 'none' : `0..${gpuCount - 1}`;
+      for (const id of gpus) if (id < 0 || id >= gpuCount) report(`${label} names unavailable GPU ${id} (available GPU ids: ${range})`);
     }
     if ((group.profile ?? []).length > 0 && config.platform !== 'tensorrt_plan') {
       report(`${label}: 'profile' is only allowed for platform tensorrt_plan`);

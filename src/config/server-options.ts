@@ -38,6 +38,14 @@ export interface ServerOptions {
   logVerbose: number;
   logInfo: boolean;
   logPretty: boolean;
+  /** nvidia-smi used for GPU discovery and GPU metrics ('' = no GPUs); main.ts reads INFERA_NVIDIA_SMI. */
+  nvidiaSmi: string;
+  /** The process's CUDA_VISIBLE_DEVICES (undefined = unset): which GPUs CUDA shows, and their ids. */
+  cudaVisibleDevices: string | undefined;
+  /** --allow-gpu-metrics: nv_gpu_* gauges on /metrics when GPUs were found. */
+  allowGpuMetrics: boolean;
+  /** --metrics-interval-ms: how often GPU metrics are polled. */
+  metricsIntervalMs: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>> = Object.freeze({
@@ -60,6 +68,10 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   logVerbose: 0,
   logInfo: true,
   logPretty: false,
+  nvidiaSmi: 'nvidia-smi',
+  cudaVisibleDevices: undefined,
+  allowGpuMetrics: true,
+  metricsIntervalMs: 2000,
 });
 
 export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Readonly<ServerOptions> {
@@ -78,6 +90,7 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (!(o.repositoryPollSecs > 0)) problems.push(`--repository-poll-secs must be > 0, got ${o.repositoryPollSecs}`);
   if (!Number.isInteger(o.modelLoadThreadCount) || o.modelLoadThreadCount < 1) problems.push(`--model-load-thread-count must be an integer >= 1, got ${o.modelLoadThreadCount}`);
   if (!(o.exitTimeoutSecs >= 0)) problems.push(`--exit-timeout-secs must be >= 0, got ${o.exitTimeoutSecs}`);
+  if (!Number.isInteger(o.metricsIntervalMs) || o.metricsIntervalMs < 100) problems.push(`--metrics-interval-ms must be an integer >= 100, got ${o.metricsIntervalMs}`);
   if (!Number.isInteger(o.logVerbose) || o.logVerbose < 0) problems.push(`--log-verbose must be an integer >= 0, got ${o.logVerbose}`);
   if (problems.length > 0) throw errors.invalidArg(problems.join('; '));
   return Object.freeze(o);

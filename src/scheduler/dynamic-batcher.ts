@@ -21,6 +21,7 @@ import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
 import { mergeInputs, splitOutput, unionOutputs } from './batch-assembler.js';
 import { InstancePool } from './instance-pool.js';
+import type { Scheduler } from './scheduler.js';
 import {
   levelFor, resolveQueuePolicy, timeoutUsFor,
   type DynamicBatchingConfig, type ResolvedQueuePolicy,
@@ -53,7 +54,7 @@ interface Pending {
   detach: () => void;
 }
 
-export class DynamicBatcher {
+export class DynamicBatcher implements Scheduler {
   readonly #o: SchedulerOptions;
   readonly #policy: ResolvedQueuePolicy;
   readonly #batching: boolean;

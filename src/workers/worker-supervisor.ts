@@ -125,7 +125,7 @@ class WorkerLoad {
   readonly #opts: SpawnOptions;
   readonly #resolve: (h: WorkerHandle) => void;
   readonly #reject: (e: InferenceError) => void;
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout | undefined;
   readonly #onAbort = (): void => this.#fail(new InferenceError(ErrorCode.UNAVAILABLE, 'worker load aborted'));
   #handle: WorkerHandle | undefined;
   #failed = false;
@@ -136,6 +136,11 @@ class WorkerLoad {
     this.#opts = opts;
     this.#resolve = resolve;
     this.#reject = reject;
+  }
+
+  start(): void {
+    const opts = this.#opts;
+    const worker = this.#worker;
     const timeoutMs = opts.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     this.#timer = setTimeout(() => this.#fail(new InferenceError(ErrorCode.UNAVAILABLE,
       `worker did not finish loading within ${timeoutMs} ms`)), timeoutMs);
@@ -204,7 +209,7 @@ export function spawnWorker(opts: SpawnOptions): Promise<WorkerHandle> {
   const worker = new Worker(ENTRY_URL, { workerData });
   track(worker);
   return new Promise<WorkerHandle>((resolve, reject) => {
-    new WorkerLoad(worker, opts, resolve, reject);
+    new WorkerLoad(worker, opts, resolve, reject).start();
   });
 }
 

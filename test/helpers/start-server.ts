@@ -15,6 +15,10 @@ export interface TestServer {
   client: GRPCInferenceServiceClient;
   health: HealthClient;
   target: string;
+  /** `http://127.0.0.1:<port>`, or '' when --allow-http=false. */
+  httpUrl: string;
+  /** `http://127.0.0.1:<port>`, or '' when --allow-metrics=false. */
+  metricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -23,10 +27,13 @@ export async function startServer(
   extra: Partial<ServerOptions> = {},
 ): Promise<TestServer> {
   const server = await InferenceServer.create(
-    { modelRepositories: repos, grpcPort: 0, host: '127.0.0.1', exitTimeoutSecs: 5, ...extra },
+    {
+      modelRepositories: repos, grpcPort: 0, host: '127.0.0.1', httpPort: 0, httpAddress: '127.0.0.1',
+      metricsPort: 0, metricsAddress: '127.0.0.1', exitTimeoutSecs: 5, ...extra,
+    },
     silentLogger(),
   );
-  const { grpcPort } = await server.start();
+  const { grpcPort, httpPort, metricsPort } = await server.start();
   const target = `127.0.0.1:${grpcPort}`;
   const { grpcObject } = loadInferenceProtos();
   const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
@@ -37,6 +44,8 @@ export async function startServer(
     client,
     health,
     target,
+    httpUrl: httpPort === undefined ? '' : `http://127.0.0.1:${httpPort}`,
+    metricsUrl: metricsPort === undefined ? '' : `http://127.0.0.1:${metricsPort}`,
     async close() {
       client.close();
       health.close();

@@ -11,6 +11,9 @@
  *
  * Default intra-op threads: the instances of one model must not oversubscribe the CPU, so each
  * gets max(1, floor(availableParallelism / total instances of the model)); "0" lets ORT choose.
+ *
+ * Execution providers (CPU, CUDA, TensorRT, WebGPU) per instance: see gpu/onnxruntime-providers.ts.
+ * A KIND_GPU instance whose provider cannot start fails to load with the provider's own error.
  */
 import { availableParallelism } from 'node:os';
 import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
@@ -22,6 +25,10 @@ import type { RestartPolicy } from '../../workers/worker-supervisor.js';
 import { autoCompleteOnnxConfig, DEFAULT_MAX_BATCH_SIZE } from './onnxruntime-autocomplete.js';
 import type { OnnxRunnerInit, OnnxSessionOptions, TensorSpec } from './onnxruntime-runner.js';
 import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
+import {
+  describeExecutionProviders, EXECUTION_PROVIDER_PARAMETER, ortCudaProviderInstalled, planOrtProviders,
+  requestedGpuAccelerator, type GpuAccelerator,
+} from '../gpu/onnxruntime-providers.js';
 
 export interface OnnxruntimeBackendOptions {
   /** Auto-complete's max_batch_size for batchable models (Triton's default-max-batch-size); default 4. */
@@ -32,6 +39,8 @@ export interface OnnxruntimeBackendOptions {
   loadTimeoutMs?: number;
   disposeTimeoutMs?: number;
   restartWaitMs?: number;
+  /** Whether onnxruntime-node's CUDA provider is installed; default: look for its library (tests override). */
+  cudaProviderInstalled?: boolean;
 }
 
 function parseIntParameter(config: Readonly<ModelConfig>, key: string, min: number): number | undefined {
@@ -54,10 +63,11 @@ function graphOptimizationLevel(level: number | undefined): OnnxSessionOptions['
   }
 }
 
-/** Sum of instance_group counts (1 when the config has no groups). */
+/** Instances the config asks for: count per group, times its GPUs for KIND_GPU (1 when there are no groups). */
 export function totalInstanceCount(config: Readonly<ModelConfig>): number {
   const groups = config.instance_group ?? [];
-  const total = groups.reduce((n, g) => n + Math.max(0, g.count ?? 1), 0);
+  const perGroup = (g: (typeof groups)[number]): number => (g.kind === 'KIND_GPU' ? Math.max(1, g.gpus?.length ?? 1) : 1);
+  const total = groups.reduce((n, g) => n + Math.max(0, g.count ?? 1) * perGroup(g), 0);
   return Math.max(1, total);
 }
 
@@ -104,29 +114,38 @@ class OnnxruntimeModel implements BackendModel {
   readonly #ctx: ModelLoadContext;
   readonly #init: OnnxRunnerInit;
   readonly #options: OnnxruntimeBackendOptions;
+  readonly #accelerator: GpuAccelerator | undefined;
+  readonly #cudaInstalled: boolean;
   readonly #instances = new Set<WorkerInstanceProxy>();
 
-  constructor(ctx: ModelLoadContext, init: OnnxRunnerInit, options: OnnxruntimeBackendOptions) {
+  constructor(ctx: ModelLoadContext, init: OnnxRunnerInit, options: OnnxruntimeBackendOptions, cudaInstalled: boolean) {
     this.#ctx = ctx;
     this.#init = init;
     this.#options = options;
+    this.#accelerator = requestedGpuAccelerator(ctx.config);
+    this.#cudaInstalled = cudaInstalled;
   }
 
-  /** Spawns one worker; GPU instances load on CPU (with a warning) until GPUs are supported. */
+  /** Spawns one worker whose session runs on the provider planned for the instance's kind and device. */
   async createInstance(ictx: InstanceContext): Promise<ModelInstance> {
-    if (ictx.kind === 'KIND_GPU') {
-      this.#ctx.logger.warn({ instance: ictx.name, deviceId: ictx.deviceId }, 'GPU instances are not supported yet; loading on CPU');
+    const plan = planOrtProviders(ictx.kind, ictx.deviceId, this.#accelerator, this.#cudaInstalled);
+    const log = this.#ctx.logger;
+    if (plan.name === 'webgpu' && ictx.deviceId !== 0) {
+      log.warn({ instance: ictx.name, deviceId: ictx.deviceId }, 'the WebGPU provider cannot pick a GPU: this instance runs on the default adapter');
     }
+    const init: OnnxRunnerInit = { ...this.#init, executionProviders: plan.executionProviders, gpuDeviceId: ictx.kind === 'KIND_GPU' ? ictx.deviceId : undefined };
     const o = this.#options;
     const proxy = await WorkerInstanceProxy.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
-      runnerModule: ONNXRUNTIME_RUNNER_URL, init: this.#init, logger: this.#ctx.logger,
+      runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger: log,
       ...(o.restart === undefined ? {} : { restart: o.restart }),
       ...(o.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: o.loadTimeoutMs }),
       ...(o.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: o.disposeTimeoutMs }),
       ...(o.restartWaitMs === undefined ? {} : { restartWaitMs: o.restartWaitMs }),
     });
     this.#instances.add(proxy);
+    log.info({ instance: ictx.name, kind: ictx.kind, deviceId: plan.deviceId, executionProvider: plan.name },
+      `instance ${ictx.name} runs on the ${plan.name} execution provider`);
     return proxy;
   }
 
@@ -143,6 +162,7 @@ function validateOnnxConfig(config: Readonly<ModelConfig>): void {
   try {
     tensorSpecsFromConfig(config);
     sessionOptionsFromConfig(config, 1);
+    requestedGpuAccelerator(config);
   } catch (err) {
     throw withModelName(config.name, err);
   }
@@ -150,11 +170,20 @@ function validateOnnxConfig(config: Readonly<ModelConfig>): void {
 
 export function createOnnxruntimeBackend(options: OnnxruntimeBackendOptions = {}): Backend {
   const cpuCount = (): number => options.cpuCount ?? availableParallelism();
+  let cudaProbe: boolean | undefined;
+  const cudaInstalled = (): boolean => (cudaProbe ??= options.cudaProviderInstalled ?? ortCudaProviderInstalled());
   return {
     name: 'onnxruntime',
     platforms: ['onnxruntime_onnx'],
     defaultModelFilename: 'model.onnx',
     validateConfig: validateOnnxConfig,
+    reportConfig: (config) => ({
+      ...config,
+      parameters: {
+        ...config.parameters,
+        [EXECUTION_PROVIDER_PARAMETER]: { string_value: describeExecutionProviders(config, cudaInstalled()) },
+      },
+    }),
     autoCompleteConfig: (config, ctx) => autoCompleteOnnxConfig(config, ctx, {
       defaultMaxBatchSize: options.defaultMaxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
       ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
@@ -173,7 +202,7 @@ export function createOnnxruntimeBackend(options: OnnxruntimeBackendOptions = {}
         throw withModelName(ctx.modelName, err);
       }
       ctx.logger.debug({ sessionOptions: init.sessionOptions }, 'onnxruntime model configured');
-      return new OnnxruntimeModel(ctx, init, options);
+      return new OnnxruntimeModel(ctx, init, options, cudaInstalled());
     },
   };
 }

@@ -5,6 +5,8 @@
  *
  * At load it checks the model config against the session's metadata (names, datatypes, dims);
  * with `metadataOnly` it skips the checks and only reports the metadata (auto-complete).
+ * The session runs on the execution providers the backend planned (gpu/onnxruntime-providers.ts);
+ * a GPU provider that cannot start fails the load with its own error, never falls back to CPU.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { nowNs } from '../../util/clock.js';
 import type { Runner, RunnerContext, RunnerResult } from '../../workers/worker-messages.js';
+import { CUDA_INSTALL_HINT, type OrtProviderConfig } from '../gpu/onnxruntime-providers.js';
 import {
   bytesOf, datatypeOfOrtType, decodeBytesElements, encodeBytesElements, ortTypeOf, typedView,
   type OrtNumericData,
@@ -50,6 +53,10 @@ export interface OnnxRunnerInit {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   metadataOnly?: boolean;
+  /** ORT's `executionProviders`; default CPU only (auto-complete, CPU instances). */
+  executionProviders?: OrtProviderConfig[];
+  /** CUDA device id of a KIND_GPU instance (for messages); undefined on CPU. */
+  gpuDeviceId?: number | undefined;
 }
 
 /** One session input or output as ORT describes it. */
@@ -67,6 +74,8 @@ export interface IoMetadata {
 export interface SessionIoInfo {
   inputs: IoMetadata[];
   outputs: IoMetadata[];
+  /** Name of the first execution provider the session was created with ('cpu', 'cuda', …); absent in auto-complete fakes. */
+  executionProvider?: string;
 }
 
 function modelId(init: OnnxRunnerInit): string {
@@ -251,10 +260,27 @@ class OnnxRunner implements Runner {
   }
 }
 
+function providerName(init: OnnxRunnerInit): string {
+  const first = init.executionProviders?.[0] ?? 'cpu';
+  return typeof first === 'string' ? first : first.name;
+}
+
+/** A GPU provider that failed to start: its own message, plus how to install CUDA when its library is missing. */
+function providerError(init: OnnxRunnerInit, file: string, err: unknown): InferenceError {
+  const message = InferenceError.from(err).message.trim();
+  const provider = providerName(init);
+  const missingLibrary = /Failed to load (shared )?library/i.test(message) && (provider === 'cuda' || provider === 'tensorrt');
+  return new InferenceError(ErrorCode.UNAVAILABLE,
+    `unable to load ${modelId(init)} from ${file} on GPU ${init.gpuDeviceId ?? 0} with the ${provider} execution provider: ${message}`
+    + (missingLibrary ? ` (${CUDA_INSTALL_HINT})` : ''));
+}
+
 async function createSession(init: OnnxRunnerInit, file: string): Promise<ort.InferenceSession> {
+  const executionProviders = init.executionProviders ?? ['cpu'];
   try {
-    return await ort.InferenceSession.create(file, { ...init.sessionOptions });
+    return await ort.InferenceSession.create(file, { ...init.sessionOptions, executionProviders });
   } catch (err) {
+    if (init.gpuDeviceId !== undefined) throw providerError(init, file, err);
     throw new InferenceError(ErrorCode.INVALID_ARG,
       `unable to load ${modelId(init)} from ${file}: ${InferenceError.from(err).message}`);
   }
@@ -268,6 +294,7 @@ export async function createRunner(rawInit: unknown, ctx: RunnerContext): Promis
   const info: SessionIoInfo = {
     inputs: session.inputMetadata.map(toIoMetadata),
     outputs: session.outputMetadata.map(toIoMetadata),
+    executionProvider: providerName(init),
   };
   if (init.metadataOnly !== true) {
     try {
@@ -277,6 +304,6 @@ export async function createRunner(rawInit: unknown, ctx: RunnerContext): Promis
       throw err;
     }
   }
-  ctx.log.debug('onnxruntime session created', { file, sessionOptions: init.sessionOptions });
+  ctx.log.debug('onnxruntime session created', { file, sessionOptions: init.sessionOptions, executionProvider: info.executionProvider, gpu: init.gpuDeviceId });
   return new OnnxRunner(init, session, info);
 }

@@ -9,8 +9,8 @@
  *     model.json; auto-complete sets the matching platform.
  *
  * Parameters (TF_SIGNATURE_DEF, TF_GRAPH_TAG, TF_RUNTIME): see tensorflow-config.ts. Runtime
- * choice (tfjs-node-gpu, tfjs-node, wasm, cpu): see tensorflow-runtime.ts; each instance logs the
- * runtime it got.
+ * choice (tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu): see tensorflow-runtime.ts and, for KIND_GPU
+ * instances, gpu/tfjs-gpu-runtime.ts; each instance logs the runtime it got.
  */
 import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
 import type { ModelConfig } from '../../config/model-config.js';
@@ -21,7 +21,7 @@ import {
   autoCompleteTfConfig, DEFAULT_MAX_BATCH_SIZE, TENSORFLOW_RUNNER_URL, TFJS_MODEL_FILE,
 } from './tensorflow-autocomplete.js';
 import { tensorSpecsFromConfig, tfParameters } from './tensorflow-config.js';
-import type { NativeRuntime } from './tensorflow-runtime-name.js';
+import type { NativeRuntime, WebgpuModules } from './tensorflow-runtime-name.js';
 import type { TfRunnerInit } from './tensorflow-runner.js';
 
 export interface TensorflowBackendOptions {
@@ -33,6 +33,8 @@ export interface TensorflowBackendOptions {
   restartWaitMs?: number;
   /** Replaces the package names of tfjs-node-gpu / tfjs-node (tests). */
   nativeModules?: Record<NativeRuntime, string>;
+  /** Replaces the package names of the WebGPU runtime (tests). */
+  webgpuModules?: WebgpuModules;
 }
 
 function withModelName(modelName: string | undefined, err: unknown): InferenceError {
@@ -54,7 +56,7 @@ class TensorflowModel implements BackendModel {
 
   async createInstance(ictx: InstanceContext): Promise<ModelInstance> {
     const o = this.#options;
-    const init: TfRunnerInit = { ...this.#init, gpuInstance: ictx.kind === 'KIND_GPU' };
+    const init: TfRunnerInit = { ...this.#init, gpuInstance: ictx.kind === 'KIND_GPU', deviceId: ictx.deviceId };
     const proxy = await WorkerInstanceProxy.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
       runnerModule: TENSORFLOW_RUNNER_URL, init, logger: this.#ctx.logger,
@@ -104,6 +106,7 @@ function makeBackend(
           tag: params.tag, signature: params.signature, runtime: params.runtime, gpuInstance: false,
           maxBatchSize: ctx.config.max_batch_size ?? 0, ...tensorSpecsFromConfig(ctx.config),
           ...(options.nativeModules === undefined ? {} : { nativeModules: options.nativeModules }),
+          ...(options.webgpuModules === undefined ? {} : { webgpuModules: options.webgpuModules }),
         };
       } catch (err) {
         throw withModelName(ctx.modelName, err);

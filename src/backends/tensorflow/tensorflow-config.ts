@@ -5,7 +5,7 @@
  *   parameters { key: "TF_SIGNATURE_DEF" value: { string_value: "timestwo" } }  default serving_default
  *   parameters { key: "TF_GRAPH_TAG"     value: { string_value: "serve" } }     default serve
  *   parameters { key: "TF_RUNTIME"       value: { string_value: "wasm" } }
- *       auto (default) | tfjs-node-gpu | tfjs-node | wasm | cpu   (see tensorflow-runtime.ts)
+ *       auto (default) | tfjs-node-gpu | tfjs-node | webgpu | wasm | cpu   (see tensorflow-runtime.ts)
  *
  * TF_SIGNATURE_DEF and TF_GRAPH_TAG are Triton's TensorFlow backend's names; they only apply to
  * SavedModels. Shape rules follow the ONNX backend: a -1 in the model matches any config dim; a
@@ -17,7 +17,7 @@ import { elementCount } from '../../core/datatype.js';
 import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import { isRuntimePreference, type TfRuntimePreference } from './tensorflow-runtime-name.js';
+import { isRuntimePreference, RUNTIMES, type TfRuntimePreference } from './tensorflow-runtime-name.js';
 import type { TfIoInfo, TfModelIo } from './tf-io.js';
 
 export const DEFAULT_SIGNATURE = 'serving_default';
@@ -47,7 +47,7 @@ export function tfParameters(config: Readonly<ModelConfig>): TfConfigParameters 
   const runtime = stringParameter(config, 'TF_RUNTIME') ?? 'auto';
   if (!isRuntimePreference(runtime)) {
     throw new InferenceError(ErrorCode.INVALID_ARG,
-      `parameter 'TF_RUNTIME' must be one of auto, tfjs-node-gpu, tfjs-node, wasm, cpu; got '${runtime}'`);
+      `parameter 'TF_RUNTIME' must be one of auto, ${RUNTIMES.join(', ')}; got '${runtime}'`);
   }
   return {
     signature: stringParameter(config, 'TF_SIGNATURE_DEF') ?? DEFAULT_SIGNATURE,

@@ -13,7 +13,7 @@ import type { Runner, RunnerContext } from '../../workers/worker-messages.js';
 import { UnsupportedOpsError } from './savedmodel/saved-model-freezer.js';
 import { TfFormatError } from './savedmodel/tf-proto.js';
 import type { TfTensorSpec } from './tensorflow-config.js';
-import type { NativeRuntime, TfRuntimeName, TfRuntimePreference } from './tensorflow-runtime-name.js';
+import type { NativeRuntime, TfRuntimeName, TfRuntimePreference, WebgpuModules } from './tensorflow-runtime-name.js';
 import { prepareModelSource, type ModelSource } from './tensorflow-source.js';
 import { tfjsSupportedOps } from './tfjs-ops.js';
 import type { TfModelIo } from './tf-io.js';
@@ -28,12 +28,16 @@ export interface TfRunnerInit {
   signature: string;
   runtime: TfRuntimePreference;
   gpuInstance: boolean;
+  /** CUDA device id of a KIND_GPU instance (see gpu/tfjs-gpu-runtime.ts for what it can steer). */
+  deviceId?: number;
   maxBatchSize: number;
   inputs: TfTensorSpec[];
   outputs: TfTensorSpec[];
   metadataOnly?: boolean;
   /** Replaces the native runtime package names (tests). */
   nativeModules?: Record<NativeRuntime, string>;
+  /** Replaces the WebGPU runtime's package names (tests). */
+  webgpuModules?: WebgpuModules;
 }
 
 /** The runner's `info`, sent with load-done. */

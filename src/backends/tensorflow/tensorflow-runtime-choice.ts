@@ -12,7 +12,8 @@ import type { RunnerLogger } from '../../workers/worker-messages.js';
 import type { LoadedModel } from './tensorflow-model.js';
 import type { ModelSource } from './tensorflow-source.js';
 import { activateNativeRuntime, activatePureRuntime, pureCandidates } from './tensorflow-runtime.js';
-import type { NativeRuntime, PureRuntime, TfRuntimeName, TfRuntimePreference } from './tensorflow-runtime-name.js';
+import type { NativeRuntime, PureRuntime, TfRuntimeName, TfRuntimePreference, WebgpuModules } from './tensorflow-runtime-name.js';
+import { activateGpuRuntime } from '../gpu/tfjs-gpu-runtime.js';
 import { tfjsDtypeOf } from './tensorflow-types.js';
 
 export interface RuntimeChoice {
@@ -25,8 +26,10 @@ export interface RuntimeChoice {
 interface ChoiceInit {
   runtime: TfRuntimePreference;
   gpuInstance: boolean;
+  deviceId?: number;
   metadataOnly?: boolean;
   nativeModules?: Record<NativeRuntime, string>;
+  webgpuModules?: WebgpuModules;
 }
 
 const PROBE_RUNS = 5;
@@ -102,6 +105,8 @@ async function probePure(
 export async function chooseRuntime(
   init: ChoiceInit, source: ModelSource, load: (s: ModelSource) => Promise<LoadedModel>, log: RunnerLogger,
 ): Promise<RuntimeChoice> {
+  const gpu = init.metadataOnly === true ? undefined : await activateGpuRuntime(init, log);
+  if (gpu !== undefined) return { runtime: gpu.runtime, model: await load(source), details: gpu.details };
   const native = init.metadataOnly === true ? undefined : await activateNativeRuntime(init.runtime, init.gpuInstance, init.nativeModules);
   if (native !== undefined) return { runtime: native, model: await load(source), details: { reason: 'native runtime installed' } };
   const candidates = init.metadataOnly === true ? ['cpu' as const] : pureCandidates(init.runtime);

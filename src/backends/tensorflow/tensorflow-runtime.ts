@@ -9,7 +9,11 @@
  *                              parallelism comes from instances, one worker each).
  *   cpu                        @tensorflow/tfjs-backend-cpu, plain JavaScript.
  *
- * `auto` (the default): for a GPU instance tfjs-node-gpu then tfjs-node, for a CPU instance
+ *   webgpu                     @tensorflow/tfjs-backend-webgpu on Dawn (npm `webgpu`), optional
+ *                              peer dependencies loaded only with import(); see gpu/tfjs-webgpu.ts.
+ *
+ * `auto` (the default): for a KIND_GPU instance tfjs-node-gpu, else webgpu, else the load fails
+ * (gpu/tfjs-gpu-runtime.ts: a GPU instance never runs on the CPU unasked). For a CPU instance
  * tfjs-node then tfjs-node-gpu; when neither is installed, wasm or cpu, whichever runs the model
  * faster (the runner measures both at load: cpu has less per-op overhead and wins on tiny
  * graphs, wasm wins as soon as there is real arithmetic).
@@ -25,7 +29,7 @@ import {
 
 /** tfjs backend name of each runtime. */
 const BACKEND: Readonly<Record<TfRuntimeName, string>> = {
-  'tfjs-node-gpu': 'tensorflow', 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu',
+  'tfjs-node-gpu': 'tensorflow', 'tfjs-node': 'tensorflow', webgpu: 'webgpu', wasm: 'wasm', cpu: 'cpu',
 };
 
 let configured = false;
@@ -60,7 +64,7 @@ export async function activateNativeRuntime(
 ): Promise<NativeRuntime | undefined> {
   configureTfjs();
   const order: NativeRuntime[] = pref === 'auto'
-    ? (gpuInstance ? ['tfjs-node-gpu', 'tfjs-node'] : ['tfjs-node', 'tfjs-node-gpu'])
+    ? (gpuInstance ? ['tfjs-node-gpu'] : ['tfjs-node', 'tfjs-node-gpu'])
     : pref === 'tfjs-node' || pref === 'tfjs-node-gpu' ? [pref] : [];
   for (const name of order) if (await tryNative(modules[name])) return name;
   if (pref === 'tfjs-node' || pref === 'tfjs-node-gpu') {

@@ -172,9 +172,12 @@ describe('reloads', () => {
           await inferId(ts, 'm').then(() => ok++, (e: ServiceError) => failures.push(e.details));
         }
       });
-      for (let i = 0; i < 20; i++) await load(ts, 'm');
-      stop = true;
-      await Promise.all(clients);
+      try {
+        for (let i = 0; i < 20; i++) await load(ts, 'm');
+      } finally {
+        stop = true; // also when a reload fails: the clients must not outlive the test
+        await Promise.all(clients);
+      }
       assert.deepEqual(failures, []);
       assert.ok(ok > 20, `only ${ok} requests completed`);
     } finally {

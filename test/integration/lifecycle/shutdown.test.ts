@@ -72,7 +72,7 @@ describe('command line', () => {
   });
 
   it('serves, then exits 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, [main, '--model-repository', repo.dir, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--log-format', 'json'], { cwd: ROOT });
+    const child = spawn(process.execPath, [main, '--model-repository', repo.dir, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--http-port', '0', '--http-address', '127.0.0.1', '--metrics-port', '0', '--metrics-address', '127.0.0.1', '--log-format', 'json'], { cwd: ROOT });
     const lines = createInterface({ input: child.stdout });
     const port = await new Promise<number>((resolve, reject) => {
       lines.on('line', (l) => {

@@ -10,6 +10,7 @@ import {
   createOnnxruntimeBackend, sessionOptionsFromConfig, tensorSpecsFromConfig, totalInstanceCount,
 } from '../../../../src/backends/onnxruntime/onnxruntime-backend.js';
 import { encodeBytesElements } from '../../../../src/backends/onnxruntime/onnxruntime-types.js';
+import { ortCudaProviderInstalled } from '../../../../src/backends/gpu/onnxruntime-providers.js';
 import type { ModelConfig } from '../../../../src/config/model-config.js';
 import type { DataType } from '../../../../src/core/datatype.js';
 import type { Tensor } from '../../../../src/core/tensor.js';
@@ -208,15 +209,12 @@ describe('onnxruntime backend: executing models', () => {
     await inst.finalize();
   });
 
-  it('loads KIND_GPU instances on CPU with a warning', async () => {
-    const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, { write: (l: string) => { lines.push(l); } });
-    const model = await load('fixed_shape.onnx', cfg('gpu', 'TYPE_FP32', [2, 3], 0), logger);
-    const inst = await model.createInstance({ name: 'gpu_0', index: 0, kind: 'KIND_GPU', deviceId: 0 });
-    assert.ok(lines.some((l) => l.includes('GPU instances are not supported yet; loading on CPU')));
-    const res = await inst.execute({ batchSize: 1, inputs: [tensor('IN', 'FP32', [2, 3], new Float32Array(6))], outputNames: ['OUT'] });
-    assert.equal(out(res).data.byteLength, 24);
-    await inst.finalize();
+  it('a KIND_GPU instance whose provider cannot start fails with the provider\'s error, never runs on CPU', async (t) => {
+    if (ortCudaProviderInstalled()) return t.skip('the CUDA provider is installed here; GPU loads are covered by test/integration/gpu');
+    const config = cfg('gpu', 'TYPE_FP32', [2, 3], 0, { optimization: { execution_accelerators: { gpu_execution_accelerator: [{ name: 'cuda' }] } } });
+    const model = await load('fixed_shape.onnx', config);
+    await assert.rejects(model.createInstance({ name: 'gpu_0', index: 0, kind: 'KIND_GPU', deviceId: 0 }),
+      loadError('UNAVAILABLE', /^unable to load model 'gpu' version 1 from .* on GPU 0 with the cuda execution provider: .*Failed to load shared library.*--onnxruntime-node-install=cuda12/));
   });
 });
 

@@ -55,11 +55,9 @@ describe('runtime selection', () => {
     assert.equal(line['reason'], 'native runtime installed');
   });
 
-  it('a GPU instance prefers tfjs-node-gpu and falls back to tfjs-node', async () => {
-    const gpu = await instance(undefined, { 'tfjs-node': MISSING, 'tfjs-node-gpu': FAKE_NODE }, 'KIND_GPU');
+  it('a GPU instance prefers tfjs-node-gpu (no CPU fallback: see test/unit/gpu/tfjs-gpu-runtime)', async () => {
+    const gpu = await instance(undefined, { 'tfjs-node': FAKE_NODE, 'tfjs-node-gpu': FAKE_NODE }, 'KIND_GPU');
     assert.equal(gpu['runtime'], 'tfjs-node-gpu');
-    const cpu = await instance(undefined, { 'tfjs-node': FAKE_NODE, 'tfjs-node-gpu': MISSING }, 'KIND_GPU');
-    assert.equal(cpu['runtime'], 'tfjs-node');
   });
 
   it('without native runtimes, auto picks wasm or cpu by a load-time probe', async () => {
