@@ -1,99 +1,15 @@
 #!/usr/bin/env node
 /**
- * Process entry: command line → ServerOptions → InferenceServer → signals. Flag names follow
- * Triton's tritonserver where one exists. The only module that reads argv or the terminal state.
+ * Process entry: command line (cli.ts) → InferenceServer → signals.
  */
-import path from 'node:path';
-import { Command, Option, InvalidArgumentError } from 'commander';
+import { CommanderError } from 'commander';
 import { InferenceServer } from './server.js';
-import { DEFAULT_OPTIONS, logLevel, resolveOptions } from './config/server-options.js';
+import { logLevel } from './config/server-options.js';
 import { createLogger } from './observability/logger.js';
-import { findPackageRoot } from './util/package-root.js';
-
-function int(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got '${v}'`);
-  return n;
-}
-
-/** Triton's boolean flags take values: --strict-model-config=true, --allow-grpc=false. */
-function bool(v: string | undefined): boolean {
-  if (v === undefined) return true;
-  if (/^(true|1|on|yes)$/i.test(v)) return true;
-  if (/^(false|0|off|no)$/i.test(v)) return false;
-  throw new InvalidArgumentError(`expected true or false, got '${v}'`);
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
-export function buildCli(): Command {
-  const d = DEFAULT_OPTIONS;
-  return new Command('infera')
-    .description('Triton-compatible inference server (KServe v2 gRPC and HTTP/REST) for ONNX models')
-    .option('--model-repository <path>', 'model repository folder; repeat for several (default: the bundled model-repository/)', collect, [])
-    .option('--grpc-port <port>', 'gRPC port (0 = any free port)', int, d.grpcPort)
-    .option('--grpc-address <host>', 'address the gRPC listener binds', d.host)
-    .option('--http-port <port>', 'HTTP/REST port (0 = any free port)', int, d.httpPort)
-    .option('--http-address <host>', 'address the HTTP listener binds', d.httpAddress)
-    .option('--http-max-input-size <bytes>', 'largest HTTP request body, before and after decompression', int, d.httpMaxInputBytes)
-    .option('--metrics-port <port>', 'Prometheus metrics port, GET /metrics (0 = any free port)', int, d.metricsPort)
-    .option('--metrics-address <host>', 'address the metrics listener binds', d.metricsAddress)
-    .option('--allow-grpc [bool]', 'serve gRPC', bool, d.allowGrpc)
-    .option('--allow-http [bool]', 'serve HTTP/REST', bool, d.allowHttp)
-    .option('--allow-metrics [bool]', 'serve Prometheus metrics', bool, d.allowMetrics)
-    .option('--allow-gpu-metrics [bool]', 'add nv_gpu_* gauges (nvidia-smi) to the metrics when GPUs are present', bool, d.allowGpuMetrics)
-    .option('--metrics-interval-ms <ms>', 'how often GPU metrics are polled', int, d.metricsIntervalMs)
-    .option('--strict-model-config [bool]', 'require a complete config.pbtxt: no auto-complete from the model file', bool, false)
-    .option('--disable-auto-complete-config', 'same as --strict-model-config=true')
-    .addOption(new Option('--model-control-mode <mode>', 'none: load all once; poll: also rescan; explicit: load only --load-model and API requests').choices(['none', 'poll', 'explicit']).default(d.modelControlMode))
-    .option('--load-model <name>', 'model to load at startup in explicit mode; repeat; * = all', collect, [])
-    .option('--repository-poll-secs <secs>', 'poll mode: seconds between repository scans', int, d.repositoryPollSecs)
-    .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
-    .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
-    .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
-    .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
-    .addOption(new Option('--log-format <format>', 'log format: json lines or pretty (default: pretty on a terminal)').choices(['json', 'pretty']))
-    .allowExcessArguments(false);
-}
+import { parseCommandLine } from './cli.js';
 
 async function main(argv: string[]): Promise<void> {
-  const cli = buildCli().parse(argv);
-  const f = cli.opts<Record<string, unknown>>();
-  const repos = (f['modelRepository'] as string[]).length > 0
-    ? (f['modelRepository'] as string[])
-    : [path.join(findPackageRoot(), 'model-repository')];
-  const format = f['logFormat'] as string | undefined;
-  const partial = {
-    modelRepositories: repos,
-    grpcPort: f['grpcPort'] as number,
-    host: f['grpcAddress'] as string,
-    httpPort: f['httpPort'] as number,
-    httpAddress: f['httpAddress'] as string,
-    httpMaxInputBytes: f['httpMaxInputSize'] as number,
-    metricsPort: f['metricsPort'] as number,
-    metricsAddress: f['metricsAddress'] as string,
-    allowGrpc: f['allowGrpc'] as boolean,
-    allowHttp: f['allowHttp'] as boolean,
-    allowMetrics: f['allowMetrics'] as boolean,
-    autoCompleteConfig: !(f['strictModelConfig'] as boolean) && f['disableAutoCompleteConfig'] !== true,
-    exitTimeoutSecs: f['exitTimeoutSecs'] as number,
-    modelControlMode: f['modelControlMode'] as 'none' | 'poll' | 'explicit',
-    loadModels: f['loadModel'] as string[],
-    repositoryPollSecs: f['repositoryPollSecs'] as number,
-    modelLoadThreadCount: f['modelLoadThreadCount'] as number,
-    logVerbose: f['logVerbose'] as number,
-    logInfo: f['logInfo'] as boolean,
-    logPretty: format === undefined ? process.stdout.isTTY === true : format === 'pretty',
-    allowGpuMetrics: f['allowGpuMetrics'] as boolean,
-    metricsIntervalMs: f['metricsIntervalMs'] as number,
-    // GPU discovery: INFERA_NVIDIA_SMI replaces the nvidia-smi command ('' = no GPUs); CUDA's own
-    // CUDA_VISIBLE_DEVICES decides which GPUs this process sees and how they are numbered.
-    nvidiaSmi: process.env['INFERA_NVIDIA_SMI'] ?? DEFAULT_OPTIONS.nvidiaSmi,
-    cudaVisibleDevices: process.env['CUDA_VISIBLE_DEVICES'],
-  };
-  const options = resolveOptions(partial);
+  const options = parseCommandLine(argv);
   const log = createLogger({ level: logLevel(options), pretty: options.logPretty });
   const server = await InferenceServer.create(options, log);
   let signals = 0;
@@ -114,6 +30,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv).catch((e: unknown) => {
+  if (e instanceof CommanderError) {
+    // --help and --version print to stdout and exit 0; usage errors print the reason.
+    if (e.exitCode === 0) process.exit(0);
+    process.stderr.write(`${e.message}\n`);
+    process.exit(e.exitCode);
+  }
   process.stderr.write(`infera: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });

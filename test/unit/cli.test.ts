@@ -1,0 +1,71 @@
+/** Every documented flag parses into the option it controls (README "Flags" table). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { buildCli, parseCommandLine } from '../../src/cli.js';
+import { DEFAULT_OPTIONS } from '../../src/config/server-options.js';
+import { ROOT } from '../helpers/repo.js';
+
+const parse = (...flags: string[]) => parseCommandLine(['node', 'infera', ...flags], {}, false);
+
+describe('command line', () => {
+  it('defaults: the bundled repository and Triton ports', () => {
+    const o = parse();
+    assert.deepEqual(o.modelRepositories, [path.join(ROOT, 'model-repository')]);
+    assert.equal(o.grpcPort, 8001);
+    assert.equal(o.httpPort, 8000);
+    assert.equal(o.metricsPort, 8002);
+    assert.equal(o.modelControlMode, 'none');
+    assert.equal(o.autoCompleteConfig, true);
+    assert.equal(o.exitTimeoutSecs, DEFAULT_OPTIONS.exitTimeoutSecs);
+    assert.equal(o.logPretty, false, 'json when stdout is not a terminal');
+  });
+
+  it('every flag reaches its option', () => {
+    const o = parse(
+      '--model-repository', '/a', '--model-repository', '/b',
+      '--grpc-port', '9001', '--grpc-address', '127.0.0.1',
+      '--http-port', '9000', '--http-address', '127.0.0.2', '--http-max-input-size', '1024',
+      '--metrics-port', '9002', '--metrics-address', '127.0.0.3',
+      '--allow-grpc=true', '--allow-http=false', '--allow-metrics=false', '--allow-gpu-metrics=false', '--metrics-interval-ms', '500',
+      '--model-control-mode', 'explicit', '--load-model', 'a', '--load-model', 'b',
+      '--repository-poll-secs', '3', '--model-load-thread-count', '2',
+      '--exit-timeout-secs', '7', '--log-verbose', '1', '--log-info=false', '--log-format', 'pretty',
+    );
+    assert.deepEqual(o.modelRepositories, ['/a', '/b']);
+    assert.deepEqual([o.grpcPort, o.host, o.httpPort, o.httpAddress, o.httpMaxInputBytes], [9001, '127.0.0.1', 9000, '127.0.0.2', 1024]);
+    assert.deepEqual([o.metricsPort, o.metricsAddress, o.metricsIntervalMs], [9002, '127.0.0.3', 500]);
+    assert.deepEqual([o.allowGrpc, o.allowHttp, o.allowMetrics, o.allowGpuMetrics], [true, false, false, false]);
+    assert.deepEqual([o.modelControlMode, o.loadModels, o.repositoryPollSecs, o.modelLoadThreadCount], ['explicit', ['a', 'b'], 3, 2]);
+    assert.deepEqual([o.exitTimeoutSecs, o.logVerbose, o.logInfo, o.logPretty], [7, 1, false, true]);
+  });
+
+  it('--strict-model-config and --disable-auto-complete-config turn auto-complete off', () => {
+    assert.equal(parse('--strict-model-config').autoCompleteConfig, false);
+    assert.equal(parse('--strict-model-config=true').autoCompleteConfig, false);
+    assert.equal(parse('--strict-model-config=false').autoCompleteConfig, true);
+    assert.equal(parse('--disable-auto-complete-config').autoCompleteConfig, false);
+  });
+
+  it('GPU discovery reads INFERA_NVIDIA_SMI and CUDA_VISIBLE_DEVICES', () => {
+    const o = parseCommandLine(['node', 'infera'], { INFERA_NVIDIA_SMI: '/opt/fake-smi', CUDA_VISIBLE_DEVICES: '1' }, false);
+    assert.equal(o.nvidiaSmi, '/opt/fake-smi');
+    assert.equal(o.cudaVisibleDevices, '1');
+  });
+
+  it('refuses bad values and combinations with a message', () => {
+    assert.throws(() => parse('--grpc-port', 'x'), /expected an integer/);
+    assert.throws(() => parse('--grpc-port', '70000'), /--grpc-port must be an integer in \[0, 65535\]/);
+    assert.throws(() => parse('--allow-http=maybe'), /expected true or false/);
+    assert.throws(() => parse('--model-control-mode', 'sometimes'), /Allowed choices are none, poll, explicit/);
+    assert.throws(() => parse('--load-model', 'a'), /--load-model requires --model-control-mode=explicit/);
+    assert.throws(() => parse('--model-control-mode', 'explicit', '--load-model', '*', '--load-model', 'a'), /cannot be combined/);
+    assert.throws(() => parse('--no-such-flag'), /unknown option/);
+    assert.throws(() => parse('stray'), /too many arguments|unknown command|excess/);
+  });
+
+  it('--help lists every flag with its description', () => {
+    const help = buildCli().helpInformation();
+    for (const o of buildCli().options) assert.ok(help.includes(o.long!), `${o.long} in --help`);
+  });
+});
