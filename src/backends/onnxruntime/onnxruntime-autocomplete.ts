@@ -5,17 +5,15 @@
  */
 import type { Logger } from 'pino';
 import type { AutoCompleteContext } from '../backend.js';
-import {
-  wireToConfigDataType, type ModelConfig, type ModelInput, type ModelOutput,
-} from '../../config/model-config.js';
-import { ErrorCode } from '../../errors/error-codes.js';
+import { autofillError, completeIo, DEFAULT_MAX_BATCH_SIZE } from '../autocomplete-rules.js';
+import type { ModelConfig } from '../../config/model-config.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { spawnWorker } from '../../workers/worker-supervisor.js';
 import type { IoMetadata, OnnxRunnerInit, SessionIoInfo } from './onnxruntime-runner.js';
 import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
 
 /** Triton's `default-max-batch-size` backend setting. */
-export const DEFAULT_MAX_BATCH_SIZE = 4;
+export { DEFAULT_MAX_BATCH_SIZE };
 
 export interface OnnxAutoCompleteOptions {
   /** max_batch_size given to batchable models whose config has none (or 0); default 4. */
@@ -23,10 +21,6 @@ export interface OnnxAutoCompleteOptions {
   loadTimeoutMs?: number;
   /** Replaces the worker that reads the metadata (tests). */
   readMetadata?(modelName: string, modelPath: string, logger: Logger): Promise<SessionIoInfo>;
-}
-
-function autofillError(modelName: string, why: string, code: ErrorCode = ErrorCode.INVALID_ARG): InferenceError {
-  return new InferenceError(code, `autofill failed for model '${modelName}': ${why}`);
 }
 
 /** Opens the model in a worker thread, reads its input/output metadata and stops the worker. */
@@ -52,23 +46,6 @@ export async function readSessionMetadata(
   }
 }
 
-function ioEntry(m: IoMetadata, maxBatchSize: number): ModelInput & ModelOutput {
-  const dims = maxBatchSize > 0 ? m.shape.slice(1) : [...m.shape];
-  const entry: ModelInput & ModelOutput = {
-    name: m.name,
-    data_type: wireToConfigDataType(m.datatype ?? ''),
-    dims: dims.length > 0 ? dims : [1],
-  };
-  // A batch of scalars: the config must name at least one dim, and the model sees none.
-  // (Triton adds no reshape for an unbatched scalar; the runner maps [1] ↔ [] itself.)
-  if (dims.length === 0 && maxBatchSize > 0) entry.reshape = { shape: [] };
-  return entry;
-}
-
-function hasScheduler(c: ModelConfig): boolean {
-  return c.dynamic_batching !== undefined || c.sequence_batching !== undefined || c.ensemble_scheduling !== undefined;
-}
-
 /**
  * The auto-completed copy of `config` given the model's metadata (pure). Batching is supported
  * iff every input and output has a variable first dimension.
@@ -77,22 +54,7 @@ export function completeFromMetadata(
   config: Readonly<ModelConfig>, io: SessionIoInfo, modelName: string, defaultMaxBatchSize = DEFAULT_MAX_BATCH_SIZE,
 ): ModelConfig {
   const out = structuredClone(config) as ModelConfig;
-  const all = [...io.inputs, ...io.outputs];
-  const unservable = all.find((m) => m.datatype === undefined);
-  if (unservable !== undefined) {
-    throw autofillError(modelName, `tensor '${unservable.name}' has type ${unservable.ortType}, which this backend cannot serve`);
-  }
-  const canBatch = all.length > 0 && all.every((m) => m.shape.length > 0 && m.shape[0] === -1);
-  if (canBatch) {
-    if ((out.max_batch_size ?? 0) === 0) out.max_batch_size = defaultMaxBatchSize;
-    if ((out.max_batch_size ?? 0) > 1 && !hasScheduler(out)) out.dynamic_batching = {};
-  } else if ((out.max_batch_size ?? 0) !== 0) {
-    throw autofillError(modelName, 'model does not support batching while non-zero max_batch_size is specified');
-  }
-  const maxBatchSize = out.max_batch_size ?? 0;
-  if ((out.input?.length ?? 0) === 0) out.input = io.inputs.map((m) => ioEntry(m, maxBatchSize));
-  if ((out.output?.length ?? 0) === 0) out.output = io.outputs.map((m) => ioEntry(m, maxBatchSize));
-  return out;
+  return completeIo(out, io, modelName, defaultMaxBatchSize, (m) => (m as IoMetadata).ortType);
 }
 
 /**

@@ -7,8 +7,8 @@
  */
 import type { Logger } from 'pino';
 import type { AutoCompleteContext } from '../backend.js';
-import { wireToConfigDataType, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
-import { ErrorCode } from '../../errors/error-codes.js';
+import { autofillError, completeIo, DEFAULT_MAX_BATCH_SIZE } from '../autocomplete-rules.js';
+import type { ModelConfig } from '../../config/model-config.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { spawnWorker } from '../../workers/worker-supervisor.js';
 import { tfParameters } from './tensorflow-config.js';
@@ -16,7 +16,7 @@ import type { TfRunnerInfo, TfRunnerInit } from './tensorflow-runner.js';
 import type { TfIoInfo } from './tf-io.js';
 
 /** Triton's `default-max-batch-size` backend setting. */
-export const DEFAULT_MAX_BATCH_SIZE = 4;
+export { DEFAULT_MAX_BATCH_SIZE };
 
 /** The TF.js model file in a version folder. */
 export const TFJS_MODEL_FILE = 'model.json';
@@ -24,10 +24,6 @@ export const TFJS_MODEL_FILE = 'model.json';
 export const TENSORFLOW_RUNNER_URL: string = new URL('./tensorflow-runner.js', import.meta.url).href;
 
 export type ReadModelInfo = (init: TfRunnerInit, logger: Logger) => Promise<TfRunnerInfo>;
-
-function autofillError(modelName: string, why: string, code: ErrorCode = ErrorCode.INVALID_ARG): InferenceError {
-  return new InferenceError(code, `autofill failed for model '${modelName}': ${why}`);
-}
 
 /** Loads the model in a metadata-only worker and returns what it declares. */
 export async function readModelInfo(init: TfRunnerInit, logger: Logger, loadTimeoutMs?: number): Promise<TfRunnerInfo> {
@@ -46,21 +42,6 @@ export async function readModelInfo(init: TfRunnerInit, logger: Logger, loadTime
   }
 }
 
-function ioEntry(m: TfIoInfo, maxBatchSize: number, modelName: string): ModelInput & ModelOutput {
-  if (m.shape === undefined) {
-    throw autofillError(modelName, `tensor '${m.name}' has an unknown rank; the configuration must give its dims`);
-  }
-  const dims = maxBatchSize > 0 ? m.shape.slice(1) : [...m.shape];
-  const entry: ModelInput & ModelOutput = {
-    name: m.name, data_type: wireToConfigDataType(m.datatype ?? ''), dims: dims.length > 0 ? dims : [1],
-  };
-  if (dims.length === 0 && maxBatchSize > 0) entry.reshape = { shape: [] };
-  return entry;
-}
-
-function hasScheduler(c: ModelConfig): boolean {
-  return c.dynamic_batching !== undefined || c.sequence_batching !== undefined || c.ensemble_scheduling !== undefined;
-}
 
 const PLATFORM_OF_FORMAT: Readonly<Record<string, string>> = {
   savedmodel: 'tensorflow_savedmodel', 'graph-model': 'tensorflowjs_graph', 'layers-model': 'tensorflowjs_layers',
@@ -72,22 +53,7 @@ export function completeFromModelInfo(
 ): ModelConfig {
   const out = structuredClone(config) as ModelConfig;
   if (!out.platform) out.platform = PLATFORM_OF_FORMAT[info.format] ?? '';
-  const all = [...info.io.inputs, ...info.io.outputs];
-  const unservable = all.find((m) => m.datatype === undefined);
-  if (unservable !== undefined) {
-    throw autofillError(modelName, `tensor '${unservable.name}' has type ${unservable.sourceType}, which this backend cannot serve`);
-  }
-  const canBatch = all.length > 0 && all.every((m) => m.shape !== undefined && m.shape.length > 0 && m.shape[0] === -1);
-  if (canBatch) {
-    if ((out.max_batch_size ?? 0) === 0) out.max_batch_size = defaultMaxBatchSize;
-    if ((out.max_batch_size ?? 0) > 1 && !hasScheduler(out)) out.dynamic_batching = {};
-  } else if ((out.max_batch_size ?? 0) !== 0) {
-    throw autofillError(modelName, 'model does not support batching while non-zero max_batch_size is specified');
-  }
-  const maxBatchSize = out.max_batch_size ?? 0;
-  if ((out.input?.length ?? 0) === 0) out.input = info.io.inputs.map((m) => ioEntry(m, maxBatchSize, modelName));
-  if ((out.output?.length ?? 0) === 0) out.output = info.io.outputs.map((m) => ioEntry(m, maxBatchSize, modelName));
-  return out;
+  return completeIo(out, info.io, modelName, defaultMaxBatchSize, (m) => (m as TfIoInfo).sourceType);
 }
 
 export interface TfAutoCompleteOptions {
