@@ -11,7 +11,8 @@
  * "GPU benchmark skipped: <reason>" on a machine without a GPU.
  *
  * Options (env): BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|mlp|gpu to run one family.
+ * BENCH_ONLY=simple|mlp|gpu to run one family, BENCH_MLP_C (concurrency list, default 1,8,32,64),
+ * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -34,6 +35,15 @@ const MLP_IN = 256;
 const MLP_OUT = 16;
 const MLP_MAX_BATCH = 64;
 const MLP_DELAY_US = 500;
+/**
+ * ORT intra-op threads for the MLP instance and the raw ceiling alike (BENCH_INTRA_OP). Default 1:
+ * the load generator runs on the same machine, and on 2 cores a 2-thread ORT pool measured ~35%
+ * slower under that contention than a single thread (barrier waits on a descheduled thread).
+ */
+const INTRA_OP = Number(process.env['BENCH_INTRA_OP'] ?? 1);
+/** MLP instances (BENCH_MLP_INSTANCES, default 1). */
+const MLP_INSTANCES = Number(process.env['BENCH_MLP_INSTANCES'] ?? 1);
+const MLP_CONCURRENCY = (process.env['BENCH_MLP_C'] ?? '1,8,32,64').split(',').map(Number);
 const METHOD = '/inference.GRPCInferenceService/ModelInfer';
 
 interface Row {
@@ -55,7 +65,8 @@ platform: "onnxruntime_onnx"
 max_batch_size: ${MLP_MAX_BATCH}
 input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ ${MLP_IN} ] } ]
 output [ { name: "OUTPUT" data_type: TYPE_FP32 dims: [ ${MLP_OUT} ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
+instance_group [ { count: ${MLP_INSTANCES} kind: KIND_CPU } ]
+parameters { key: "intra_op_thread_count" value: { string_value: "${INTRA_OP}" } }
 ${batching ? `dynamic_batching { max_queue_delay_microseconds: ${MLP_DELAY_US} }` : ''}
 `;
 }
@@ -181,17 +192,17 @@ async function main(): Promise<void> {
     }
     if (ONLY === '' || ONLY === 'mlp') {
       await withServer(repo, async (target) => {
-        for (const c of [1, 8, 32, 64]) {
+        for (const c of MLP_CONCURRENCY) {
           for (const batching of [false, true]) {
             const model = batching ? 'mlp_on' : 'mlp_off';
-            rows.push({ scenario: `mlp c=${c}`, batching, instances: 1, ...(await measure(target, model, mlpRequest(model), c)) });
+            rows.push({ scenario: `mlp c=${c}`, batching, instances: MLP_INSTANCES, ...(await measure(target, model, mlpRequest(model), c)) });
           }
         }
       });
       const modelPath = path.join(repo, 'mlp_on', '1', 'model.onnx');
       for (const row of rows.filter((r) => r.model.startsWith('mlp'))) {
         const batch = Math.max(1, Math.round(row.avgBatch));
-        const raw = await ortCeiling(modelPath, { inputName: 'INPUT', featureSize: MLP_IN, batch, intraOpThreads: availableParallelism(), seconds: 2, dtype: 'float32' });
+        const raw = await ortCeiling(modelPath, { inputName: 'INPUT', featureSize: MLP_IN, batch, intraOpThreads: INTRA_OP, seconds: 2, dtype: 'float32' });
         row.ceiling = { name: `raw ORT b=${batch}`, throughput: raw.inferencesPerSec, ratio: row.result.throughput / raw.inferencesPerSec };
       }
     }
@@ -204,7 +215,7 @@ async function main(): Promise<void> {
 
 function report(rows: Row[]): void {
   const f = (n: number, d = 0) => n.toFixed(d);
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${availableParallelism()} cores, Node ${process.version}`;
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${availableParallelism()} cores, Node ${process.version}; MLP intra-op threads ${INTRA_OP}`;
   const lines = [
     `Machine: ${machine}; windows of ${WINDOW_MS} ms (stable = 3 windows within ±10%).`,
     '',

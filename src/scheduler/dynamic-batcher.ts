@@ -21,6 +21,7 @@ import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
 import { mergeInputs, splitOutput, unionOutputs } from './batch-assembler.js';
 import { InstancePool } from './instance-pool.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import type { Scheduler } from './scheduler.js';
 import {
   levelFor, resolveQueuePolicy, timeoutUsFor,
@@ -70,8 +71,7 @@ export class DynamicBatcher implements Scheduler {
   #seq = 0;
   #nextRelease = 0;
   readonly #held = new Map<number, () => void>();
-  #timer: NodeJS.Timeout | undefined;
-  #timerAtNs = 0;
+  readonly #timer = new DeadlineTimer(() => this.#pump());
   #nextDeadlineNs = Number.POSITIVE_INFINITY;
   #stopping = false;
   #drained: Deferred<void> | undefined;
@@ -303,20 +303,11 @@ export class DynamicBatcher implements Scheduler {
   }
 
   #armTimer(atNs: number): void {
-    if (this.#timer !== undefined && this.#timerAtNs <= atNs) return;
-    this.#clearTimer();
-    this.#timerAtNs = atNs;
-    // Rounded up: libuv timers have millisecond resolution and must not fire before the deadline.
-    const ms = Math.max(0, Math.ceil((atNs - nowNs()) / 1e6));
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#pump();
-    }, ms);
+    this.#timer.arm(atNs);
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#timer.clear();
   }
 }
 
