@@ -6,19 +6,13 @@
  * with `reshape { shape: [] }`.
  */
 import { wireToConfigDataType, type ModelConfig, type ModelInput, type ModelOutput } from '../config/model-config.js';
-import type { DataType } from '../core/datatype.js';
+import type { DeclaredTensor } from './config-vs-model.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 
 /** Triton's backend `default-max-batch-size`. */
 export const DEFAULT_MAX_BATCH_SIZE = 4;
 
-/** What a backend knows of one model tensor; `shape` undefined = unknown rank; -1 = variable dim. */
-export interface ModelTensorInfo {
-  name: string;
-  datatype: DataType | undefined;
-  shape: readonly number[] | undefined;
-}
 
 export function autofillError(modelName: string, why: string, code: ErrorCode = ErrorCode.INVALID_ARG): InferenceError {
   return new InferenceError(code, `autofill failed for model '${modelName}': ${why}`);
@@ -28,7 +22,7 @@ function hasScheduler(c: ModelConfig): boolean {
   return c.dynamic_batching !== undefined || c.sequence_batching !== undefined || c.ensemble_scheduling !== undefined;
 }
 
-function ioEntry(m: ModelTensorInfo, maxBatchSize: number, modelName: string): ModelInput & ModelOutput {
+function ioEntry(m: DeclaredTensor, maxBatchSize: number, modelName: string): ModelInput & ModelOutput {
   if (m.shape === undefined) {
     throw autofillError(modelName, `tensor '${m.name}' has an unknown rank; the configuration must give its dims`);
   }
@@ -50,10 +44,10 @@ function ioEntry(m: ModelTensorInfo, maxBatchSize: number, modelName: string): M
  */
 export function completeIo(
   out: ModelConfig,
-  io: { inputs: readonly ModelTensorInfo[]; outputs: readonly ModelTensorInfo[] },
+  io: { inputs: readonly DeclaredTensor[]; outputs: readonly DeclaredTensor[] },
   modelName: string,
   defaultMaxBatchSize: number,
-  describe: (m: ModelTensorInfo) => string,
+  describe: (m: DeclaredTensor) => string,
 ): ModelConfig {
   const all = [...io.inputs, ...io.outputs];
   const unservable = all.find((m) => m.datatype === undefined);

@@ -16,7 +16,21 @@ import { deferred, type Deferred } from '../util/deferred.js';
 import { fromWireTensor, toWireTensor, type ErrorMessage, type ResultMessage, type WireTensor } from './worker-messages.js';
 import { WorkerSupervisor, type RestartPolicy, type SupervisorState } from './worker-supervisor.js';
 
-export interface WorkerInstanceOptions {
+/** How a worker-hosted instance is supervised; backends pass these through from their options. */
+export interface WorkerTuning {
+  restart?: Partial<RestartPolicy>;
+  loadTimeoutMs?: number;
+  disposeTimeoutMs?: number;
+  /** How long an execute() arriving during a restart waits for the new worker; default 30 000 ms. */
+  restartWaitMs?: number;
+}
+
+/** Only the tuning fields of a backend's options (which also carry backend-specific settings). */
+export function workerTuning(o: WorkerTuning): WorkerTuning {
+  return { restart: o.restart, loadTimeoutMs: o.loadTimeoutMs, disposeTimeoutMs: o.disposeTimeoutMs, restartWaitMs: o.restartWaitMs };
+}
+
+export interface WorkerInstanceOptions extends WorkerTuning {
   /** Instance name (InstanceContext.name). */
   name: string;
   modelName: string;
@@ -27,11 +41,6 @@ export interface WorkerInstanceOptions {
   init: unknown;
   /** The model's logger; the proxy adds model/version/instance bindings that are missing. */
   logger: Logger;
-  restart?: Partial<RestartPolicy>;
-  loadTimeoutMs?: number;
-  disposeTimeoutMs?: number;
-  /** How long an execute() arriving during a restart waits for the new worker; default 30 000 ms. */
-  restartWaitMs?: number;
 }
 
 interface Pending {

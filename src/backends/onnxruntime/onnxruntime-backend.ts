@@ -20,8 +20,7 @@ import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadCo
 import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import { WorkerInstanceProxy } from '../../workers/worker-instance-proxy.js';
-import type { RestartPolicy } from '../../workers/worker-supervisor.js';
+import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
 import { autoCompleteOnnxConfig, DEFAULT_MAX_BATCH_SIZE } from './onnxruntime-autocomplete.js';
 import type { OnnxRunnerInit, OnnxSessionOptions, TensorSpec } from './onnxruntime-runner.js';
 import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
@@ -30,15 +29,11 @@ import {
   requestedGpuAccelerator, type GpuAccelerator,
 } from '../gpu/onnxruntime-providers.js';
 
-export interface OnnxruntimeBackendOptions {
+export interface OnnxruntimeBackendOptions extends WorkerTuning {
   /** Auto-complete's max_batch_size for batchable models (Triton's default-max-batch-size); default 4. */
   defaultMaxBatchSize?: number;
   /** CPUs to share between a model's instances; default os.availableParallelism(). */
   cpuCount?: number;
-  restart?: Partial<RestartPolicy>;
-  loadTimeoutMs?: number;
-  disposeTimeoutMs?: number;
-  restartWaitMs?: number;
   /** Whether onnxruntime-node's CUDA provider is installed; default: look for its library (tests override). */
   cudaProviderInstalled?: boolean;
 }
@@ -138,10 +133,7 @@ class OnnxruntimeModel implements BackendModel {
     const proxy = await WorkerInstanceProxy.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
       runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger: log,
-      ...(o.restart === undefined ? {} : { restart: o.restart }),
-      ...(o.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: o.loadTimeoutMs }),
-      ...(o.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: o.disposeTimeoutMs }),
-      ...(o.restartWaitMs === undefined ? {} : { restartWaitMs: o.restartWaitMs }),
+      ...workerTuning(o),
     });
     this.#instances.add(proxy);
     log.info({ instance: ictx.name, kind: ictx.kind, deviceId: plan.deviceId, executionProvider: plan.name },

@@ -12,11 +12,11 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DataType } from '../../core/datatype.js';
-import { elementCount } from '../../core/datatype.js';
 import type { Tensor } from '../../core/tensor.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { nowNs } from '../../util/clock.js';
+import { configProblems, feedShape, reportedShape } from '../config-vs-model.js';
 import type { Runner, RunnerContext, RunnerResult } from '../../workers/worker-messages.js';
 import { CUDA_INSTALL_HINT, type OrtProviderConfig } from '../gpu/onnxruntime-providers.js';
 import {
@@ -102,54 +102,11 @@ function toIoMetadata(m: ort.InferenceSession.ValueMetadata): IoMetadata {
   };
 }
 
-function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
-/** A rank-0 model tensor served with config dims [1] (Triton's scalar handling, no reshape). */
-function isUnreshapedScalar(spec: TensorSpec, meta: IoMetadata, batching: boolean): boolean {
-  return !batching && meta.shape.length === 0 && spec.reshape === undefined
-    && spec.dims.length === 1 && spec.dims[0] === 1;
-}
-
-/** Why `spec` cannot feed/fetch `meta`, or undefined when compatible. */
-function incompatibility(spec: TensorSpec, meta: IoMetadata, batching: boolean): string | undefined {
-  if (meta.datatype === undefined) return `the model's type is ${meta.ortType}, which this backend cannot serve`;
-  if (meta.datatype !== spec.datatype) {
-    return `expected datatype ${spec.datatype} but the model's is ${meta.datatype}`;
-  }
-  if (isUnreshapedScalar(spec, meta, batching)) return undefined;
-  const inner = spec.reshape ?? spec.dims;
-  const expected = batching ? [-1, ...inner] : inner;
-  if (batching && (meta.shape.length === 0 || meta.shape[0] !== -1)) {
-    return `max_batch_size > 0 needs a variable first dimension but the model's shape is ${fmtShape(meta.shape)}`;
-  }
-  const mismatch = expected.length !== meta.shape.length
-    || meta.shape.some((d, i) => d !== -1 && d !== expected[i]);
-  return mismatch
-    ? `expected shape ${fmtShape(expected)} (config dims${batching ? ' after the batch dim' : ''}${spec.reshape ? ', reshaped' : ''}) but the model's is ${fmtShape(meta.shape)}`
-    : undefined;
-}
-
 function checkAgainstSession(init: OnnxRunnerInit, info: SessionIoInfo): void {
-  const batching = init.maxBatchSize > 0;
-  const problems: string[] = [];
-  const check = (kind: 'input' | 'output', specs: TensorSpec[], metas: IoMetadata[]): void => {
-    const byName = new Map(metas.map((m) => [m.name, m]));
-    for (const spec of specs) {
-      const meta = byName.get(spec.name);
-      const why = meta === undefined
-        ? `the model has no such ${kind} (model ${kind}s: ${metas.map((m) => m.name).join(', ') || 'none'})`
-        : incompatibility(spec, meta, batching);
-      if (why !== undefined) problems.push(`${kind} '${spec.name}': ${why}`);
-    }
-  };
-  check('input', init.inputs, info.inputs);
-  check('output', init.outputs, info.outputs);
-  const configured = new Set(init.inputs.map((s) => s.name));
-  for (const m of info.inputs) {
-    if (!configured.has(m.name)) problems.push(`input '${m.name}': the model requires it but the configuration does not list it`);
-  }
+  const problems = configProblems(init, info, init.maxBatchSize > 0, {
+    sourceType: (m: IoMetadata) => m.ortType,
+    noteSourceTypeOnMismatch: false,
+  });
   if (problems.length > 0) {
     throw new InferenceError(ErrorCode.INVALID_ARG, `unable to load ${modelId(init)}: ${problems.join('; ')}`);
   }
@@ -159,21 +116,6 @@ function toOrtTensor(t: Tensor, shape: number[]): ort.Tensor {
   if (t.datatype === 'BYTES') return new ort.Tensor('string', decodeBytesElements(t.data, t.name), shape);
   if (t.datatype === 'BF16') throw new InferenceError(ErrorCode.UNSUPPORTED, `tensor '${t.name}': BF16 is not supported by onnxruntime`);
   return new ort.Tensor(ortTypeOf(t.datatype) as ort.Tensor.Type, typedView(t.datatype, t.data, t.name), shape);
-}
-
-function feedShape(spec: TensorSpec, meta: IoMetadata, t: Tensor, batching: boolean): number[] {
-  if (spec.reshape !== undefined) return batching ? [t.shape[0] ?? 0, ...spec.reshape] : [...spec.reshape];
-  if (isUnreshapedScalar(spec, meta, batching)) return [];
-  return t.shape;
-}
-
-/** ORT's shape, except that reshaped (and rank-0) outputs are reported in config dims, as Triton does. */
-function reportedShape(spec: TensorSpec, dims: readonly number[], batching: boolean): number[] {
-  const ortShape = [...dims];
-  if (spec.reshape === undefined && !(dims.length === 0 && !batching)) return ortShape;
-  const want = batching ? [ortShape[0] ?? 0, ...spec.dims] : [...spec.dims];
-  const same = want.every((d) => d >= 0) && elementCount(want) === elementCount(ortShape);
-  return same ? want : ortShape;
 }
 
 function toRawTensor(spec: TensorSpec, value: ort.OnnxValue | undefined, batching: boolean): Tensor {
@@ -237,7 +179,7 @@ class OnnxRunner implements Runner {
         throw new InferenceError(ErrorCode.INVALID_ARG, `unexpected input '${t.name}' for ${modelId(this.#init)}`);
       }
       try {
-        feeds[t.name] = toOrtTensor(t, feedShape(entry.spec, entry.meta, t, batching));
+        feeds[t.name] = toOrtTensor(t, feedShape(entry.spec, entry.meta, t.shape, batching));
       } catch (err) {
         if (err instanceof InferenceError) throw err;
         throw new InferenceError(ErrorCode.INVALID_ARG,

@@ -15,8 +15,7 @@
 import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
 import type { ModelConfig } from '../../config/model-config.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import { WorkerInstanceProxy } from '../../workers/worker-instance-proxy.js';
-import type { RestartPolicy } from '../../workers/worker-supervisor.js';
+import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
 import {
   autoCompleteTfConfig, DEFAULT_MAX_BATCH_SIZE, TENSORFLOW_RUNNER_URL, TFJS_MODEL_FILE,
 } from './tensorflow-autocomplete.js';
@@ -24,13 +23,9 @@ import { tensorSpecsFromConfig, tfParameters } from './tensorflow-config.js';
 import type { NativeRuntime, WebgpuModules } from './tensorflow-runtime-name.js';
 import type { TfRunnerInit } from './tensorflow-runner.js';
 
-export interface TensorflowBackendOptions {
+export interface TensorflowBackendOptions extends WorkerTuning {
   /** Auto-complete's max_batch_size for batchable models (Triton's default-max-batch-size); default 4. */
   defaultMaxBatchSize?: number;
-  restart?: Partial<RestartPolicy>;
-  loadTimeoutMs?: number;
-  disposeTimeoutMs?: number;
-  restartWaitMs?: number;
   /** Replaces the package names of tfjs-node-gpu / tfjs-node (tests). */
   nativeModules?: Record<NativeRuntime, string>;
   /** Replaces the package names of the WebGPU runtime (tests). */
@@ -60,10 +55,7 @@ class TensorflowModel implements BackendModel {
     const proxy = await WorkerInstanceProxy.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
       runnerModule: TENSORFLOW_RUNNER_URL, init, logger: this.#ctx.logger,
-      ...(o.restart === undefined ? {} : { restart: o.restart }),
-      ...(o.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: o.loadTimeoutMs }),
-      ...(o.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: o.disposeTimeoutMs }),
-      ...(o.restartWaitMs === undefined ? {} : { restartWaitMs: o.restartWaitMs }),
+      ...workerTuning(o),
     });
     this.#instances.add(proxy);
     return proxy;

@@ -13,10 +13,10 @@
  * be -1 and the config dims describe the rest.
  */
 import type { DataType } from '../../core/datatype.js';
-import { elementCount } from '../../core/datatype.js';
 import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
+import { configProblems as sharedConfigProblems } from '../config-vs-model.js';
 import { isRuntimePreference, RUNTIMES, type TfRuntimePreference } from './tensorflow-runtime-name.js';
 import type { TfIoInfo, TfModelIo } from './tf-io.js';
 
@@ -68,65 +68,8 @@ export function tensorSpecsFromConfig(config: Readonly<ModelConfig>): { inputs: 
   return { inputs: (config.input ?? []).map(tensorSpec), outputs: (config.output ?? []).map(tensorSpec) };
 }
 
-function fmt(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
-/** A rank-0 model tensor served with config dims [1] and no reshape (not batching). */
-export function isUnreshapedScalar(spec: TfTensorSpec, info: TfIoInfo, batching: boolean): boolean {
-  return !batching && info.shape !== undefined && info.shape.length === 0 && spec.reshape === undefined
-    && spec.dims.length === 1 && spec.dims[0] === 1;
-}
-
-/** Why `spec` cannot feed/fetch `info`, or undefined when compatible. */
-export function incompatibility(spec: TfTensorSpec, info: TfIoInfo, batching: boolean): string | undefined {
-  if (info.datatype === undefined) return `the model's type is ${info.sourceType}, which this backend cannot serve`;
-  if (info.datatype !== spec.datatype) return `expected datatype ${spec.datatype} but the model's is ${info.datatype} (${info.sourceType})`;
-  const shape = info.shape;
-  if (shape === undefined || isUnreshapedScalar(spec, info, batching)) return undefined;
-  if (batching && (shape.length === 0 || shape[0] !== -1)) {
-    return `max_batch_size > 0 needs a variable first dimension but the model's shape is ${fmt(shape)}`;
-  }
-  const inner = spec.reshape ?? spec.dims;
-  const expected = batching ? [-1, ...inner] : inner;
-  const mismatch = expected.length !== shape.length || shape.some((d, i) => d !== -1 && d !== expected[i]);
-  return mismatch
-    ? `expected shape ${fmt(expected)} (config dims${batching ? ' after the batch dim' : ''}${spec.reshape ? ', reshaped' : ''}) but the model's is ${fmt(shape)}`
-    : undefined;
-}
-
 /** Every way the config disagrees with the model's declared inputs and outputs. */
 export function configProblems(specs: { inputs: TfTensorSpec[]; outputs: TfTensorSpec[] }, io: TfModelIo, batching: boolean): string[] {
-  const problems: string[] = [];
-  const check = (kind: 'input' | 'output', list: TfTensorSpec[], infos: TfIoInfo[]): void => {
-    const byName = new Map(infos.map((m) => [m.name, m]));
-    for (const spec of list) {
-      const info = byName.get(spec.name);
-      const why = info === undefined
-        ? `the model has no such ${kind} (model ${kind}s: ${infos.map((m) => m.name).join(', ') || 'none'})`
-        : incompatibility(spec, info, batching);
-      if (why !== undefined) problems.push(`${kind} '${spec.name}': ${why}`);
-    }
-  };
-  check('input', specs.inputs, io.inputs);
-  check('output', specs.outputs, io.outputs);
-  const configured = new Set(specs.inputs.map((s) => s.name));
-  for (const m of io.inputs) {
-    if (!configured.has(m.name)) problems.push(`input '${m.name}': the model requires it but the configuration does not list it`);
-  }
-  return problems;
+  return sharedConfigProblems(specs, io, batching, { sourceType: (m: TfIoInfo) => m.sourceType, noteSourceTypeOnMismatch: true });
 }
 
-/** The shape to feed the model for a request tensor of shape `shape`. */
-export function feedShape(spec: TfTensorSpec, info: TfIoInfo, shape: number[], batching: boolean): number[] {
-  if (spec.reshape !== undefined) return batching ? [shape[0] ?? 0, ...spec.reshape] : [...spec.reshape];
-  if (isUnreshapedScalar(spec, info, batching)) return [];
-  return shape;
-}
-
-/** The model's output shape, except that reshaped and rank-0 outputs are reported in config dims. */
-export function reportedShape(spec: TfTensorSpec, dims: readonly number[], batching: boolean): number[] {
-  if (spec.reshape === undefined && !(dims.length === 0 && !batching)) return [...dims];
-  const want = batching ? [dims[0] ?? 0, ...spec.dims] : [...spec.dims];
-  return want.every((d) => d >= 0) && elementCount(want) === elementCount(dims) ? want : [...dims];
-}
