@@ -12,20 +12,10 @@ import type { ModelInferRequest } from '../../../src/generated/inference/ModelIn
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
 import type { RepositoryIndexResponse__Output } from '../../../src/generated/inference/RepositoryIndexResponse.js';
 import { addSavedModel, addTfjsModel, f32, ONE_INSTANCE, raw, readFixture } from './tf-fixtures.js';
+import { noise } from '../../helpers/noise.js';
 
 const repo = new TempRepo();
 let ts: TestServer;
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** saved_model.pb with every `op: "Mul"` (NodeDef field 2, length 3) renamed to an op no one has. */
 function withUnknownOp(pb: Buffer): Buffer {

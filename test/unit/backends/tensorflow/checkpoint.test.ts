@@ -10,19 +10,10 @@ import { crc32c, maskCrc } from '../../../../src/backends/tensorflow/savedmodel/
 import { readCheckpointIndex } from '../../../../src/backends/tensorflow/savedmodel/checkpoint-index.js';
 import { CheckpointReader } from '../../../../src/backends/tensorflow/savedmodel/checkpoint-reader.js';
 import { TfFormatError } from '../../../../src/backends/tensorflow/savedmodel/tf-proto.js';
+import { noise } from '../../../helpers/noise.js';
 
 const SAVED = path.join(ROOT, '..', 'shared', 'fixtures', 'tensorflow', 'saved_model');
 const index = (fixture: string): Buffer => readFileSync(path.join(SAVED, fixture, 'variables', 'variables.index'));
-
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 describe('crc32c', () => {
   it('matches the standard check value and TensorFlow masking', () => {

@@ -12,6 +12,7 @@ import {
 import { freezeSignature, UnsupportedOpsError } from '../../../../src/backends/tensorflow/savedmodel/saved-model-freezer.js';
 import { decodeSavedModel, TfFormatError } from '../../../../src/backends/tensorflow/savedmodel/tf-proto.js';
 import { tfjsSupportedOps } from '../../../../src/backends/tensorflow/tfjs-ops.js';
+import { noise } from '../../../helpers/noise.js';
 
 const SAVED = path.join(ROOT, '..', 'shared', 'fixtures', 'tensorflow', 'saved_model');
 
@@ -19,16 +20,6 @@ function copyFixture(name: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'infera-sm-'));
   cpSync(path.join(SAVED, name), dir, { recursive: true });
   return dir;
-}
-
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** Either outcome a garbage file may have: a decode error, or a SavedModel with nothing to serve. */
