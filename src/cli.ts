@@ -49,6 +49,7 @@ export function buildCli(): Command {
     .option('--load-model <name>', 'model to load at startup in explicit mode; repeat; * = all', collect, [])
     .option('--repository-poll-secs <secs>', 'poll mode: seconds between repository scans', int, d.repositoryPollSecs)
     .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
+    .option('--allow-client-shm [bool]', 'let clients register system shared memory regions for inputs and outputs', bool, d.allowClientShm)
     .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
     .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
     .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
@@ -95,6 +96,7 @@ export function parseCommandLine(
     logPretty: format === undefined ? isTTY : format === 'pretty',
     allowGpuMetrics: f['allowGpuMetrics'] as boolean,
     metricsIntervalMs: f['metricsIntervalMs'] as number,
+    allowClientShm: f['allowClientShm'] as boolean,
     // GPU discovery: INFERA_NVIDIA_SMI replaces the nvidia-smi command ('' = no GPUs); CUDA's own
     // CUDA_VISIBLE_DEVICES decides which GPUs this process sees and how they are numbered.
     nvidiaSmi: env['INFERA_NVIDIA_SMI'] ?? DEFAULT_OPTIONS.nvidiaSmi,

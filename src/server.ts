@@ -26,6 +26,7 @@ import { drainWaves } from './ensemble/ensemble-order.js';
 import { findPackageRoot } from './util/package-root.js';
 import { discoverGpus, queryNvidiaSmi, visibleDevices, type GpuInventory } from './backends/gpu/gpu-devices.js';
 import { GpuMetrics } from './observability/gpu-metrics.js';
+import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './core/shared-memory/system-shm-registry.js';
 
 /**
  * Extensions reported by ServerMetadata: only what this build really implements
@@ -37,9 +38,15 @@ export const EXTENSIONS: readonly string[] = Object.freeze([
   'model_repository(unload_dependents)',
   'schedule_policy',
   'model_configuration',
+  'system_shared_memory',
   'binary_tensor_data',
   'statistics',
 ]);
+
+/** The extensions this server's options switch off (system_shared_memory needs --allow-client-shm). */
+export function serverExtensions(o: Pick<ServerOptions, 'allowClientShm'>): string[] {
+  return EXTENSIONS.filter((e) => e !== 'system_shared_memory' || o.allowClientShm);
+}
 
 /** Bound ports; undefined for a listener switched off (--allow-grpc/--allow-http/--allow-metrics=false). */
 export interface StartedAddresses {
@@ -92,7 +99,9 @@ export class InferenceServer {
       // Ensemble steps re-enter the core; `service` exists before any model loads.
       ensembles: { registry, runStep: (req) => service.inferInternal(req) },
     });
-    const service = new InferenceService(registry, { name: 'infera', version: packageVersion(), extensions: [...EXTENSIONS] }, manager);
+    const systemShm = new SystemSharedMemoryRegistry({ allowClientShm: options.allowClientShm, shmDir: DEFAULT_SHM_DIR });
+    const metadata = { name: 'infera', version: packageVersion(), extensions: serverExtensions(options) };
+    const service = new InferenceService(registry, metadata, manager, { systemShm });
     await manager.startup();
     const server = new InferenceServer(options, registry, service, manager, log);
     server.#gpus = gpus;
@@ -174,6 +183,7 @@ export class InferenceServer {
     }
     await this.#closeListeners(drained);
     await Promise.all(versions.map((v) => unloadVersion(v)));
+    this.service.systemShm.close();
     this.#log.info('stopped');
   }
 }

@@ -46,6 +46,8 @@ export interface ServerOptions {
   allowGpuMetrics: boolean;
   /** --metrics-interval-ms: how often GPU metrics are polled. */
   metricsIntervalMs: number;
+  /** --allow-client-shm: clients may register system shared memory (Triton's default since 26.05: false). */
+  allowClientShm: boolean;
 }
 
 export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>> = Object.freeze({
@@ -72,6 +74,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   cudaVisibleDevices: undefined,
   allowGpuMetrics: true,
   metricsIntervalMs: 2000,
+  allowClientShm: false,
 });
 
 export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Readonly<ServerOptions> {

@@ -13,10 +13,13 @@ import { readyVersions } from '../repository/model-registry.js';
 import { metadataShape } from './model-signature.js';
 import { validateRequest, type ValidatedRequest } from './request-validator.js';
 import { classify } from './classification.js';
-import { errors } from '../errors/catalogue.js';
+import { errors, modelRef } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { modelConfigFromJson } from '../config/model-config-json.js';
+import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './shared-memory/system-shm-registry.js';
+import { CudaSharedMemoryRegistry } from './shared-memory/cuda-shm-registry.js';
+import { RequestShm, usesSharedMemory } from './shared-memory/request-shm.js';
 
 export interface TensorMetadata {
   name: string;
@@ -68,14 +71,25 @@ export interface LoadParameters {
   files?: ReadonlyMap<string, Uint8Array>;
 }
 
+/** The registries the service owns besides the models; each defaults to its "off" form. */
+export interface ServiceExtras {
+  systemShm?: SystemSharedMemoryRegistry;
+}
+
 export class InferenceService {
+  /** Triton's system_shared_memory regions (register/status/unregister go straight to it). */
+  readonly systemShm: SystemSharedMemoryRegistry;
+  /** Triton's cuda_shared_memory API on a server without CUDA. */
+  readonly cudaShm: CudaSharedMemoryRegistry;
   readonly #registry: ModelRegistry;
   readonly #metadata: ServerMetadata;
   #control: ModelControl | undefined;
   #stopping = false;
   readonly #observers = new Set<InferenceObserver>();
 
-  constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl) {
+  constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl, extras: ServiceExtras = {}) {
+    this.systemShm = extras.systemShm ?? new SystemSharedMemoryRegistry({ allowClientShm: false, shmDir: DEFAULT_SHM_DIR });
+    this.cudaShm = new CudaSharedMemoryRegistry((name) => this.systemShm.has(name));
     this.#registry = registry;
     this.#metadata = metadata;
     this.#control = control;
@@ -222,7 +236,14 @@ export class InferenceService {
    */
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     if (this.#stopping) throw errors.serverStopping();
-    return this.inferInternal(req);
+    if (!usesSharedMemory(req)) return this.inferInternal(req);
+    const shm = await RequestShm.bind(this.systemShm, req, modelRef(req.modelName, req.modelVersion));
+    try {
+      const res = await this.inferInternal(shm.request);
+      return { ...res, outputs: await shm.writeOutputs(res.outputs, modelRef(res.modelName, res.modelVersion)) };
+    } finally {
+      shm.release();
+    }
   }
 
   /**

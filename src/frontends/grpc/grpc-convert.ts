@@ -13,6 +13,9 @@ import { isDataType, type DataType } from '../../core/datatype.js';
 import { encodeTypedValues, ValueError } from '../../core/tensor-codec.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
 import { requestParameters, tensorParameters } from './grpc-parameters.js';
+import { SHM_REGION } from '../../core/shared-memory/request-shm.js';
+
+const NO_DATA = new Uint8Array(0);
 
 type Contents = InferTensorContents__Output;
 type ContentsField = keyof Contents;
@@ -38,26 +41,34 @@ export function toInferenceRequest(msg: ModelInferRequest__Output, signal?: Abor
         `contents field must not be specified when using raw_input_contents for ${where}`,
       );
     }
-    if (raw.length > msg.inputs.length) {
-      throw errors.invalidArg(
-        `raw_input_contents has ${raw.length} entries but the request to ${where} has ${msg.inputs.length} inputs`,
-      );
-    }
   }
-  const inputs: InputTensor[] = msg.inputs.map((i, idx) => {
+  // Raw entries are used in order by the inputs that do not name a shared-memory region.
+  let nextRaw = 0;
+  const inputs: InputTensor[] = msg.inputs.map((i) => {
     if (!isDataType(i.datatype)) {
       throw errors.invalidArg(`input '${i.name}' of the request to ${where} has invalid datatype '${i.datatype}'`);
     }
+    const parameters = tensorParameters(i.parameters);
     let data: Uint8Array;
-    if (raw.length > 0) {
-      const r = raw[idx];
+    if (parameters[SHM_REGION] !== undefined) {
+      if (populatedFields(i.contents).length > 0) {
+        throw errors.invalidArg(`input '${i.name}' of the request to ${where} sets both contents and '${SHM_REGION}'`);
+      }
+      data = NO_DATA;
+    } else if (raw.length > 0) {
+      const r = raw[nextRaw++];
       if (r === undefined) throw errors.invalidArg(`unable to find data for input tensor '${i.name}' for ${where}: raw_input_contents has ${raw.length} entries`);
       data = r;
     } else {
       data = contentsToBytes(i.datatype, i.contents, i.name, where);
     }
-    return { name: i.name, datatype: i.datatype, shape: i.shape, data, parameters: tensorParameters(i.parameters) };
+    return { name: i.name, datatype: i.datatype, shape: i.shape, data, parameters };
   });
+  if (raw.length > nextRaw) {
+    throw errors.invalidArg(
+      `raw_input_contents has ${raw.length} entries but the request to ${where} has ${nextRaw} inputs that take raw data`,
+    );
+  }
   const req: InferenceRequest = {
     id: msg.id,
     modelName: msg.model_name,

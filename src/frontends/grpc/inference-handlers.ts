@@ -13,6 +13,7 @@ import { toServiceError } from './grpc-status.js';
 import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
 import { callSignal } from './call-signal.js';
 import { loadParameters, unloadDependents } from './grpc-repository.js';
+import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
 import { logOutcome } from '../../observability/log-policy.js';
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
@@ -78,12 +79,21 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
       await svc.unloadModel(r.model_name, unloadDependents(r.parameters));
       return {};
     }),
-    SystemSharedMemoryStatus: unimplemented('SystemSharedMemoryStatus', log),
-    SystemSharedMemoryRegister: unimplemented('SystemSharedMemoryRegister', log),
-    SystemSharedMemoryUnregister: unimplemented('SystemSharedMemoryUnregister', log),
-    CudaSharedMemoryStatus: unimplemented('CudaSharedMemoryStatus', log),
-    CudaSharedMemoryRegister: unimplemented('CudaSharedMemoryRegister', log),
-    CudaSharedMemoryUnregister: unimplemented('CudaSharedMemoryUnregister', log),
+    SystemSharedMemoryStatus: unary('SystemSharedMemoryStatus', log, (r) => ({ regions: systemShmStatus(svc.systemShm.status(r.name)) })),
+    SystemSharedMemoryRegister: unary('SystemSharedMemoryRegister', log, (r) => {
+      svc.systemShm.register(r.name, r.key, r.offset, r.byte_size);
+      return {};
+    }),
+    SystemSharedMemoryUnregister: unary('SystemSharedMemoryUnregister', log, (r) => {
+      svc.systemShm.unregister(r.name);
+      return {};
+    }),
+    CudaSharedMemoryStatus: unary('CudaSharedMemoryStatus', log, (r) => ({ regions: cudaShmStatus(svc.cudaShm.status(r.name)) })),
+    CudaSharedMemoryRegister: unary('CudaSharedMemoryRegister', log, (r) => svc.cudaShm.register(r.name)),
+    CudaSharedMemoryUnregister: unary('CudaSharedMemoryUnregister', log, (r) => {
+      svc.cudaShm.unregister(r.name);
+      return {};
+    }),
     TraceSetting: unimplemented('TraceSetting', log),
     LogSettings: unimplemented('LogSettings', log),
   };

@@ -12,6 +12,7 @@ import { methodNotAllowed, notFound } from './http-status.js';
 import { parseRequestJson } from './http-convert.js';
 import { handleInfer } from './infer-handler.js';
 import { loadParameters, unloadDependents } from './http-repository.js';
+import { registerSharedMemoryRoutes } from './http-shared-memory.js';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
 type Params = Record<string, string | undefined>;
@@ -22,7 +23,7 @@ export interface RouteOptions {
   maxInputBytes: number;
 }
 
-function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
+export function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
   app.route({
     method: ALL_METHODS,
     url,
@@ -57,7 +58,7 @@ function bodyOf(req: FastifyRequest): Buffer {
 }
 
 /** An optional JSON object body (repository routes): empty → {}. */
-function optionalJsonBody(req: FastifyRequest, what: string): Record<string, unknown> {
+export function optionalJsonBody(req: FastifyRequest, what: string): Record<string, unknown> {
   const body = bodyOf(req);
   if (body.byteLength === 0) return {};
   const v = parseRequestJson(body, what);
@@ -71,11 +72,8 @@ export function registerRoutes(app: FastifyInstance, svc: InferenceService, o: R
   route(app, '/v2', { GET: (_q, reply) => void sendJson(reply, svc.serverMetadata()) });
   registerModelRoutes(app, svc, o);
   registerRepositoryRoutes(app, svc);
+  registerSharedMemoryRoutes(app, svc);
   for (const url of [
-    '/v2/systemsharedmemory/status', '/v2/systemsharedmemory/region/:region/status', '/v2/systemsharedmemory/unregister',
-    '/v2/systemsharedmemory/region/:region/register', '/v2/systemsharedmemory/region/:region/unregister',
-    '/v2/cudasharedmemory/status', '/v2/cudasharedmemory/region/:region/status', '/v2/cudasharedmemory/unregister',
-    '/v2/cudasharedmemory/region/:region/register', '/v2/cudasharedmemory/region/:region/unregister',
     '/v2/trace/setting', '/v2/models/:model/trace/setting', '/v2/logging',
   ]) {
     const feature = url.split('/')[2] ?? url;
