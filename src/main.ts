@@ -4,13 +4,17 @@
  */
 import { CommanderError } from 'commander';
 import { InferenceServer } from './server.js';
-import { logLevel } from './config/server-options.js';
+import { pino } from 'pino';
+import { initialLogSettings, logLevel } from './config/server-options.js';
 import { createLogger } from './observability/logger.js';
+import { LogSettings } from './observability/log-settings.js';
 import { parseCommandLine } from './cli.js';
 
 async function main(argv: string[]): Promise<void> {
   const options = parseCommandLine(argv);
-  const log = createLogger({ level: logLevel(options), pretty: options.logPretty });
+  const settings = new LogSettings(initialLogSettings(options));
+  const destination = options.logFile === '' ? undefined : pino.destination({ dest: options.logFile, mkdir: true, sync: true });
+  const log = createLogger({ level: logLevel(options), pretty: options.logPretty, settings, ...(destination ? { destination } : {}) });
   const server = await InferenceServer.create(options, log);
   let signals = 0;
   const onSignal = (sig: string) => {

@@ -12,7 +12,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { BackendRegistry } from './backends/backend-registry.js';
 import { setupBackends } from './backends/setup-backends.js';
-import { resolveOptions, type ServerOptions } from './config/server-options.js';
+import { initialLogSettings, resolveOptions, type ServerOptions } from './config/server-options.js';
+import { logSettingsOf } from './observability/logger.js';
+import { LogSettings } from './observability/log-settings.js';
 import { InferenceService } from './core/inference-service.js';
 import { GrpcFrontend } from './frontends/grpc/grpc-server.js';
 import { HttpFrontend } from './frontends/http/http-server.js';
@@ -27,6 +29,10 @@ import { findPackageRoot } from './util/package-root.js';
 import { discoverGpus, queryNvidiaSmi, visibleDevices, type GpuInventory } from './backends/gpu/gpu-devices.js';
 import { GpuMetrics } from './observability/gpu-metrics.js';
 import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './core/shared-memory/system-shm-registry.js';
+import { parseTraceConfig, type TraceConfig } from './observability/trace/trace-config.js';
+import { TraceSettings } from './observability/trace/trace-settings.js';
+import { Tracer } from './observability/trace/tracer.js';
+import { TraceFileSink } from './observability/trace/trace-file-sink.js';
 
 /**
  * Extensions reported by ServerMetadata: only what this build really implements
@@ -41,6 +47,8 @@ export const EXTENSIONS: readonly string[] = Object.freeze([
   'system_shared_memory',
   'binary_tensor_data',
   'statistics',
+  'trace',
+  'logging',
 ]);
 
 /** The extensions this server's options switch off (system_shared_memory needs --allow-client-shm). */
@@ -101,7 +109,9 @@ export class InferenceServer {
     });
     const systemShm = new SystemSharedMemoryRegistry({ allowClientShm: options.allowClientShm, shmDir: DEFAULT_SHM_DIR });
     const metadata = { name: 'infera', version: packageVersion(), extensions: serverExtensions(options) };
-    const service = new InferenceService(registry, metadata, manager, { systemShm });
+    const logSettings = logSettingsOf(log) ?? new LogSettings(initialLogSettings(options));
+    const tracer = await createTracer(parseTraceConfig(options.traceConfig), log);
+    const service = new InferenceService(registry, metadata, manager, { systemShm, logSettings, tracer });
     await manager.startup();
     const server = new InferenceServer(options, registry, service, manager, log);
     server.#gpus = gpus;
@@ -184,8 +194,20 @@ export class InferenceServer {
     await this.#closeListeners(drained);
     await Promise.all(versions.map((v) => unloadVersion(v)));
     this.service.systemShm.close();
+    await this.service.tracer.close();
     this.#log.info('stopped');
   }
+}
+
+/**
+ * The trace sink of the configured mode: Triton's trace file, or an OTLP/HTTP exporter (the
+ * OpenTelemetry SDK is loaded only in that mode).
+ */
+async function createTracer(cfg: TraceConfig, log: Logger): Promise<Tracer> {
+  const settings = new TraceSettings(cfg.values);
+  if (cfg.values.trace_mode !== 'opentelemetry') return new Tracer(settings, new TraceFileSink(settings, log));
+  const { OtelSink } = await import('./observability/trace/otel-sink.js');
+  return new Tracer(settings, new OtelSink(cfg.otel));
 }
 
 function packageVersion(): string {

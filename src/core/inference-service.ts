@@ -20,6 +20,11 @@ import { modelConfigFromJson } from '../config/model-config-json.js';
 import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './shared-memory/system-shm-registry.js';
 import { CudaSharedMemoryRegistry } from './shared-memory/cuda-shm-registry.js';
 import { RequestShm, usesSharedMemory } from './shared-memory/request-shm.js';
+import { LogSettings } from '../observability/log-settings.js';
+import { Tracer, type TraceSink } from '../observability/trace/tracer.js';
+import { DEFAULT_TRACE_VALUES, TraceSettings, type TraceSettingChange, type TraceSettingsView } from '../observability/trace/trace-settings.js';
+import type { RequestTrace } from '../observability/trace/request-trace.js';
+import { decodeToValues } from './tensor-codec.js';
 
 export interface TensorMetadata {
   name: string;
@@ -74,6 +79,8 @@ export interface LoadParameters {
 /** The registries the service owns besides the models; each defaults to its "off" form. */
 export interface ServiceExtras {
   systemShm?: SystemSharedMemoryRegistry;
+  logSettings?: LogSettings;
+  tracer?: Tracer;
 }
 
 export class InferenceService {
@@ -81,6 +88,10 @@ export class InferenceService {
   readonly systemShm: SystemSharedMemoryRegistry;
   /** Triton's cuda_shared_memory API on a server without CUDA. */
   readonly cudaShm: CudaSharedMemoryRegistry;
+  /** Triton's logging settings (LogSettings RPC, /v2/logging), applied to the server's logger. */
+  readonly logSettings: LogSettings;
+  /** Triton's trace extension: settings, sampling and the trace sink. */
+  readonly tracer: Tracer;
   readonly #registry: ModelRegistry;
   readonly #metadata: ServerMetadata;
   #control: ModelControl | undefined;
@@ -90,6 +101,8 @@ export class InferenceService {
   constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl, extras: ServiceExtras = {}) {
     this.systemShm = extras.systemShm ?? new SystemSharedMemoryRegistry({ allowClientShm: false, shmDir: DEFAULT_SHM_DIR });
     this.cudaShm = new CudaSharedMemoryRegistry((name) => this.systemShm.has(name));
+    this.logSettings = extras.logSettings ?? new LogSettings();
+    this.tracer = extras.tracer ?? new Tracer(new TraceSettings(DEFAULT_TRACE_VALUES), NO_TRACE_SINK);
     this.#registry = registry;
     this.#metadata = metadata;
     this.#control = control;
@@ -256,25 +269,63 @@ export class InferenceService {
     const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
     const stats = loaded.stats!;
     const version = String(loaded.version);
+    const trace = req.parentTrace !== undefined || this.tracer.tracing ? this.#beginTrace(req, version, start) : undefined;
     let inScheduler = false;
     try {
       const vr = validateRequest(loaded.signature!, req);
+      if (trace !== undefined) traceQueued(trace, vr.inputs);
       inScheduler = true;
       const tensors = await loaded.scheduler!.enqueue(vr, start);
       inScheduler = false;
       const outputs = postprocess(loaded, vr, tensors);
-      const ns = nowNs() - start;
+      const end = nowNs();
+      const ns = end - start;
       stats.recordSuccess(ns);
       this.#notify({ model: req.modelName, version, durationNs: ns, failure: undefined });
+      if (trace !== undefined) this.#endTrace(trace, end, outputs, undefined);
       return { id: req.id, modelName: req.modelName, modelVersion: version, parameters: {}, outputs };
     } catch (e) {
       const err = InferenceError.from(e);
-      const ns = nowNs() - start;
+      const end = nowNs();
+      const ns = end - start;
       const failure = inScheduler ? schedulerFailureReason(err) : 'OTHER';
       stats.recordFailure(ns, Date.now(), failure);
       this.#notify({ model: req.modelName, version, durationNs: ns, failure });
+      if (trace !== undefined) this.#endTrace(trace, end, [], err);
       throw err;
     }
+  }
+
+  /** Trace settings of `model` ('' = global); NOT_FOUND for a model the repository does not know. */
+  traceSettings(model: string): TraceSettingsView {
+    this.#knownModel(model);
+    return this.tracer.settings.view(model);
+  }
+
+  updateTraceSettings(model: string, changes: Readonly<Record<string, TraceSettingChange>>): TraceSettingsView {
+    this.#knownModel(model);
+    return this.tracer.settings.update(model, changes);
+  }
+
+  #knownModel(model: string): void {
+    if (model !== '' && this.#registry.get(model) === undefined) throw errors.modelNotFound(model);
+  }
+
+  #beginTrace(req: InferenceRequest, version: string, start: number): RequestTrace | undefined {
+    const t = req.parentTrace !== undefined
+      ? this.tracer.child(req.parentTrace, req.modelName, req.id, start)
+      : this.tracer.start(req.modelName, req.id, start, req.traceContext);
+    if (t === undefined) return undefined;
+    t.version = version;
+    req.trace = t;
+    return t;
+  }
+
+  #endTrace(t: RequestTrace, end: number, outputs: readonly OutputTensor[], err: InferenceError | undefined): void {
+    if (t.wantsTensors) for (const o of outputs) t.tensors.push(traceTensor('TENSOR_BACKEND_OUTPUT', o));
+    if (err !== undefined) t.error = err.message;
+    t.stamp('REQUEST_END', end);
+    this.tracer.finish(t);
   }
 
   #notify(outcome: InferenceOutcome): void {
@@ -297,6 +348,26 @@ function schedulerFailureReason(err: InferenceError): FailureReason {
   if (err.code === 'CANCELLED' || err.code === 'DEADLINE_EXCEEDED') return 'CANCELED';
   if (err.code === 'UNAVAILABLE') return 'REJECTED';
   return 'BACKEND';
+}
+
+const NO_TRACE_SINK: TraceSink = { begin: () => undefined, end: () => undefined, close: () => Promise.resolve() };
+/** TENSORS-level traces show at most this many elements of a tensor. */
+const TRACE_TENSOR_MAX_ELEMENTS = 4096;
+
+function traceQueued(t: RequestTrace, inputs: readonly Tensor[]): void {
+  t.stamp('QUEUE_START', nowNs());
+  if (t.wantsTensors) for (const i of inputs) t.tensors.push(traceTensor('TENSOR_QUEUE_INPUT', i));
+}
+
+function traceTensor(activity: 'TENSOR_QUEUE_INPUT' | 'TENSOR_BACKEND_OUTPUT', x: Tensor): RequestTrace['tensors'][number] {
+  let data: string;
+  try {
+    const values = decodeToValues(x.datatype, x.data);
+    data = (values as unknown[]).slice(0, TRACE_TENSOR_MAX_ELEMENTS).join(',') + (values.length > TRACE_TENSOR_MAX_ELEMENTS ? ',…' : '');
+  } catch {
+    data = '';
+  }
+  return { activity, name: x.name, datatype: x.datatype, shape: x.shape.join(','), data };
 }
 
 function statVersions(entry: ModelEntry, version: string): LoadedVersion[] {

@@ -266,6 +266,10 @@ export class DynamicBatcher implements Scheduler {
       const outputNames = unionOutputs(vrs);
       const result = await instance.execute({ batchSize: total, inputs: mergeInputs(vrs, batchingShape), outputNames });
       stats.recordExecution(total, items.length, result.timings);
+      for (const p of items) {
+        const t = p.vr.request.trace; // traced requests get the phases just recorded, nothing re-measured
+        if (t !== undefined) t.compute(startNs, result.timings, nowNs());
+      }
       const parts = new Map<string, Tensor[]>();
       for (const out of result.outputs) parts.set(out.name, splitOutput(out, sizes, batchingShape, this.#o.modelName));
       items.forEach((p, i) => {

@@ -14,6 +14,7 @@ import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
 import { callSignal } from './call-signal.js';
 import { loadParameters, unloadDependents } from './grpc-repository.js';
 import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
+import { logChanges, logResponse, traceChanges, traceContextOf, traceResponse } from './grpc-settings.js';
 import { logOutcome } from '../../observability/log-policy.js';
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
@@ -32,12 +33,6 @@ function unary<Req, Res>(rpc: string, log: Logger, body: (req: Req, call: Server
         },
       );
   };
-}
-
-function unimplemented(rpc: string, log: Logger): Unary<unknown, never> {
-  return unary(rpc, log, () => {
-    throw errors.notImplemented(rpc);
-  });
 }
 
 function noRepositoryName(name: string): void {
@@ -60,7 +55,10 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
     ModelInfer: unary('ModelInfer', log, async (r, call) => {
       const { signal, dispose } = callSignal(call, r.model_name, r.model_version);
       try {
-        return toModelInferResponse(await svc.infer(toInferenceRequest(r, signal)));
+        const req = toInferenceRequest(r, signal);
+        const tc = traceContextOf(call.metadata);
+        if (tc !== undefined) req.traceContext = tc;
+        return toModelInferResponse(await svc.infer(req));
       } finally {
         dispose();
       }
@@ -94,8 +92,14 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
       svc.cudaShm.unregister(r.name);
       return {};
     }),
-    TraceSetting: unimplemented('TraceSetting', log),
-    LogSettings: unimplemented('LogSettings', log),
+    TraceSetting: unary('TraceSetting', log, (r) => {
+      const changes = traceChanges(r);
+      return traceResponse(Object.keys(changes).length === 0 ? svc.traceSettings(r.model_name) : svc.updateTraceSettings(r.model_name, changes));
+    }),
+    LogSettings: unary('LogSettings', log, (r) => {
+      const changes = logChanges(r);
+      return logResponse(Object.keys(changes).length === 0 ? svc.logSettings.get() : svc.logSettings.update(changes));
+    }),
   };
 }
 

@@ -13,6 +13,7 @@ import { parseRequestJson } from './http-convert.js';
 import { handleInfer } from './infer-handler.js';
 import { loadParameters, unloadDependents } from './http-repository.js';
 import { registerSharedMemoryRoutes } from './http-shared-memory.js';
+import { registerSettingsRoutes } from './http-settings.js';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
 type Params = Record<string, string | undefined>;
@@ -73,15 +74,7 @@ export function registerRoutes(app: FastifyInstance, svc: InferenceService, o: R
   registerModelRoutes(app, svc, o);
   registerRepositoryRoutes(app, svc);
   registerSharedMemoryRoutes(app, svc);
-  for (const url of [
-    '/v2/trace/setting', '/v2/models/:model/trace/setting', '/v2/logging',
-  ]) {
-    const feature = url.split('/')[2] ?? url;
-    const h: Handler = () => {
-      throw errors.notImplemented(`the ${feature} extension`);
-    };
-    route(app, url, url.endsWith('status') ? { GET: h } : url.includes('setting') || url.endsWith('logging') ? { GET: h, POST: h } : { POST: h });
-  }
+  registerSettingsRoutes(app, svc);
 }
 
 function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: RouteOptions): void {
