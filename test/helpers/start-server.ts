@@ -3,6 +3,7 @@
  * protos. Register `close` with t.after / after() right away.
  */
 import { credentials, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { InferenceServer } from '../../src/server.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { loadInferenceProtos } from '../../src/frontends/grpc/proto-loader.js';
@@ -25,13 +26,14 @@ export interface TestServer {
 export async function startServer(
   repos: string[],
   extra: Partial<ServerOptions> = {},
+  log: Logger = silentLogger(),
 ): Promise<TestServer> {
   const server = await InferenceServer.create(
     {
       modelRepositories: repos, grpcPort: 0, host: '127.0.0.1', httpPort: 0, httpAddress: '127.0.0.1',
       metricsPort: 0, metricsAddress: '127.0.0.1', exitTimeoutSecs: 5, ...extra,
     },
-    silentLogger(),
+    log,
   );
   const { grpcPort, httpPort, metricsPort } = await server.start();
   const target = `127.0.0.1:${grpcPort}`;
