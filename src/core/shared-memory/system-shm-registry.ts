@@ -24,8 +24,7 @@
  * to SYNC_IO_MAX_BYTES run synchronously (cheaper than a thread-pool hop); larger ones go to
  * libuv's thread pool so a big tensor does not stall the event loop.
  */
-import { closeSync, fstatSync, openSync, read, write } from 'node:fs';
-import { readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readSync, write, writeSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ErrorCode } from '../../errors/error-codes.js';
@@ -111,7 +110,8 @@ export class SystemSharedMemoryRegistry {
     const file = this.#objectPath(name, key);
     let fd: number;
     try {
-      fd = openSync(file, 'r+');
+      // O_NOFOLLOW as glibc's shm_open: a symlink planted in /dev/shm cannot redirect the writes.
+      fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW);
     } catch (e) {
       throw errors.invalidArg(`Unable to open shared memory region: '${key}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }

@@ -6,8 +6,9 @@
  * Settings (all carried as strings, PROTOCOL.md §2.8): `trace_level` (list of OFF, TIMESTAMPS,
  * TENSORS), `trace_rate` (trace one request in every N, N ≥ 1: the first, the N+1st, …),
  * `trace_count` (traces left before tracing stops; -1 = no limit), `log_frequency` (triton mode:
- * start a new trace file every N traces; 0 = one file), `trace_file` and `trace_mode`, which are
- * fixed at startup (--trace-config) and UNSUPPORTED to change over the network, as Triton.
+ * start a new trace file every N traces; 0 = one file; global only, since every trace shares the
+ * file), `trace_file` and `trace_mode`, which are fixed at startup (--trace-config) and
+ * UNSUPPORTED to change over the network, as Triton.
  *
  * A model with no override uses the global scope, sampler included. A model with overrides has
  * its own sampler (own rate counter and own count), seeded from the global values it does not
@@ -101,7 +102,10 @@ export class TraceSettings {
 
   /** Whether the next request to `model` is traced (advances that scope's sampler). */
   sample(model: string): boolean {
-    return this.#scope(model).sample();
+    const s = this.#scope(model);
+    const picked = s.sample();
+    if (s.remaining === 0) this.#refresh(); // that scope's trace_count ran out
+    return picked;
   }
 
   view(model = ''): TraceSettingsView {
@@ -124,6 +128,7 @@ export class TraceSettings {
       // Models without their own value of a setting follow the global one.
       for (const m of this.#models.values()) m.scope.values = { ...values, ...m.overrides };
     } else {
+      if (parsed.has('log_frequency')) throw errors.invalidArg(`log_frequency is a global setting (all traces share one trace file); set it without a model`);
       const m = this.#models.get(model) ?? { overrides: {}, scope: new Scope({ ...this.#global.values }) };
       for (const [k, v] of parsed) {
         if (v === undefined) delete m.overrides[k];
@@ -136,11 +141,6 @@ export class TraceSettings {
     }
     this.#refresh();
     return this.view(model);
-  }
-
-  /** After a trace_count ran out the scope is off; callers report it so `tracing` stays exact. */
-  settle(): void {
-    this.#refresh();
   }
 
   #scope(model: string): Scope {

@@ -33,11 +33,7 @@ export class Tracer {
 
   /** A trace for a request arriving at `startNs`, if the sampler of `model` picks it. */
   start(model: string, requestId: string, startNs: number, context?: TraceContextHeaders): RequestTrace | undefined {
-    if (!this.settings.sample(model)) {
-      this.settings.settle();
-      return undefined;
-    }
-    this.settings.settle();
+    if (!this.settings.sample(model)) return undefined;
     return this.#begin(new RequestTrace(this.#nextId++, model, requestId, this.settings.values(model).trace_level, undefined, context), startNs);
   }
 

@@ -5,8 +5,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { TempRepo } from '../../helpers/repo.js';
+import { ROOT, TempRepo } from '../../helpers/repo.js';
 import { call, startServer, type TestServer } from '../../helpers/start-server.js';
 import { errorOf, http, json, postJson } from '../http/http-client.js';
 import { createLogger } from '../../../src/observability/logger.js';
@@ -94,5 +98,34 @@ describe('LogSettings / /v2/logging', () => {
     await assert.rejects(call(c().LogSettings.bind(c()), { settings: { log_file: { string_param: 'x.log' } } }), fails(status.UNIMPLEMENTED, /log file location/));
     assert.equal((await http(`${ts.httpUrl}/v2/logging`, { method: 'DELETE' })).status, 405);
     assert.deepEqual(await call(c().ServerLive.bind(c()), {}), { live: true });
+  });
+});
+
+describe('--log-file and the log flags of the process', () => {
+  it('writes JSON lines to the file, honours --log-verbose, exits 0 on SIGTERM', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'infera-log-'));
+    const file = path.join(dir, 'sub', 'infera.log');
+    try {
+      const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo.dir, '--grpc-port', '0', '--grpc-address', '127.0.0.1',
+        '--http-port', '0', '--http-address', '127.0.0.1', '--allow-metrics=false', '--log-file', file, '--log-verbose', '0', '--log-warning=false'], { cwd: ROOT });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const deadline = Date.now() + 20_000;
+      while (!(existsSync(file) && readFileSync(file, 'utf8').includes('"msg":"server started"'))) {
+        assert.ok(Date.now() < deadline, 'the log file gets the startup records');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+      assert.ok(records.length > 0);
+      assert.ok(records.some((r) => r.msg === 'stopped'), 'the shutdown records too');
+      // Loading a model writes debug records; --log-verbose 0 keeps them out.
+      assert.ok(records.every((r) => r.level >= 30), 'no debug records');
+      assert.equal(stdout, '', 'nothing on stdout');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

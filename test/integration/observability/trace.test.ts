@@ -112,6 +112,7 @@ describe('trace settings API', () => {
     assert.equal((await http(`${ts.httpUrl}/v2/models/simple/versions/1/trace/setting`)).status, 404);
     assert.equal((await http(`${ts.httpUrl}/v2/trace/setting`, { method: 'PUT' })).status, 405);
     await assert.rejects(call(c().TraceSetting.bind(c()), { model_name: 'nope', settings: {} }), fails(status.NOT_FOUND, /nope/));
+    await assert.rejects(call(c().TraceSetting.bind(c()), { model_name: 'simple', settings: { log_frequency: { value: ['2'] } } }), fails(status.INVALID_ARGUMENT, /log_frequency is a global setting/));
     await assert.rejects(call(c().TraceSetting.bind(c()), { model_name: '', settings: { trace_rate: { value: ['-1'] } } }), fails(status.INVALID_ARGUMENT, /trace_rate/));
     await assert.rejects(call(c().TraceSetting.bind(c()), { model_name: '', settings: { trace_file: { value: ['/x'] } } }), fails(status.UNIMPLEMENTED, /trace file location/));
   });
