@@ -207,7 +207,7 @@ async function createTracer(cfg: TraceConfig, log: Logger): Promise<Tracer> {
   const settings = new TraceSettings(cfg.values);
   if (cfg.values.trace_mode !== 'opentelemetry') return new Tracer(settings, new TraceFileSink(settings, log));
   const { OtelSink } = await import('./observability/trace/otel-sink.js');
-  return new Tracer(settings, new OtelSink(cfg.otel));
+  return new Tracer(settings, new OtelSink(cfg.otel, log.child({ component: 'trace' })));
 }
 
 function packageVersion(): string {

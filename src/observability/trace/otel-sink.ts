@@ -11,12 +11,15 @@
  * client's W3C `traceparent`/`tracestate` (gRPC metadata or HTTP headers) become the root's
  * parent. Sampling is Infera's (trace_rate/trace_count), so the SDK samples everything it is
  * given. No global OpenTelemetry state is registered: the provider lives and dies with the server.
+ * A collector that is down only loses spans: exports fail inside the SDK, requests never wait on
+ * them, and stop() gives up after SHUTDOWN_TIMEOUT_MS.
  */
 import { ROOT_CONTEXT, SpanStatusCode, trace, type Context, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { Logger } from 'pino';
 import type { OtelConfig } from './trace-config.js';
 import type { RequestTrace } from './request-trace.js';
 import type { TraceSink } from './tracer.js';
@@ -36,12 +39,17 @@ const headerGetter = {
   keys: (c: Record<string, string | undefined>) => Object.keys(c),
 };
 
+/** How long stop() waits for the last spans to reach the collector. */
+const SHUTDOWN_TIMEOUT_MS = 3000;
+
 export class OtelSink implements TraceSink {
   readonly #provider: BasicTracerProvider;
   readonly #tracer: Tracer;
+  readonly #log: Logger;
 
-  constructor(o: OtelConfig) {
-    const exporter = new OTLPTraceExporter({ url: o.url });
+  constructor(o: OtelConfig, log: Logger) {
+    this.#log = log;
+    const exporter = new OTLPTraceExporter({ url: o.url, timeoutMillis: SHUTDOWN_TIMEOUT_MS });
     this.#provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'infera', ...o.resource }),
       sampler: new AlwaysOnSampler(),
@@ -75,8 +83,19 @@ export class OtelSink implements TraceSink {
     span.end(end === undefined ? undefined : hr(end));
   }
 
+  /** Flushes what is queued; a collector that is down or slow costs at most SHUTDOWN_TIMEOUT_MS and a warning. */
   async close(): Promise<void> {
-    await this.#provider.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${SHUTDOWN_TIMEOUT_MS} ms`)), SHUTDOWN_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.#provider.shutdown(), timeout]);
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'OpenTelemetry: could not export the last spans');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #parentContext(t: RequestTrace): Context {

@@ -10,7 +10,8 @@
  * (a write stream, so the event loop never waits on the disk and memory stays bounded); the
  * array is closed at server stop, or, with log_frequency N > 0, after every N traces, when the
  * next trace starts `<trace_file>.<k+1>` (files are `<trace_file>.0`, `.1`, …). With no
- * trace_file, triton-mode traces are not written anywhere.
+ * trace_file, triton-mode traces are not written anywhere; a file that cannot be written stops
+ * the writing, with one warning (requests are never affected).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Logger } from 'pino';
@@ -24,6 +25,8 @@ export class TraceFileSink implements TraceSink {
   #stream: WriteStream | undefined;
   #inFile = 0;
   #fileIndex = 0;
+  /** Set after a write failed: tracing to files stops (one warning, not one per trace). */
+  #broken = false;
   readonly #closing: Promise<void>[] = [];
 
   constructor(settings: TraceSettings, log: Logger) {
@@ -37,12 +40,15 @@ export class TraceFileSink implements TraceSink {
 
   end(t: RequestTrace): void {
     const { trace_file: file, log_frequency: every } = this.#settings.values('');
-    if (file === '') return;
+    if (file === '' || this.#broken) return;
     let stream = this.#stream;
     if (stream === undefined) {
       const path = every > 0 ? `${file}.${this.#fileIndex}` : file;
       stream = this.#stream = createWriteStream(path);
-      stream.on('error', (e) => this.#log.warn({ err: e.message, file: path }, 'trace file write failed'));
+      stream.on('error', (e) => {
+        if (!this.#broken) this.#log.warn({ err: e.message, file: path }, 'trace file write failed: no more traces are written');
+        this.#broken = true;
+      });
       stream.write('[');
     } else {
       stream.write(',');
@@ -62,7 +68,10 @@ export class TraceFileSink implements TraceSink {
     this.#stream = undefined;
     this.#inFile = 0;
     this.#fileIndex++;
-    this.#closing.push(new Promise((resolve) => s.end(']\n', () => resolve())));
+    this.#closing.push(new Promise((resolve) => {
+      if (s.destroyed) resolve();
+      else s.end(']\n', () => resolve()).once('error', () => resolve());
+    }));
   }
 }
 

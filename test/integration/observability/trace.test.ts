@@ -170,6 +170,15 @@ describe('triton mode: trace files', () => {
     assert.equal(existsSync(`${file}.3`), false);
   });
 
+  it('a trace file that cannot be written never fails a request or the stop', async () => {
+    const ts = await startServer([repo.dir], { traceConfig: ['level=TIMESTAMPS', 'rate=1', `triton,file=${path.join(dir, 'no', 'such', 'dir', 't.json')}`] });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await call(ts.client.ModelInfer.bind(ts.client), simpleRequest())).outputs.length, 2);
+    } finally {
+      await ts.close();
+    }
+  });
+
   it('--trace-config errors stop the server from starting', async () => {
     for (const bad of [['level=LOUD'], ['rate=0'], ['mode=zipkin'], ['triton,colour=1'], ['opentelemetry,bsp_schedule_delay=-1'], ['nonsense'], ['jaeger,url=x']]) {
       await assert.rejects(InferenceServer.create({ modelRepositories: [repo.dir], traceConfig: bad }, silentLogger()), /--trace-config/, bad.join(' '));
@@ -239,5 +248,26 @@ describe('opentelemetry mode', () => {
     assert.equal(simple.parentSpanId, 'b7ad6b7169203331');
     const version = simple.attributes!.find((a) => a.key === 'triton.model_version')!;
     assert.equal(version.value.stringValue, '1');
+  });
+
+  it('a collector that is down loses spans, never requests, and does not hold up the stop', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const addr = closed.address();
+    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const ts = await startServer([repo.dir], { traceConfig: ['mode=opentelemetry', 'level=TIMESTAMPS', 'rate=1', `opentelemetry,url=http://127.0.0.1:${port}/v1/traces`, 'opentelemetry,bsp_schedule_delay=50'] });
+    let stopped = false;
+    try {
+      for (let i = 0; i < 3; i++) await call(ts.client.ModelInfer.bind(ts.client), simpleRequest(`down-${i}`));
+      await new Promise((r) => setTimeout(r, 200)); // let an export fail
+      assert.equal((await call(ts.client.ModelInfer.bind(ts.client), simpleRequest())).outputs.length, 2);
+      const t = Date.now();
+      await ts.close();
+      stopped = true;
+      assert.ok(Date.now() - t < 10_000, 'stop is bounded');
+    } finally {
+      if (!stopped) await ts.close();
+    }
   });
 });
