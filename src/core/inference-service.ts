@@ -21,10 +21,9 @@ import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './shared-memory/sys
 import { CudaSharedMemoryRegistry } from './shared-memory/cuda-shm-registry.js';
 import { RequestShm, usesSharedMemory } from './shared-memory/request-shm.js';
 import { LogSettings } from '../observability/log-settings.js';
-import { Tracer, type TraceSink } from '../observability/trace/tracer.js';
+import { Tracer } from '../observability/trace/tracer.js';
 import { DEFAULT_TRACE_VALUES, TraceSettings, type TraceSettingChange, type TraceSettingsView } from '../observability/trace/trace-settings.js';
-import type { RequestTrace } from '../observability/trace/request-trace.js';
-import { decodeToValues } from './tensor-codec.js';
+import { beginTrace, endTrace, NO_TRACE_SINK, traceQueued } from './request-tracing.js';
 
 export interface TensorMetadata {
   name: string;
@@ -269,7 +268,7 @@ export class InferenceService {
     const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
     const stats = loaded.stats!;
     const version = String(loaded.version);
-    const trace = req.parentTrace !== undefined || this.tracer.tracing ? this.#beginTrace(req, version, start) : undefined;
+    const trace = req.parentTrace !== undefined || this.tracer.tracing ? beginTrace(this.tracer, req, version, start) : undefined;
     let inScheduler = false;
     try {
       const vr = validateRequest(loaded.signature!, req);
@@ -282,7 +281,7 @@ export class InferenceService {
       const ns = end - start;
       stats.recordSuccess(ns);
       this.#notify({ model: req.modelName, version, durationNs: ns, failure: undefined });
-      if (trace !== undefined) this.#endTrace(trace, end, outputs, undefined);
+      if (trace !== undefined) endTrace(this.tracer, trace, end, outputs, undefined);
       return { id: req.id, modelName: req.modelName, modelVersion: version, parameters: {}, outputs };
     } catch (e) {
       const err = InferenceError.from(e);
@@ -291,7 +290,7 @@ export class InferenceService {
       const failure = inScheduler ? schedulerFailureReason(err) : 'OTHER';
       stats.recordFailure(ns, Date.now(), failure);
       this.#notify({ model: req.modelName, version, durationNs: ns, failure });
-      if (trace !== undefined) this.#endTrace(trace, end, [], err);
+      if (trace !== undefined) endTrace(this.tracer, trace, end, [], err);
       throw err;
     }
   }
@@ -309,23 +308,6 @@ export class InferenceService {
 
   #knownModel(model: string): void {
     if (model !== '' && this.#registry.get(model) === undefined) throw errors.modelNotFound(model);
-  }
-
-  #beginTrace(req: InferenceRequest, version: string, start: number): RequestTrace | undefined {
-    const t = req.parentTrace !== undefined
-      ? this.tracer.child(req.parentTrace, req.modelName, req.id, start)
-      : this.tracer.start(req.modelName, req.id, start, req.traceContext);
-    if (t === undefined) return undefined;
-    t.version = version;
-    req.trace = t;
-    return t;
-  }
-
-  #endTrace(t: RequestTrace, end: number, outputs: readonly OutputTensor[], err: InferenceError | undefined): void {
-    if (t.wantsTensors) for (const o of outputs) t.tensors.push(traceTensor('TENSOR_BACKEND_OUTPUT', o));
-    if (err !== undefined) t.error = err.message;
-    t.stamp('REQUEST_END', end);
-    this.tracer.finish(t);
   }
 
   #notify(outcome: InferenceOutcome): void {
@@ -348,26 +330,6 @@ function schedulerFailureReason(err: InferenceError): FailureReason {
   if (err.code === 'CANCELLED' || err.code === 'DEADLINE_EXCEEDED') return 'CANCELED';
   if (err.code === 'UNAVAILABLE') return 'REJECTED';
   return 'BACKEND';
-}
-
-const NO_TRACE_SINK: TraceSink = { begin: () => undefined, end: () => undefined, close: () => Promise.resolve() };
-/** TENSORS-level traces show at most this many elements of a tensor. */
-const TRACE_TENSOR_MAX_ELEMENTS = 4096;
-
-function traceQueued(t: RequestTrace, inputs: readonly Tensor[]): void {
-  t.stamp('QUEUE_START', nowNs());
-  if (t.wantsTensors) for (const i of inputs) t.tensors.push(traceTensor('TENSOR_QUEUE_INPUT', i));
-}
-
-function traceTensor(activity: 'TENSOR_QUEUE_INPUT' | 'TENSOR_BACKEND_OUTPUT', x: Tensor): RequestTrace['tensors'][number] {
-  let data: string;
-  try {
-    const values = decodeToValues(x.datatype, x.data);
-    data = (values as unknown[]).slice(0, TRACE_TENSOR_MAX_ELEMENTS).join(',') + (values.length > TRACE_TENSOR_MAX_ELEMENTS ? ',…' : '');
-  } catch {
-    data = '';
-  }
-  return { activity, name: x.name, datatype: x.datatype, shape: x.shape.join(','), data };
 }
 
 function statVersions(entry: ModelEntry, version: string): LoadedVersion[] {
