@@ -9,7 +9,8 @@
  *   release:        give every lease back (exactly once, success or failure)
  *
  * Requests that name no region pay one property probe per tensor (usesSharedMemory) and nothing else.
- * Rules (Triton's): an shm input carries no other data; an shm output cannot also ask for
+ * Rules (Triton's): an shm input carries no other data, and a fixed-size one's byte_size must
+ * match its shape (checked before the copy, so a hostile byte_size costs nothing); an shm output cannot also ask for
  * classification; an output's bytes (BYTES outputs included, 4-byte length prefixes and all) must
  * fit its byte_size. Two outputs of one request may not write overlapping bytes of one region
  * (the result would depend on write order). Concurrent requests writing the same range are the
@@ -18,6 +19,9 @@
 import type { InferenceRequest, InputTensor, OutputTensor } from '../inference-request.js';
 import type { Parameters, ParameterValue } from '../tensor.js';
 import { errors } from '../../errors/catalogue.js';
+import { ErrorCode } from '../../errors/error-codes.js';
+import { InferenceError } from '../../errors/inference-error.js';
+import { elementByteSize, elementCount } from '../datatype.js';
 import type { ShmLease, SystemSharedMemoryRegistry } from './system-shm-registry.js';
 
 export const SHM_REGION = 'shared_memory_region';
@@ -31,6 +35,8 @@ export interface ShmReference {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Bytes one request may read from shared memory: a gRPC message's limit (Triton's INT32_MAX). */
+export const MAX_SHM_INPUT_BYTES = 2_147_483_647;
 
 /** A tensor's region reference, or undefined when it names none. `what` names the tensor for messages. */
 export function shmReference(p: Parameters, what: string): ShmReference | undefined {
@@ -96,7 +102,8 @@ export class RequestShm {
         outputs.set(o.name, lease);
       }
       const inputs: InputTensor[] = [];
-      for (const t of req.inputs) inputs.push(await readInput(registry, t, ref, leases));
+      const budget = { left: MAX_SHM_INPUT_BYTES };
+      for (const t of req.inputs) inputs.push(await readInput(registry, t, ref, leases, budget));
       return new RequestShm({ ...req, inputs }, leases, outputs);
     } catch (e) {
       for (const l of leases) l.release();
@@ -133,11 +140,21 @@ export class RequestShm {
   }
 }
 
-async function readInput(registry: SystemSharedMemoryRegistry, t: InputTensor, ref: string, leases: ShmLease[]): Promise<InputTensor> {
+async function readInput(registry: SystemSharedMemoryRegistry, t: InputTensor, ref: string, leases: ShmLease[], budget: { left: number }): Promise<InputTensor> {
   const what = `input '${t.name}' of the request to ${ref}`;
   const r = shmReference(t.parameters, what);
   if (r === undefined) return t;
   if (t.data.byteLength > 0) throw errors.invalidArg(`${what}: an input must set only one of its data or '${SHM_REGION}'`);
+  // Bound the copy before making it: a fixed-size tensor's bytes follow from its shape, and no
+  // request reads more than a gRPC message could carry.
+  const size = elementByteSize(t.datatype);
+  if (size > 0 && elementCount(t.shape) * size !== r.byteSize) {
+    throw errors.invalidArg(`input byte size mismatch for input '${t.name}' for ${ref}. Expected ${elementCount(t.shape) * size}, got ${r.byteSize}`);
+  }
+  if (r.byteSize > budget.left) {
+    throw new InferenceError(ErrorCode.RESOURCE_EXHAUSTED, `${what}: the shared memory inputs of one request may total at most ${MAX_SHM_INPUT_BYTES} bytes`);
+  }
+  budget.left -= r.byteSize;
   const lease = registry.acquire(r.region, r.offset, r.byteSize, what);
   leases.push(lease);
   return { ...t, data: await lease.read() };

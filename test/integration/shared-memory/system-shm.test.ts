@@ -232,6 +232,11 @@ describe('--allow-client-shm=true', () => {
       inputs: [{ name: 'IN', datatype: 'BYTES', shape: [1, 3], parameters: shmParams('b_in', bytes.length) }],
       outputs: [{ name: 'OUT', parameters: shmParams('b_small', bytes.length - 1) }],
     }), fails(status.INVALID_ARGUMENT, /output 'OUT'.*should be at least 26 bytes/));
+    // BYTES sizes do not follow from the shape: the per-request cap bounds the copy before it is made.
+    await assert.rejects(call(c().ModelInfer.bind(c()), {
+      model_name: 'id_bytes',
+      inputs: [{ name: 'IN', datatype: 'BYTES', shape: [1, 3], parameters: shmParams('b_in', 2 ** 40) }],
+    }), fails(status.RESOURCE_EXHAUSTED, /may total at most 2147483647 bytes/));
   });
 
   it('register errors: missing key, oversize, bad key, duplicate name, bad HTTP bodies; the server keeps serving', async () => {
@@ -270,7 +275,7 @@ describe('--allow-client-shm=true', () => {
       });
     await assert.rejects(infer(shmParams('ghost', 64)), fails(status.NOT_FOUND, /Unable to find shared memory region: 'ghost' \(input 'INPUT0' of the request to model 'simple'\)/));
     await assert.rejects(infer(shmParams('req', 64, 65)), fails(status.INVALID_ARGUMENT, /Invalid offset \+ byte size for shared memory region: 'req'.*offset 65 \+ byte_size 64 exceeds the region's 128 bytes/));
-    await assert.rejects(infer(shmParams('req', 2 ** 40)), fails(status.INVALID_ARGUMENT, /Invalid offset \+ byte size/));
+    await assert.rejects(infer(shmParams('req', 2 ** 40)), fails(status.INVALID_ARGUMENT, /input byte size mismatch for input 'INPUT0'.*Expected 64, got 1099511627776/));
     await assert.rejects(infer(shmParams('req', 60)), fails(status.INVALID_ARGUMENT, /input byte size mismatch for input 'INPUT0'.*Expected 64, got 60/));
     await assert.rejects(infer({ shared_memory_region: { string_param: 'req' } }), fails(status.INVALID_ARGUMENT, /'shared_memory_byte_size' must be given/));
     await assert.rejects(infer({ shared_memory_byte_size: { int64_param: 4 } }), fails(status.INVALID_ARGUMENT, /'shared_memory_byte_size' is set without 'shared_memory_region'/));
