@@ -354,6 +354,20 @@ describe('--allow-client-shm=true', () => {
       else await req;
       await call(c().SystemSharedMemoryUnregister.bind(c()), { name: '' });
     }
+    // perf_analyzer at concurrency > 1: several requests in flight on the same regions.
+    await call(c().SystemSharedMemoryRegister.bind(c()), { name: 'in', key: inKey, offset: 0, byte_size: 128 });
+    await call(c().SystemSharedMemoryRegister.bind(c()), { name: 'out', key: outKey, offset: 0, byte_size: 128 });
+    const burst = Array.from({ length: 12 }, () => call(c().ModelInfer.bind(c()), {
+      model_name: 'simple',
+      inputs: [
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], parameters: shmParams('in', 64) },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], parameters: shmParams('in', 64, 64) },
+      ],
+      outputs: [{ name: 'OUTPUT0', parameters: shmParams('out', 64) }],
+    }));
+    await call(c().SystemSharedMemoryUnregister.bind(c()), { name: '' }); // while the burst is in flight
+    assert.equal((await Promise.all(burst)).length, 12);
+    assert.deepEqual(readInt32s(outKey, 0, 16), A.map((a, i) => a + B[i]!));
     assert.equal(openShmDescriptors(), before);
     assert.equal(ts.server.service.systemShm.size, 0);
     assert.deepEqual(readInt32s(outKey, 64, 16), A.map((a, i) => a - B[i]!));
