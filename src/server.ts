@@ -205,7 +205,10 @@ export class InferenceServer {
  */
 async function createTracer(cfg: TraceConfig, log: Logger): Promise<Tracer> {
   const settings = new TraceSettings(cfg.values);
-  if (cfg.values.trace_mode !== 'opentelemetry') return new Tracer(settings, new TraceFileSink(settings, log));
+  if (cfg.values.trace_mode !== 'opentelemetry') {
+    if (cfg.values.trace_file === '' && !cfg.values.trace_level.includes('OFF')) log.warn('tracing is on in triton mode without --trace-config triton,file=<path>: traces are not written');
+    return new Tracer(settings, new TraceFileSink(settings, log));
+  }
   const { OtelSink } = await import('./observability/trace/otel-sink.js');
   return new Tracer(settings, new OtelSink(cfg.otel, log.child({ component: 'trace' })));
 }
