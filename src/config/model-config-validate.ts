@@ -174,7 +174,7 @@ function checkDynamicBatching(dynamic: ModelDynamicBatching, maxBatchSize: numbe
       report(`dynamic_batching.default_priority_level must be in [1, ${levels}], got ${level}`);
     }
     for (const [key] of policies) {
-      if (Number(key) < 1 || Number(key) > levels) {
+      if (BigInt(key) < 1n || BigInt(key) > BigInt(levels)) { // exact: keys and levels may be uint64 beyond 2^53
         report(`dynamic_batching.priority_queue_policy level ${key} is outside [1, ${levels}]`);
       }
     }

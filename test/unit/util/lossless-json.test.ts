@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonFloat, JsonSyntaxError, MAX_JSON_DEPTH, parseLosslessJson } from '../../../../src/frontends/http/lossless-json.js';
+import { JsonFloat, JsonSyntaxError, MAX_JSON_DEPTH, parseLosslessJson } from '../../../src/util/lossless-json.js';
 
 /** JsonFloat and bigint → a number, so results compare with JSON.parse's. */
 function plain(v: unknown): unknown {
