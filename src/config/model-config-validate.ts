@@ -90,10 +90,11 @@ function checkShape(tensor: ModelInput | ModelOutput, maxBatchSize: number, labe
   const dims = tensor.dims ?? [];
   const reshape = tensor.reshape?.shape;
   if (dims.length === 0 && reshape === undefined) report(`${label} must specify 'dims'`);
-  const badDim = (d: number): boolean => d < 1 && d !== WILDCARD_DIM;
-  if (dims.some(badDim)) report(`${label}: every dim must be >= 1, or -1 for a variable-size dimension; got [${dims.join(', ')}]`);
+  // 0 is a valid (zero-size) dimension: such tensors hold no elements and still flow end to end.
+  const badDim = (d: number): boolean => d < 0 && d !== WILDCARD_DIM;
+  if (dims.some(badDim)) report(`${label}: every dim must be >= 0, or -1 for a variable-size dimension; got [${dims.join(', ')}]`);
   if (reshape === undefined) return;
-  if (reshape.some(badDim)) report(`${label}: every reshape dim must be >= 1 or -1; got [${reshape.join(', ')}]`);
+  if (reshape.some(badDim)) report(`${label}: every reshape dim must be >= 0 or -1; got [${reshape.join(', ')}]`);
   if (reshape.length === 0 && maxBatchSize === 0) {
     report(`${label} cannot have an empty reshape in a non-batching model: scalar tensors are not supported`);
   }

@@ -88,9 +88,9 @@ export class InferenceService {
     let config: ModelConfig | undefined;
     if (p.config !== undefined) {
       try {
-        config = modelConfigFromJsonText(p.config, 'config override');
+        config = modelConfigFromJsonText(p.config, 'invalid config override');
       } catch (e) {
-        throw errors.invalidArg(`failed to load '${name}': invalid config override: ${(e as Error).message}`);
+        throw errors.invalidArg(`failed to load '${name}': ${(e as Error).message}`);
       }
     }
     await this.#control.load(name, { ...(config ? { config } : {}), ...(p.files ? { files: p.files } : {}) });
