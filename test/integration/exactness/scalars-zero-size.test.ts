@@ -7,9 +7,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { TempRepo } from '../../helpers/repo.js';
-import { call, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, fails, startServer, type TestServer } from '../../helpers/start-server.js';
 import { encodeBytesElements } from '../../../src/core/bytes-tensor.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import { binaryBody, errorOf, http, json, parseInferResponse, postJson } from '../http/http-client.js';
@@ -40,11 +40,6 @@ after(() => repo.remove());
 
 const f32 = (values: number[]) => Buffer.from(new Float32Array(values).buffer);
 const floats = (b: Uint8Array) => [...new Float32Array(new Uint8Array(b).buffer)];
-const fails = (code: status, re: RegExp) => (e: ServiceError) => {
-  assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
-  assert.match(e.details, re);
-  return true;
-};
 
 describe('scalars and zero-size tensors over gRPC and HTTP', () => {
   let ts: TestServer;

@@ -6,10 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentials, loadPackageDefinition, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, status } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { TempRepo } from '../../helpers/repo.js';
-import { call, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, fails, startServer, type TestServer } from '../../helpers/start-server.js';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, resolveProtoDir } from '../../../src/frontends/grpc/proto-loader.js';
 import { encodeBytesElements, bytesElementViews } from '../../../src/core/bytes-tensor.js';
 import type { GRPCInferenceServiceClient } from '../../../src/generated/inference/GRPCInferenceService.js';
@@ -55,11 +55,6 @@ function exactClient(target: string): GRPCInferenceServiceClient {
   return new pkg.inference.GRPCInferenceService(target, credentials.createInsecure());
 }
 
-const fails = (code: status, re: RegExp) => (e: ServiceError) => {
-  assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
-  assert.match(e.details, re);
-  return true;
-};
 
 describe('Triton client checks over gRPC and HTTP', () => {
   let ts: TestServer;
