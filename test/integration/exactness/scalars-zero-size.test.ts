@@ -13,6 +13,7 @@ import { call, fails, startServer, type TestServer } from '../../helpers/start-s
 import { encodeBytesElements } from '../../../src/core/bytes-tensor.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import { binaryBody, errorOf, http, json, parseInferResponse, postJson } from '../http/http-client.js';
+import { addSavedModel, ONE_INSTANCE } from '../tensorflow/tf-fixtures.js';
 
 const ZERO_BATCHED = `
 platform: "onnxruntime_onnx"
@@ -36,6 +37,7 @@ const repo = new TempRepo()
   .add('zero', { config: ZERO_BATCHED, versions: { 1: 'zero_dim.onnx' } })
   .add('id_fp32', { config: ID('TYPE_FP32'), versions: { 1: 'identity_fp32.onnx' } })
   .add('id_bytes', { config: ID('TYPE_STRING'), versions: { 1: 'identity_bytes.onnx' } });
+addSavedModel(repo, 'tf_scalar', 'times_three_float', ONE_INSTANCE); // x and output_0 are rank 0 in the signature
 after(() => repo.remove());
 
 const f32 = (values: number[]) => Buffer.from(new Float32Array(values).buffer);
@@ -99,6 +101,14 @@ describe('scalars and zero-size tensors over gRPC and HTTP', () => {
     const bad = await postJson(`${ts.httpUrl}/v2/models/scalar/infer`, body([2], [2, 3]));
     assert.equal(bad.status, 400);
     assert.match(errorOf(bad), /input 'S'.*Expected \[1\], got \[2\]/);
+  });
+
+  it('TensorFlow: the same scalar rule', async () => {
+    const tf = (shape: number[]) => infer({ model_name: 'tf_scalar', inputs: [{ name: 'x', datatype: 'FP32', shape }], raw_input_contents: [f32([2.5])] });
+    const one = await tf([1]);
+    assert.deepEqual([one.outputs[0]!.shape, floats(one.raw_output_contents[0]!)], [[1], [7.5]]);
+    const scalar = await tf([]);
+    assert.deepEqual([scalar.outputs[0]!.shape, floats(scalar.raw_output_contents[0]!)], [[], [7.5]]);
   });
 
   it('a model declaring a 0-sized dimension auto-completes and loads; /config shows the 0', async () => {
