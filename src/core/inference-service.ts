@@ -88,7 +88,7 @@ export class InferenceService {
     let config: ModelConfig | undefined;
     if (p.config !== undefined) {
       try {
-        config = modelConfigFromJsonText(p.config, 'invalid config override');
+        config = modelConfigFromJsonText(p.config, 'Invalid config override');
       } catch (e) {
         throw errors.invalidArg(`failed to load '${name}': ${(e as Error).message}`);
       }

@@ -108,7 +108,7 @@ function checkShape(sig: ModelSignature, spec: TensorSpec, shape: readonly numbe
  * Dims [1] in a model that does not batch: how Triton serves a rank-0 model tensor. Requests may
  * send such an input with shape [1] or with the scalar shape []; both carry one element.
  */
-export function isScalarSpec(sig: ModelSignature, spec: TensorSpec): boolean {
+function isScalarSpec(sig: ModelSignature, spec: TensorSpec): boolean {
   return sig.maxBatchSize === 0 && spec.dims.length === 1 && spec.dims[0] === 1;
 }
 

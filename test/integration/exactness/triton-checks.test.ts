@@ -115,12 +115,12 @@ describe('Triton client checks over gRPC and HTTP', () => {
   });
 
   it("a malformed override and a model that cannot load answer 'failed to load' and the reason, over both protocols", async () => {
-    await assert.rejects(load('qa', '{"max_batch_size": '), fails(status.INVALID_ARGUMENT, /^failed to load 'qa': invalid config override: unexpected end of JSON/));
-    await assert.rejects(load('qa', '{"max_batch_size": "x"}'), fails(status.INVALID_ARGUMENT, /^failed to load 'qa': invalid config override: config\.max_batch_size: expected an integer/));
+    await assert.rejects(load('qa', '{"max_batch_size": '), fails(status.INVALID_ARGUMENT, /^failed to load 'qa': Invalid config override: unexpected end of JSON/));
+    await assert.rejects(load('qa', '{"max_batch_size": "x"}'), fails(status.INVALID_ARGUMENT, /^failed to load 'qa': Invalid config override: config\.max_batch_size: expected an integer/));
     await assert.rejects(load('broken'), fails(status.INTERNAL, /^failed to load 'broken': .*unable to load model 'broken' version 1/));
     const bad = await postJson(`${ts.httpUrl}/v2/repository/models/qa/load`, { parameters: { config: '{"nope": 1}' } });
     assert.equal(bad.status, 400);
-    assert.match(errorOf(bad), /^failed to load 'qa': invalid config override: config\.nope: unknown field/);
+    assert.match(errorOf(bad), /^failed to load 'qa': Invalid config override: config\.nope: unknown field/);
     const broken = await http(`${ts.httpUrl}/v2/repository/models/broken/load`, { method: 'POST' });
     assert.equal(broken.status, 500);
     assert.match(errorOf(broken), /^failed to load 'broken': .*unable to load model 'broken' version 1/);
