@@ -123,6 +123,41 @@ describe('npm start and signals', { skip: linux ? false : 'process groups and ps
     await assertDrainedAndGone(s);
   });
 
+  it('SIGTERM during the build stops the build, starts no server, and npm exits 0 leaving nothing', async () => {
+    const npm = spawn('npm', ['start', '--', '--model-repository', repo.dir, '--grpc-port', '0', '--http-port', '0', '--metrics-port', '0'],
+      { cwd: project, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    groups.push(npm);
+    let out = '';
+    npm.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    npm.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => npm.on('exit', (code, signal) => r({ code, signal })));
+    const psChildren = (pid: number) => {
+      try {
+        return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter((l) => l !== '');
+      } catch {
+        return []; // ps exits 1 when there are none
+      }
+    };
+    // Wait until the launcher (npm's child) runs tsc (its child): the build is under way.
+    let build: string[] = [];
+    for (let i = 0; i < 200 && build.length === 0; i++) {
+      const launcher = psChildren(npm.pid!)[0];
+      if (launcher !== undefined) build = psChildren(Number(launcher.trim().split(/\s+/)[0])).filter((l) => /tsc/.test(l));
+      if (build.length === 0) await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.ok(build.length > 0, `saw the build start: ${out}`);
+    process.kill(npm.pid!, 'SIGTERM');
+    assert.deepEqual(await exit, { code: 0, signal: null }, out);
+    assert.match(out, /SIGTERM during the build: not starting/);
+    assert.doesNotMatch(out, /server started/);
+    const tscPid = Number(build[0]!.trim().split(/\s+/)[0]);
+    for (let i = 0; i < 50 && alive(tscPid); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(tscPid), false, 'the build is not left running');
+    const inBuildGroup = execFileSync('ps', ['-e', '-o', 'pid=,pgid='], { encoding: 'utf8' }).split('\n')
+      .filter((l) => Number(l.trim().split(/\s+/)[1]) === tscPid);
+    assert.deepEqual(inBuildGroup, [], 'nor anything tsc started (its own process group, led by it)');
+  });
+
   it("SIGTERM to npm's whole process group: the same", async () => {
     const s = await npmStart();
     await assertServes(s.grpcPort);
