@@ -113,16 +113,20 @@ export function buildZeroDim() {
 
 /**
  * bytes_mangled: OUT = IN (BYTES [n]); BAD = a constant string whose bytes (FF FE) are not UTF-8,
- * which onnxruntime-node can only hand back as U+FFFD.
+ * which onnxruntime-node can only hand back as U+FFFD; NUL = a constant "he\\0llo", which it
+ * hands back exactly.
  */
 export function buildBytesMangled() {
   return encodeModel({
     name: 'bytes_mangled',
-    doc: 'OUT = IN; BAD = constant ["\\xff\\xfe"]',
-    nodes: [node('Identity', ['IN'], ['OUT']), node('Identity', ['C'], ['BAD'])],
+    doc: 'OUT = IN; BAD = constant ["\\xff\\xfe"]; NUL = constant ["he\\0llo"]',
+    nodes: [node('Identity', ['IN'], ['OUT']), node('Identity', ['C'], ['BAD']), node('Identity', ['Z'], ['NUL'])],
     inputs: [valueInfo('IN', DataType.STRING, ['n'])],
-    outputs: [valueInfo('OUT', DataType.STRING, ['n']), valueInfo('BAD', DataType.STRING, [1])],
-    initializers: [{ name: 'C', dims: [1], dataType: DataType.STRING, stringData: [new Uint8Array([0xff, 0xfe])] }],
+    outputs: [valueInfo('OUT', DataType.STRING, ['n']), valueInfo('BAD', DataType.STRING, [1]), valueInfo('NUL', DataType.STRING, [1])],
+    initializers: [
+      { name: 'C', dims: [1], dataType: DataType.STRING, stringData: [new Uint8Array([0xff, 0xfe])] },
+      { name: 'Z', dims: [1], dataType: DataType.STRING, stringData: [new Uint8Array([0x68, 0x65, 0, 0x6c, 0x6c, 0x6f])] },
+    ],
   });
 }
 

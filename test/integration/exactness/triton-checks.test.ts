@@ -179,6 +179,11 @@ describe('Triton client checks over gRPC and HTTP', () => {
     it('an output whose model bytes were not UTF-8 is refused, naming output and element', async () => {
       const ok = await grpcStrings(['x'], 'mangled');
       assert.deepEqual(elementsOf(ok.raw_output_contents[0]!), [Buffer.from('x').toString('hex')], 'OUT alone is fine');
+      const nul = await call(ts.client.ModelInfer.bind(ts.client), {
+        model_name: 'mangled', inputs: [{ name: 'IN', datatype: 'BYTES', shape: [1] }],
+        raw_input_contents: [Buffer.from(encodeBytesElements(['x']))], outputs: [{ name: 'NUL' }],
+      });
+      assert.deepEqual(elementsOf(nul.raw_output_contents[0]!), ['6865006c6c6f'], 'a NUL the model produces comes back exactly');
       await assert.rejects(call(ts.client.ModelInfer.bind(ts.client), {
         model_name: 'mangled', inputs: [{ name: 'IN', datatype: 'BYTES', shape: [1] }],
         raw_input_contents: [Buffer.from(encodeBytesElements(['x']))],
