@@ -16,7 +16,7 @@ import { classify } from './classification.js';
 import { errors, modelRef } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
-import { modelConfigFromJson } from '../config/model-config-json.js';
+import { modelConfigFromJsonText } from '../config/model-config-json.js';
 import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './shared-memory/system-shm-registry.js';
 import { CudaSharedMemoryRegistry } from './shared-memory/cuda-shm-registry.js';
 import { RequestShm, usesSharedMemory } from './shared-memory/request-shm.js';
@@ -113,16 +113,10 @@ export class InferenceService {
     if (this.#stopping) throw errors.serverStopping();
     let config: ModelConfig | undefined;
     if (p.config !== undefined) {
-      let json: unknown;
       try {
-        json = JSON.parse(p.config);
+        config = modelConfigFromJsonText(p.config, 'Invalid config override');
       } catch (e) {
-        throw errors.invalidArg(`Invalid config override: ${(e as Error).message}`);
-      }
-      try {
-        config = modelConfigFromJson(json, 'config override');
-      } catch (e) {
-        throw errors.invalidArg(`Invalid config override: ${(e as Error).message}`);
+        throw errors.invalidArg(`failed to load '${name}': ${(e as Error).message}`);
       }
     }
     await this.#control.load(name, { ...(config ? { config } : {}), ...(p.files ? { files: p.files } : {}) });

@@ -2,7 +2,8 @@
  * Boots the real server in-process on port 0 and returns a grpc-js client generated from our
  * protos. Register `close` with t.after / after() right away.
  */
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { InferenceServer } from '../../src/server.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -64,4 +65,13 @@ export function call<Req, Res>(
   return new Promise((resolve, reject) => {
     fn(req, (err, res) => (err ? reject(err) : resolve(res as Res)));
   });
+}
+
+/** An assert.rejects validator: a gRPC error with `code` whose details match `re`. */
+export function fails(code: status, re: RegExp): (e: ServiceError) => boolean {
+  return (e) => {
+    assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
+    assert.match(e.details, re);
+    return true;
+  };
 }

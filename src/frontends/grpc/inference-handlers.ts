@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { errors } from '../../errors/catalogue.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { toServiceError } from './grpc-status.js';
-import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
+import { toInferenceRequest, toModelInferResponse, toProtoConfig } from './grpc-convert.js';
 import { callSignal } from './call-signal.js';
 import { loadParameters, unloadDependents } from './grpc-repository.js';
 import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
@@ -46,7 +46,7 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
     ModelReady: unary('ModelReady', log, (r) => ({ ready: svc.modelReady(r.name, r.version) })),
     ServerMetadata: unary('ServerMetadata', log, () => svc.serverMetadata()),
     ModelMetadata: unary('ModelMetadata', log, (r) => svc.modelMetadata(r.name, r.version)),
-    ModelConfig: unary('ModelConfig', log, (r) => ({ config: svc.modelConfig(r.name, r.version) })),
+    ModelConfig: unary('ModelConfig', log, (r) => ({ config: toProtoConfig(svc.modelConfig(r.name, r.version)) })),
     ModelStatistics: unary('ModelStatistics', log, (r) => ({ model_stats: svc.modelStatistics(r.name, r.version) })),
     RepositoryIndex: unary('RepositoryIndex', log, (r) => {
       noRepositoryName(r.repository_name);

@@ -14,7 +14,7 @@ import type { InferenceRequest, InferenceResponse, InputTensor, RequestedOutput 
 import type { Parameters, ParameterValue } from '../../core/tensor.js';
 import { isDataType } from '../../core/datatype.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
-import { JsonFloat, JsonSyntaxError, parseLosslessJson } from './lossless-json.js';
+import { JsonFloat, JsonSyntaxError, parseLosslessJson } from '../../util/lossless-json.js';
 import { bytesToJsonDataText, isIntegerType, jsonDataToBytes } from './json-tensor-data.js';
 import { SHM_REGION } from '../../core/shared-memory/request-shm.js';
 

@@ -10,7 +10,7 @@ import type { TraceSettingChange } from '../../observability/trace/trace-setting
 import type { LogSettingValue } from '../../observability/log-settings.js';
 import type { TraceContextHeaders } from '../../observability/trace/request-trace.js';
 import { errors } from '../../errors/catalogue.js';
-import { JsonFloat } from './lossless-json.js';
+import { JsonFloat } from '../../util/lossless-json.js';
 import { optionalJsonBody, route, sendJson } from './routes.js';
 
 function traceChanges(body: Record<string, unknown>): Record<string, TraceSettingChange> {

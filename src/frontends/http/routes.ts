@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { InferenceService, ModelStatistics } from '../../core/inference-service.js';
 import { modelConfigToJson } from '../../config/model-config-json.js';
+import { stringifyLosslessJson } from '../../util/lossless-json.js';
 import { errors } from '../../errors/catalogue.js';
 import { methodNotAllowed, notFound } from './http-status.js';
 import { parseRequestJson } from './http-convert.js';
@@ -94,7 +95,8 @@ function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: Rou
   modelRoute(app, '/config', {
     GET: (req, reply) => {
       const { model, version } = nameVersion(req);
-      sendJson(reply, modelConfigToJson(svc.modelConfig(model, version)));
+      // Lossless: uint64 fields beyond 2^53 (bigints) are written as exact JSON integers.
+      reply.code(200).header('content-type', 'application/json').send(stringifyLosslessJson(modelConfigToJson(svc.modelConfig(model, version))));
     },
   });
   const stats: Handler = (req, reply) => {
