@@ -49,6 +49,9 @@ export function buildCli(): Command {
     .option('--load-model <name>', 'model to load at startup in explicit mode; repeat; * = all', collect, [])
     .option('--repository-poll-secs <secs>', 'poll mode: seconds between repository scans', int, d.repositoryPollSecs)
     .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
+    .option('--worker-pool-size <n>', 'shared worker threads hosting model instances (0 = one per CPU core)', int, d.workerPoolSize)
+    .option('--worker-heap-limit-mb <mb>', 'V8 heap limit of each worker thread; a worker that exceeds it is restarted', int, d.workerHeapLimitMb)
+    .option('--worker-watchdog-secs <secs>', 'restart a worker whose batch has run this long (0 = off)', Number, d.workerWatchdogSecs)
     .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
     .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
     .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
@@ -90,6 +93,9 @@ export function parseCommandLine(
     loadModels: f['loadModel'] as string[],
     repositoryPollSecs: f['repositoryPollSecs'] as number,
     modelLoadThreadCount: f['modelLoadThreadCount'] as number,
+    workerPoolSize: f['workerPoolSize'] as number,
+    workerHeapLimitMb: f['workerHeapLimitMb'] as number,
+    workerWatchdogSecs: f['workerWatchdogSecs'] as number,
     logVerbose: f['logVerbose'] as number,
     logInfo: f['logInfo'] as boolean,
     logPretty: format === undefined ? isTTY : format === 'pretty',

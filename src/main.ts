@@ -11,7 +11,7 @@ import { parseCommandLine } from './cli.js';
 async function main(argv: string[]): Promise<void> {
   const options = parseCommandLine(argv);
   const log = createLogger({ level: logLevel(options), pretty: options.logPretty });
-  const server = await InferenceServer.create(options, log);
+  const server = await InferenceServer.open(options, log);
   let signals = 0;
   const onSignal = (sig: string) => {
     if (++signals > 1) {
@@ -26,7 +26,9 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // Listen first: health and RepositoryIndex answer while the models load (not ready yet).
   await server.start();
+  await server.loadModels();
 }
 
 main(process.argv).catch((e: unknown) => {
