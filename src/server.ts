@@ -115,14 +115,19 @@ export class InferenceServer {
       ensembles: { registry, runStep: (req) => service.inferInternal(req) },
     });
     const service = new InferenceService(registry, { name: 'infera', version: packageVersion(), extensions: [...EXTENSIONS] }, manager);
+    service.setStarting(true); // not ready until loadModels() has settled
     const server = new InferenceServer(options, registry, service, manager, pool, log);
     server.#gpus = gpus;
     return server;
   }
 
   /** The initial load for the model control mode; resolves when every model has settled. */
-  loadModels(): Promise<void> {
-    return this.#manager.startup();
+  async loadModels(): Promise<void> {
+    try {
+      await this.#manager.startup();
+    } finally {
+      this.service.setStarting(false);
+    }
   }
 
   async start(): Promise<StartedAddresses> {

@@ -73,6 +73,7 @@ export class InferenceService {
   readonly #metadata: ServerMetadata;
   #control: ModelControl | undefined;
   #stopping = false;
+  #starting = false;
   readonly #observers = new Set<InferenceObserver>();
 
   constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl) {
@@ -107,6 +108,11 @@ export class InferenceService {
     if (this.#control === undefined) throw errors.unsupported('model control is not available in this server');
     if (this.#stopping) throw errors.serverStopping();
     await this.#control.unload(name, unloadDependents);
+  }
+
+  /** While true (the initial model load), readiness answers false; health and RepositoryIndex answer. */
+  setStarting(starting: boolean): void {
+    this.#starting = starting;
   }
 
   /** After this, infer() and readiness answer UNAVAILABLE / false; in-flight work continues. */
@@ -145,9 +151,9 @@ export class InferenceService {
     return true;
   }
 
-  /** Strict readiness: not stopping and every model in the repository has a READY version. */
+  /** Strict readiness: not starting or stopping, and every model in the repository has a READY version. */
   serverReady(): boolean {
-    return !this.#stopping && this.#registry.all().every((m) => m.unloaded === true || readyVersions(m).some((v) => v.unavailableDependency?.() === undefined));
+    return !this.#starting && !this.#stopping && this.#registry.all().every((m) => m.unloaded === true || readyVersions(m).some((v) => v.unavailableDependency?.() === undefined));
   }
 
   serverMetadata(): ServerMetadata {
