@@ -9,9 +9,11 @@
  * - memory: MemAvailable from /proc/meminfo, and the cgroup v2 limit when the process runs in one
  *   (memory.max − memory.current), against the estimate for the load plus a reserve.
  *
- * Estimates (measured on Linux x64, Node 20, onnxruntime-node 1.30; README "Density"): a host
- * worker ≈ 40 mappings and ≈ 45 MiB; a small ORT session ≈ 6 mappings and ≈ 1 MiB plus about
- * 3× the model file. Where /proc is not there (not Linux), the check passes.
+ * Estimates (bench/density-bench.ts on Linux x64, Node 20, onnxruntime-node 1.30; README
+ * "Density"): a host worker with ORT loaded ≈ 67 mappings and ≈ 42 MiB; a small ORT session ≈ 0.1
+ * mappings and ≈ 0.1 MiB, rounded up here to leave room for intra-op threads (2 mappings each)
+ * and bigger graphs, plus 3× the model file for its weights and arena. Where /proc is not there
+ * (not Linux), the check passes.
  *
  * The counts are read at most every READ_INTERVAL_MS; loads placed in between add their
  * estimates, so a burst of parallel loads cannot all squeeze through the same stale reading.
@@ -32,8 +34,8 @@ export interface CapacityNeeds {
   modelBytes: number;
 }
 
-export const WORKER_MAPPINGS = 40;
-export const SESSION_MAPPINGS = 6;
+export const WORKER_MAPPINGS = 70;
+export const SESSION_MAPPINGS = 4;
 export const WORKER_BYTES = 45 * 1024 * 1024;
 export const SESSION_BYTES = 1024 * 1024;
 export const MODEL_BYTES_FACTOR = 3;
