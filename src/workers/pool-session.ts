@@ -184,6 +184,7 @@ export class PoolSession {
     if (host !== this.#host) return;
     const hadInflight = this.#spec.oldestInflightNs?.() !== undefined;
     void this.#detach();
+    this.#disposed?.resolve(); // a close() waiting for dispose-done has nothing left to wait for
     if (this.#load?.host === host) {
       this.#load.done.reject(new InferenceError(ErrorCode.INTERNAL, `the worker died while loading ${this.label}: ${reason}`));
       return;

@@ -279,3 +279,24 @@ describe('onnxruntime backend: worker lifecycle', () => {
     }
   });
 });
+
+describe('onnxruntime backend: hosting on the worker pool', () => {
+  it('dedicated_worker "true" gives each instance a worker of its own; garbage values are INVALID_ARG', async () => {
+    const own = new WorkerPool({ size: 1, guard: false });
+    const dedicatedBackend = createOnnxruntimeBackend({ pool: own });
+    const config = cfg('heavy', 'TYPE_FP32', [-1], 4, { parameters: { dedicated_worker: { string_value: 'true' } } });
+    dedicatedBackend.validateConfig?.(config);
+    const model = await dedicatedBackend.createModel({
+      modelName: 'heavy', version: 1, config, modelDir: MODELS, modelPath: join(MODELS, 'identity_fp32.onnx'), logger: silent,
+    });
+    open.push(model);
+    const instances = [await model.createInstance(cpu(0)), await model.createInstance(cpu(1))];
+    assert.deepEqual(own.stats(), { workers: 2, sharedWorkers: 0, dedicatedWorkers: 2, sessions: 2 });
+    const res = await instances[1]!.execute({ batchSize: 1, inputs: [tensor('IN', 'FP32', [1, 1], new Float32Array([5]))], outputNames: ['OUT'] });
+    assert.equal(new Float32Array(out(res).data.slice().buffer)[0], 5);
+    await Promise.all(instances.map((i) => i.finalize()));
+    assert.equal(own.stats().workers, 0);
+    assert.throws(() => backend.validateConfig?.(cfg('bad', 'TYPE_FP32', [-1], 4, { parameters: { dedicated_worker: { string_value: 'sometimes' } } })),
+      loadError('INVALID_ARG', /^model 'bad': parameter 'dedicated_worker' must be true or false, got 'sometimes'$/));
+  });
+});
