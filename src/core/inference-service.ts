@@ -35,6 +35,8 @@ export interface ModelMetadata {
 export interface ModelStatistics extends StatsSnapshot {
   name: string;
   version: string;
+  /** Triton's memory_usage: the instances' memory measured at load (empty when unknown). */
+  memory_usage: { type: string; id: number; byte_size: number }[];
 }
 
 export interface ModelIndexEntry {
@@ -199,7 +201,7 @@ export class InferenceService {
         throw errors.invalidArg(`requested model '${name}' is not available`);
       }
       for (const lv of statVersions(entry, version)) {
-        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot() });
+        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot(), memory_usage: memoryUsage(lv) });
       }
     }
     return out;
@@ -305,4 +307,10 @@ function postprocess(loaded: LoadedVersion, vr: ValidatedRequest, tensors: reado
       throw errors.invalidArg(`classification of output '${t.name}' of model '${sig.name}' version ${sig.version} failed: ${(e as Error).message}`);
     }
   });
+}
+
+/** One CPU entry with the sum of the instances' measured memory, or none when no instance measured any. */
+function memoryUsage(lv: LoadedVersion): ModelStatistics['memory_usage'] {
+  const bytes = (lv.instances ?? []).reduce((n, i) => n + (i.memoryBytes ?? 0), 0);
+  return bytes > 0 ? [{ type: 'CPU', id: 0, byte_size: bytes }] : [];
 }

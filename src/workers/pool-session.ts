@@ -82,7 +82,7 @@ export interface SessionHost {
 
 interface LoadWait {
   readonly host: HostWorker;
-  readonly done: Deferred<unknown>;
+  readonly done: Deferred<{ info: unknown; memoryBytes: number }>;
 }
 
 export class PoolSession {
@@ -98,6 +98,7 @@ export class PoolSession {
   #load: LoadWait | undefined;
   #disposed: Deferred<void> | undefined;
   #info: unknown;
+  #memoryBytes = 0;
   #readySinceMs = 0;
   #delayMs: number;
   #failures = 0;
@@ -125,6 +126,11 @@ export class PoolSession {
   /** The runner's `info` from its latest load. */
   get info(): unknown {
     return this.#info;
+  }
+
+  /** RSS growth measured while the runner loaded (latest load), bytes. */
+  get memoryBytes(): number {
+    return this.#memoryBytes;
   }
 
   /** The worker hosting the session now; undefined while restarting. */
@@ -208,7 +214,7 @@ export class PoolSession {
   async #loadOnce(): Promise<void> {
     const host = this.#pool.place(this, this.dedicated);
     const port = host.open(this.#spec.runnerModule, this.#spec.init);
-    const wait: LoadWait = { host, done: deferred<unknown>() };
+    const wait: LoadWait = { host, done: deferred() };
     this.#host = host;
     this.#port = port;
     this.#load = wait;
@@ -222,7 +228,7 @@ export class PoolSession {
     const onAbort = (): void => wait.done.reject(new InferenceError(ErrorCode.UNAVAILABLE, `${this.label}: load aborted`));
     this.#abort.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      this.#info = await wait.done.promise;
+      ({ info: this.#info, memoryBytes: this.#memoryBytes } = await wait.done.promise);
     } catch (err) {
       if (this.#host === host) await this.#detach();
       throw err;
@@ -241,7 +247,7 @@ export class PoolSession {
     if (raw.type === 'log') return forwardLog(this.#spec.logger, raw);
     if (port !== this.#port) return;
     switch (raw.type) {
-      case 'load-done': return this.#load?.done.resolve(raw.info);
+      case 'load-done': return this.#load?.done.resolve({ info: raw.info, memoryBytes: raw.memoryBytes ?? 0 });
       case 'load-error': return this.#load?.done.reject(InferenceError.deserialize(raw.error));
       case 'dispose-done': return this.#disposed?.resolve();
       default: return this.#spec.onMessage?.(raw);

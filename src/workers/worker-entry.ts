@@ -48,12 +48,19 @@ function safeJson(x: unknown): string {
   }
 }
 
-async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<Runner> {
+/**
+ * The runner, and the process's RSS growth while createRunner ran. The module is imported first,
+ * so the first session on a worker is not charged with loading the framework (that is the
+ * worker's cost). RSS is process-wide: loads running at the same time on other workers blur it.
+ */
+async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<{ runner: Runner; memoryBytes: number }> {
   const mod = (await import(msg.runnerModule)) as { createRunner?: CreateRunner };
   if (typeof mod.createRunner !== 'function') {
     throw new InferenceError(ErrorCode.INTERNAL, `runner module ${msg.runnerModule} does not export createRunner()`);
   }
-  return mod.createRunner(msg.init, { log });
+  const before = process.memoryUsage.rss();
+  const runner = await mod.createRunner(msg.init, { log });
+  return { runner, memoryBytes: Math.max(0, process.memoryUsage.rss() - before) };
 }
 
 async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage): Promise<void> {
@@ -106,8 +113,9 @@ async function open(msg: OpenSessionMessage): Promise<void> {
   const port = msg.port;
   const log = createPortLogger(port);
   let runner: Runner;
+  let memoryBytes: number;
   try {
-    runner = await loadRunner(msg, log);
+    ({ runner, memoryBytes } = await loadRunner(msg, log));
   } catch (err) {
     // The main thread closes the port once it has read the reason.
     post(port, { type: 'load-error', id: 0, error: InferenceError.from(err).serialize() });
@@ -115,7 +123,7 @@ async function open(msg: OpenSessionMessage): Promise<void> {
   }
   serve(port, runner, log);
   try {
-    post(port, runner.info === undefined ? { type: 'load-done', id: 0 } : { type: 'load-done', id: 0, info: runner.info });
+    post(port, runner.info === undefined ? { type: 'load-done', id: 0, memoryBytes } : { type: 'load-done', id: 0, info: runner.info, memoryBytes });
   } catch (err) {
     post(port, { type: 'load-error', id: 0, error: InferenceError.from(err).serialize() });
   }

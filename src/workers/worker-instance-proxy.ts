@@ -116,6 +116,11 @@ export class WorkerInstanceProxy implements ModelInstance {
     return this.#session.state;
   }
 
+  /** ModelInstance.memoryBytes: RSS growth measured while the session loaded. */
+  get memoryBytes(): number {
+    return this.#session.memoryBytes;
+  }
+
   /** The thread the session runs on now; undefined while restarting. */
   get threadId(): number | undefined {
     return this.#session.host?.threadId;

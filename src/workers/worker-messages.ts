@@ -77,6 +77,8 @@ export interface LoadDoneMessage {
   id: 0;
   /** The runner's `info`, e.g. session metadata. */
   info?: unknown;
+  /** Process RSS growth while createRunner ran (the runner module already imported), bytes. */
+  memoryBytes?: number;
 }
 
 export interface LoadErrorMessage {
@@ -215,7 +217,8 @@ function isWireTensorList(x: unknown): boolean {
 export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
   if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
   switch (x['type']) {
-    case 'load-done': case 'dispose-done': return true;
+    case 'load-done': return x['memoryBytes'] === undefined || Number.isSafeInteger(x['memoryBytes']);
+    case 'dispose-done': return true;
     case 'load-error': case 'error': return isSerializedError(x['error']);
     case 'log':
       return (LOG_LEVELS as readonly unknown[]).includes(x['level']) && typeof x['msg'] === 'string'

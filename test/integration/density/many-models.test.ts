@@ -95,6 +95,11 @@ describe(`${MODELS} auto-completed models in one process`, () => {
     assert.deepEqual(stats, { workers: 2, sharedWorkers: 2, dedicatedWorkers: 0, sessions: MODELS * 2 - MODELS / 3 });
     assert.ok(liveWorkerCount() <= 2, `${liveWorkerCount()} worker threads for ${stats.sessions} instances`);
     await serveAll(all);
+    const modelStats = await call(c.ModelStatistics.bind(c), { name: '', version: '' });
+    assert.equal(modelStats.model_stats.length, MODELS);
+    const memory = modelStats.model_stats.flatMap((s) => s.memory_usage);
+    assert.ok(memory.every((m) => m.type === 'CPU' && Number(m.byte_size) > 0));
+    assert.ok(memory.length > 0, 'the sessions\' memory measured at load is shown per model');
   });
 
   it('killing one worker leaves every model served; its sessions reload', async () => {

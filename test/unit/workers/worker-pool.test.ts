@@ -83,6 +83,14 @@ describe('WorkerPool placement', () => {
     assert.deepEqual(pool.stats(), { workers: 0, sharedWorkers: 0, dedicatedWorkers: 0, sessions: 0 }, 'empty workers stop');
   });
 
+  it('measures the memory each session took at load', async () => {
+    const pool = newPool({ size: 1 });
+    const small = await open(pool, 'small');
+    const big = await open(pool, 'big', 0, { init: { holdBytes: 32 * 1024 * 1024 } });
+    assert.ok(big.memoryBytes >= 30 * 1024 * 1024, `${big.memoryBytes} bytes measured for a 32 MiB runner`);
+    assert.ok(small.memoryBytes < big.memoryBytes);
+  });
+
   it('gives a dedicated session a worker of its own, outside the pool size', async () => {
     const pool = newPool({ size: 1 });
     const shared = [await open(pool, 'a'), await open(pool, 'b')];
