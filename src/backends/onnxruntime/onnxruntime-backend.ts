@@ -157,7 +157,8 @@ class OnnxruntimeModel implements BackendModel {
       ...workerTuning(o),
     });
     this.#instances.add(proxy);
-    log.debug({ instance: ictx.name, kind: ictx.kind, deviceId: plan.deviceId, executionProvider: plan.name },
+    // A GPU provider is worth a line; a thousand CPU sessions are not (start-up logs progress instead).
+    log[plan.name === 'cpu' ? 'debug' : 'info']({ instance: ictx.name, kind: ictx.kind, deviceId: plan.deviceId, executionProvider: plan.name },
       `instance ${ictx.name} runs on the ${plan.name} execution provider`);
     return proxy;
   }
