@@ -151,6 +151,11 @@ export class PoolSession {
     return this.#failures;
   }
 
+  /** A load of this session is in progress on its host. */
+  get loading(): boolean {
+    return this.#load !== undefined;
+  }
+
   /** Milliseconds the oldest batch in flight has been waiting, or undefined when none (watchdog). */
   inflightAgeMs(nowNs: bigint): number | undefined {
     const since = this.#state === 'ready' ? this.#spec.oldestInflightNs?.() : undefined;

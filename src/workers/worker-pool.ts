@@ -81,7 +81,7 @@ export class WorkerPool implements SessionHost {
 
   /** Loads a session only to read its runner's `info`, then closes it (auto-complete). */
   async readInfo(spec: SessionSpec): Promise<unknown> {
-    const session = await this.open({ ...spec, restart: { maxConsecutiveFailures: 0 } });
+    const session = await this.open(spec);
     try {
       return session.info;
     } finally {
@@ -181,9 +181,15 @@ export class WorkerPool implements SessionHost {
     for (const s of sessions) s.lost(host, reason);
   }
 
+  /**
+   * A worker counts as hung when one of its sessions has had a batch in flight too long while no
+   * session loads there: a long load (a big model) holds the thread legitimately, and a load
+   * that never finishes is ended by the load timeout instead.
+   */
   #checkWatchdog(): void {
     const now = process.hrtime.bigint();
     for (const [host, sessions] of this.#sessionsOf) {
+      if ([...sessions].some((s) => s.loading)) continue;
       for (const s of sessions) {
         const age = s.inflightAgeMs(now);
         if (age === undefined || age <= this.watchdogMs) continue;

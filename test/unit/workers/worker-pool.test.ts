@@ -141,6 +141,17 @@ describe('WorkerPool containment', () => {
     assert.deepEqual(await Promise.all([echo(other, 2), echo(stuck, 3)]), [2, 3]);
   });
 
+  it('the watchdog leaves a worker alone while a model loads on it', async () => {
+    const pool = newPool({ size: 1, watchdogMs: 200 });
+    const early = await open(pool, 'early');
+    const loading = open(pool, 'slow_loader', 0, { init: { loadSpinMs: 800 } });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await echo(early, 4), 4, 'a batch queued behind the long load is not a hang');
+    const late = await loading;
+    assert.equal(await echo(late, 5), 5);
+    assert.equal(early.threadId, late.threadId);
+  });
+
   it('restarts at once after a stable period, then backs off; a repeat offender gets a worker of its own', async () => {
     const pool = newPool({ size: 1 });
     const { logger, records } = captureLogger();
