@@ -55,6 +55,7 @@ export interface PoolStats {
 export class WorkerPool implements SessionHost {
   readonly size: number;
   readonly watchdogMs: number;
+  readonly heapLimitMb: number;
   readonly #limits: ResourceLimits;
   readonly #logger: Logger;
   readonly #guard: CapacityGuard | undefined;
@@ -66,7 +67,8 @@ export class WorkerPool implements SessionHost {
   constructor(o: WorkerPoolOptions = {}) {
     this.size = Math.max(1, o.size ?? availableParallelism());
     this.watchdogMs = o.watchdogMs ?? DEFAULT_WATCHDOG_MS;
-    this.#limits = { maxOldGenerationSizeMb: o.heapLimitMb ?? DEFAULT_HEAP_LIMIT_MB };
+    this.heapLimitMb = o.heapLimitMb ?? DEFAULT_HEAP_LIMIT_MB;
+    this.#limits = { maxOldGenerationSizeMb: this.heapLimitMb };
     this.#logger = o.logger ?? pino({ level: 'silent' });
     this.#guard = o.guard === false ? undefined : (o.guard ?? new CapacityGuard());
   }

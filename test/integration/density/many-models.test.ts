@@ -34,7 +34,7 @@ before(async () => {
     writeFileSync(path.join(dir, name(i), '1', 'model.onnx'), builder.buildAddConstant({ width: WIDTH, addend: i }));
     if (i % 3 === 0) writeFileSync(path.join(dir, name(i), 'config.pbtxt'), ONE_INSTANCE);
   }
-  ts = await startServer([dir], { workerPoolSize: 2, modelLoadThreadCount: 4 }, { deferLoad: true });
+  ts = await startServer([dir], { workerPoolSize: 2, workerHeapLimitMb: 512, modelLoadThreadCount: 4 }, { deferLoad: true });
   const c = ts.client;
   loadingSeen.live = (await call(c.ServerLive.bind(c), {})).live;
   loadingSeen.ready = (await call(c.ServerReady.bind(c), {})).ready;
@@ -91,7 +91,9 @@ describe(`${MODELS} auto-completed models in one process`, () => {
     assert.equal((await call(c.ServerReady.bind(c), {})).ready, true);
     const index = await call(c.RepositoryIndex.bind(c), { ready: true });
     assert.equal(index.models.length, MODELS);
-    const stats = ts.server.workerPool.stats();
+    const pool = ts.server.workerPool;
+    assert.deepEqual([pool.size, pool.heapLimitMb, pool.watchdogMs], [2, 512, 60_000], 'the worker flags reach the pool');
+    const stats = pool.stats();
     assert.deepEqual(stats, { workers: 2, sharedWorkers: 2, dedicatedWorkers: 0, sessions: MODELS * 2 - MODELS / 3 });
     assert.ok(liveWorkerCount() <= 2, `${liveWorkerCount()} worker threads for ${stats.sessions} instances`);
     await serveAll(all);
