@@ -3,7 +3,8 @@
  * generated, auto-completed models (OUTPUT = INPUT + k, default instance groups: 2 instances on
  * CPU) loaded in this one process: load time, RSS, memory mappings (vs vm.max_map_count), threads,
  * workers and sessions, and one request to every model.
- * Run: `npm run build && node --expose-gc dist/bench/density-bench.js [models]` (default 1000).
+ * Run: `npm run build && node --expose-gc dist/bench/density-bench.js [models] [instances]` (default 1000;
+ * instances per model: the default instance group when absent, else a config.pbtxt with that count).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { WorkerPool } from '../src/workers/worker-pool.js';
 
 const ROOT = findPackageRoot();
 const MODELS = Number(process.argv[2] ?? 1000);
+const INSTANCES = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
 const WIDTH = 4;
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < MODELS; i++) {
       mkdirSync(path.join(repo, name(i), '1'), { recursive: true });
       writeFileSync(path.join(repo, name(i), '1', 'model.onnx'), builder.buildAddConstant({ width: WIDTH, addend: i }));
+      if (INSTANCES !== undefined) writeFileSync(path.join(repo, name(i), 'config.pbtxt'), `instance_group [ { count: ${INSTANCES} kind: KIND_CPU } ]\n`);
     }
     await unitCosts(path.join(repo, name(0), '1', 'model.onnx'));
     const maxMaps = Number(readFileSync('/proc/sys/vm/max_map_count', 'utf8'));

@@ -32,12 +32,16 @@ export interface CapacityNeeds {
   newWorker: boolean;
   /** Model file size in bytes (0 when unknown). */
   modelBytes: number;
+  /** Native threads the session starts (e.g. ORT intra-op pool threads); each has a stack and a guard page. */
+  threads?: number;
 }
 
 export const WORKER_MAPPINGS = 70;
 export const SESSION_MAPPINGS = 4;
 export const WORKER_BYTES = 45 * 1024 * 1024;
 export const SESSION_BYTES = 1024 * 1024;
+/** Measured: a session with one ORT intra-op thread costs 3 mappings more than one without. */
+export const THREAD_MAPPINGS = 3;
 export const MODEL_BYTES_FACTOR = 3;
 /** Mappings kept free for everything else the process does (sockets, buffers, GC). */
 export const MAPPINGS_RESERVE = 1_000;
@@ -106,7 +110,7 @@ export class CapacityGuard {
   /** Why a load with `needs` would not fit, or undefined when it fits (and is counted in). */
   check(needs: CapacityNeeds): string | undefined {
     this.#refresh();
-    const maps = (needs.newWorker ? WORKER_MAPPINGS : 0) + SESSION_MAPPINGS;
+    const maps = (needs.newWorker ? WORKER_MAPPINGS : 0) + SESSION_MAPPINGS + THREAD_MAPPINGS * (needs.threads ?? 0);
     const bytes = (needs.newWorker ? WORKER_BYTES : 0) + SESSION_BYTES + MODEL_BYTES_FACTOR * needs.modelBytes;
     if (this.#maps !== undefined && this.#maxMaps !== undefined && this.#maps + maps > this.#maxMaps - MAPPINGS_RESERVE) {
       return `the process would exceed its memory mapping limit: ${this.#maps} mappings in use, about ${maps} more needed, `

@@ -60,6 +60,8 @@ export interface SessionSpec {
   dedicated?: boolean;
   /** Size of the model on disk, for the memory guard (0 when unknown). */
   modelBytes?: number;
+  /** Native threads the runner starts for the session, for the mapping guard. */
+  threads?: number;
   restart?: Partial<RestartPolicy>;
   loadTimeoutMs?: number;
   disposeTimeoutMs?: number;
@@ -144,6 +146,10 @@ export class PoolSession {
 
   get modelBytes(): number {
     return this.#spec.modelBytes ?? 0;
+  }
+
+  get threads(): number {
+    return this.#spec.threads ?? 0;
   }
 
   /** Number of reloads that failed in a row (0 once one succeeds). */

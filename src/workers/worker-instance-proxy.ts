@@ -54,6 +54,8 @@ export interface WorkerInstanceOptions extends WorkerTuning {
   dedicated?: boolean;
   /** Size of the model on disk, for the pool's memory guard. */
   modelBytes?: number;
+  /** Native threads the runner starts for the session, for the pool's mapping guard. */
+  threads?: number;
 }
 
 interface Pending {
@@ -100,7 +102,7 @@ export class WorkerInstanceProxy implements ModelInstance {
     proxy.#session = await pool.open({
       label: proxy.#label, group: `${opts.modelName}\u0000${opts.version}`,
       runnerModule: opts.runnerModule, init: opts.init, logger: proxy.#logger,
-      dedicated: opts.dedicated === true, modelBytes: opts.modelBytes ?? 0,
+      dedicated: opts.dedicated === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
       onMessage: (msg: ResultMessage | ErrorMessage) => proxy.#onMessage(msg),
       onLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
       oldestInflightNs: () => proxy.#pending.values().next().value?.postedAtNs,

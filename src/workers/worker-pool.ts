@@ -108,7 +108,7 @@ export class WorkerPool implements SessionHost {
   place(session: PoolSession, dedicated: boolean): HostWorker {
     if (this.#stopped) throw new InferenceError(ErrorCode.UNAVAILABLE, `${session.label}: the worker pool is stopped`);
     const host = dedicated ? undefined : this.#pick(session.group);
-    const problem = this.#guard?.check({ newWorker: host === undefined, modelBytes: session.modelBytes });
+    const problem = this.#guard?.check({ newWorker: host === undefined, modelBytes: session.modelBytes, threads: session.threads });
     if (problem !== undefined) throw new InferenceError(ErrorCode.RESOURCE_EXHAUSTED, `unable to load ${session.label}: ${problem}`);
     const chosen = host ?? this.#spawn(dedicated);
     this.#sessionsOf.get(chosen)!.add(session);

@@ -113,6 +113,12 @@ function withModelName(modelName: string | undefined, err: unknown): InferenceEr
   return new InferenceError(e.code, `model '${modelName ?? ''}': ${e.message}`, { cause: e });
 }
 
+/** Threads ORT starts for a session: its intra-op pool (the caller's thread is one), an inter-op pool in parallel mode. */
+function ortThreads(o: OnnxSessionOptions): number {
+  const intra = Math.max(0, o.intraOpNumThreads - 1);
+  return o.executionMode === 'parallel' ? intra + Math.max(0, o.interOpNumThreads - 1) : intra;
+}
+
 /** Size of the model file (`model.onnx`, or `model.onnx` inside a directory); 0 when unreadable. */
 async function modelFileBytes(modelPath: string): Promise<number> {
   try {
@@ -153,7 +159,7 @@ class OnnxruntimeModel implements BackendModel {
     const proxy = await WorkerInstanceProxy.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
       runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger: log,
-      dedicated: dedicatedWorkerRequested(this.#ctx.config), modelBytes: this.#modelBytes,
+      dedicated: dedicatedWorkerRequested(this.#ctx.config), modelBytes: this.#modelBytes, threads: ortThreads(init.sessionOptions),
       ...workerTuning(o),
     });
     this.#instances.add(proxy);

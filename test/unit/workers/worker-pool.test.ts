@@ -193,4 +193,10 @@ describe('WorkerPool capacity guard', () => {
     assert.match(guard.check({ newWorker: true, modelBytes: 0 }) ?? '', /^not enough memory: loading needs about 46 MiB, \d+ MiB available \(256 MiB kept in reserve\)$/);
     assert.match(guard.check({ newWorker: false, modelBytes: 50 * 1024 * 1024 }) ?? '', /not enough memory: loading needs about 151 MiB/);
   });
+
+  it('counts the session\'s native threads against the mapping limit', () => {
+    const guard = new CapacityGuard(probe({ mapCount: 63_000, maxMapCount: 65_530, availableBytes: 8e9 }));
+    assert.equal(guard.check({ newWorker: false, modelBytes: 0, threads: 100 }), undefined, '63000 + 4 + 300 fits under 64530');
+    assert.match(guard.check({ newWorker: false, modelBytes: 0, threads: 500 }) ?? '', /63304 mappings in use, about 1504 more needed/);
+  });
 });
