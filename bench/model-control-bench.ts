@@ -9,7 +9,7 @@ import path from 'node:path';
 import { InferenceServer } from '../src/server.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { findPackageRoot } from '../src/util/package-root.js';
-import { liveWorkerCount } from '../src/workers/worker-supervisor.js';
+import { liveWorkerCount } from '../src/workers/host-worker.js';
 
 const ROOT = findPackageRoot();
 const CONFIG = `platform: "onnxruntime_onnx"

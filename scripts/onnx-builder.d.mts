@@ -28,3 +28,9 @@ export declare function buildMlp(options: MlpOptions): Uint8Array;
 
 /** mulberry32 PRNG: floats in [0, 1) determined by the 32-bit seed. */
 export declare function mulberry32(seed: number): () => number;
+
+/**
+ * Serialized FP32 model OUTPUT = INPUT + addend, INPUT and OUTPUT [batch, width]
+ * (first dim symbolic). Throws a plain Error when width is not a positive integer.
+ */
+export declare function buildAddConstant(options: { width: number; addend: number }): Uint8Array;

@@ -175,3 +175,20 @@ export function buildMlp({ inputSize, hidden = [1024, 1024, 1024], outputSize, s
     initializers,
   });
 }
+
+/**
+ * A tiny FP32 model: OUTPUT = INPUT + addend, both [batch, width] (first dim
+ * symbolic), so that many generated copies each give an answer of their own.
+ * @returns {Uint8Array} serialized model
+ */
+export function buildAddConstant({ width, addend }) {
+  checkSize('width', width);
+  return encodeModel({
+    name: 'add_constant',
+    doc: `OUTPUT = INPUT + ${addend}`,
+    nodes: [node('Add', ['INPUT', 'addend'], ['OUTPUT'])],
+    inputs: [valueInfo('INPUT', DataType.FLOAT, ['batch', width])],
+    outputs: [valueInfo('OUTPUT', DataType.FLOAT, ['batch', width])],
+    initializers: [floatTensor('addend', [], [addend])],
+  });
+}

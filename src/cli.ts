@@ -51,6 +51,9 @@ export function buildCli(): Command {
     .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
     .option('--allow-client-shm [bool]', 'let clients register system shared memory regions for inputs and outputs', bool, d.allowClientShm)
     .option('--trace-config <setting>', 'tracing: [<mode>,]<setting>=<value>, e.g. level=TIMESTAMPS, rate=1, triton,file=/tmp/trace.json, mode=opentelemetry, opentelemetry,url=http://host:4318/v1/traces; repeat', collect, [])
+    .option('--worker-pool-size <n>', 'shared worker threads hosting model instances (0 = one per CPU core)', int, d.workerPoolSize)
+    .option('--worker-heap-limit-mb <mb>', 'V8 heap limit of each worker thread; a worker that exceeds it is restarted', int, d.workerHeapLimitMb)
+    .option('--worker-watchdog-secs <secs>', 'restart a worker whose batch has run this long (0 = off)', Number, d.workerWatchdogSecs)
     .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
     .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
     .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
@@ -95,6 +98,9 @@ export function parseCommandLine(
     loadModels: f['loadModel'] as string[],
     repositoryPollSecs: f['repositoryPollSecs'] as number,
     modelLoadThreadCount: f['modelLoadThreadCount'] as number,
+    workerPoolSize: f['workerPoolSize'] as number,
+    workerHeapLimitMb: f['workerHeapLimitMb'] as number,
+    workerWatchdogSecs: f['workerWatchdogSecs'] as number,
     logVerbose: f['logVerbose'] as number,
     logInfo: f['logInfo'] as boolean,
     logWarning: f['logWarning'] as boolean,

@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<void> {
   const settings = new LogSettings(initialLogSettings(options));
   const destination = options.logFile === '' ? undefined : pino.destination({ dest: options.logFile, mkdir: true, sync: true });
   const log = createLogger({ level: logLevel(options), pretty: options.logPretty, settings, ...(destination ? { destination } : {}) });
-  const server = await InferenceServer.create(options, log);
+  const server = await InferenceServer.open(options, log);
   let firstSignalAt: number | undefined;
   const onSignal = (sig: string) => {
     if (firstSignalAt !== undefined) {
@@ -38,7 +38,9 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // Listen first: health and RepositoryIndex answer while the models load (not ready yet).
   await server.start();
+  await server.loadModels();
 }
 
 main(process.argv).catch((e: unknown) => {

@@ -2,10 +2,14 @@
  * InferenceServer: the composition root. Wires repository → registry → service → front-ends,
  * and owns the lifecycle:
  *
- *   create(): discover + load every model (failures become UNAVAILABLE entries, never throw)
- *   start():  bind the listeners (metrics, HTTP, gRPC; each can be switched off)
+ *   open():   everything but the models: backends on one worker pool, registry, service
+ *   loadModels(): discover + load every model (failures become UNAVAILABLE entries, never throw)
+ *   create(): open() + loadModels()
+ *   start():  bind the listeners (metrics, HTTP, gRPC; each can be switched off). main.ts starts
+ *             them before loadModels(), so health and RepositoryIndex answer while models load
+ *             (server not ready, models LOADING); embedders and tests use create() then start().
  *   stop():   refuse new work (UNAVAILABLE) → drain schedulers up to the exit timeout → fail what
- *             is left → close listeners → finalize instances (workers end, sessions released)
+ *             is left → close listeners → finalize instances (sessions released) → stop the pool
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,6 +37,7 @@ import { parseTraceConfig, type TraceConfig } from './observability/trace/trace-
 import { TraceSettings } from './observability/trace/trace-settings.js';
 import { Tracer } from './observability/trace/tracer.js';
 import { TraceFileSink } from './observability/trace/trace-file-sink.js';
+import { WorkerPool } from './workers/worker-pool.js';
 
 /**
  * Extensions reported by ServerMetadata: only what this build really implements
@@ -69,6 +74,8 @@ export class InferenceServer {
   readonly registry: ModelRegistry;
   readonly #log: Logger;
   readonly #manager: RepositoryManager;
+  /** Hosts every model instance of this server (workers/worker-pool.ts). */
+  readonly workerPool: WorkerPool;
   #grpc: GrpcFrontend | undefined;
   #http: HttpFrontend | undefined;
   #metrics: MetricsServer | undefined;
@@ -76,18 +83,33 @@ export class InferenceServer {
   #gpuMetrics: GpuMetrics | undefined;
   #stopped: Promise<void> | undefined;
 
-  private constructor(options: Readonly<ServerOptions>, registry: ModelRegistry, service: InferenceService, manager: RepositoryManager, log: Logger) {
+  private constructor(
+    options: Readonly<ServerOptions>, registry: ModelRegistry, service: InferenceService, manager: RepositoryManager, pool: WorkerPool, log: Logger,
+  ) {
     this.options = options;
+    this.workerPool = pool;
     this.#manager = manager;
     this.registry = registry;
     this.service = service;
     this.#log = log;
   }
 
+  /** Loads every model, then resolves (see open() to serve while loading). */
   static async create(partial: Parameters<typeof resolveOptions>[0], log: Logger): Promise<InferenceServer> {
+    const server = await InferenceServer.open(partial, log);
+    await server.loadModels();
+    return server;
+  }
+
+  /** The server with no model loaded yet; call loadModels() (before or after start()). */
+  static async open(partial: Parameters<typeof resolveOptions>[0], log: Logger): Promise<InferenceServer> {
     const options = resolveOptions(partial);
+    const pool = new WorkerPool({
+      ...(options.workerPoolSize > 0 ? { size: options.workerPoolSize } : {}),
+      heapLimitMb: options.workerHeapLimitMb, watchdogMs: options.workerWatchdogSecs * 1000, logger: log,
+    });
     const backends = new BackendRegistry();
-    setupBackends(backends);
+    setupBackends(backends, { pool });
     const registry = new ModelRegistry();
     const gpus = await discoverGpus({ nvidiaSmi: options.nvidiaSmi, cudaVisibleDevices: options.cudaVisibleDevices });
     if (gpus.devices.length > 0) log.info({ gpus: gpus.devices.map((d) => ({ id: d.id, name: d.name, uuid: d.uuid })) }, 'GPUs found');
@@ -112,10 +134,19 @@ export class InferenceServer {
     const logSettings = logSettingsOf(log) ?? new LogSettings(initialLogSettings(options));
     const tracer = await createTracer(parseTraceConfig(options.traceConfig), log);
     const service = new InferenceService(registry, metadata, manager, { systemShm, logSettings, tracer });
-    await manager.startup();
-    const server = new InferenceServer(options, registry, service, manager, log);
+    service.setStarting(true); // not ready until loadModels() has settled
+    const server = new InferenceServer(options, registry, service, manager, pool, log);
     server.#gpus = gpus;
     return server;
+  }
+
+  /** The initial load for the model control mode; resolves when every model has settled. */
+  async loadModels(): Promise<void> {
+    try {
+      await this.#manager.startup();
+    } finally {
+      this.service.setStarting(false);
+    }
   }
 
   async start(): Promise<StartedAddresses> {
@@ -142,7 +173,7 @@ export class InferenceServer {
       throw e;
     }
     const ports: StartedAddresses = { grpcPort: this.#grpc?.port, httpPort: this.#http?.port, metricsPort: this.#metrics?.port };
-    this.#log.info({ ...ports, models: this.service.repositoryIndex(false) }, 'server started');
+    this.#log.info({ ...ports, models: this.registry.all().length }, 'server started');
     return ports;
   }
 
@@ -195,6 +226,7 @@ export class InferenceServer {
     await Promise.all(versions.map((v) => unloadVersion(v)));
     this.service.systemShm.close();
     await this.service.tracer.close();
+    await this.workerPool.stop();
     this.#log.info('stopped');
   }
 }

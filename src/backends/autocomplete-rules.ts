@@ -9,6 +9,8 @@ import { wireToConfigDataType, type ModelConfig, type ModelInput, type ModelOutp
 import type { DeclaredTensor } from './config-vs-model.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
+import type { Logger } from 'pino';
+import { defaultWorkerPool, type WorkerPool } from '../workers/worker-pool.js';
 
 /** Triton's backend `default-max-batch-size`. */
 export const DEFAULT_MAX_BATCH_SIZE = 4;
@@ -16,6 +18,32 @@ export const DEFAULT_MAX_BATCH_SIZE = 4;
 
 export function autofillError(modelName: string, why: string, code: ErrorCode = ErrorCode.INVALID_ARG): InferenceError {
   return new InferenceError(code, `autofill failed for model '${modelName}': ${why}`);
+}
+
+export interface ArtifactReader {
+  modelName: string;
+  runnerModule: string;
+  /** The runner's metadata-only init. */
+  init: unknown;
+  logger: Logger;
+  loadTimeoutMs?: number | undefined;
+  /** Read in a worker of its own (runners that change per-thread state). */
+  dedicated?: boolean;
+  pool?: WorkerPool | undefined;
+}
+
+/** Loads the model metadata-only in a pool worker and returns the runner's `info`; errors become autofill errors. */
+export async function readArtifactInfo(r: ArtifactReader): Promise<unknown> {
+  try {
+    return await (r.pool ?? defaultWorkerPool()).readInfo({
+      label: `model '${r.modelName}'`, group: `autofill\u0000${r.modelName}`, runnerModule: r.runnerModule, init: r.init,
+      logger: r.logger, dedicated: r.dedicated === true,
+      ...(r.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: r.loadTimeoutMs }),
+    });
+  } catch (err) {
+    const e = InferenceError.from(err);
+    throw autofillError(r.modelName, e.message, e.code);
+  }
 }
 
 function hasScheduler(c: ModelConfig): boolean {

@@ -83,6 +83,8 @@ export interface ExecuteResult {
  */
 export interface ModelInstance {
   readonly name: string;
+  /** Memory the instance holds, measured at load (bytes); absent when unknown. Shown in model statistics. */
+  readonly memoryBytes?: number;
   execute(batch: ExecuteBatch, signal?: AbortSignal): Promise<ExecuteResult>;
   finalize(): Promise<void>;
 }

@@ -33,6 +33,12 @@ export interface ServerOptions {
   repositoryPollSecs: number;
   /** --model-load-thread-count: models loading in parallel. */
   modelLoadThreadCount: number;
+  /** --worker-pool-size: shared worker threads hosting model instances; 0 = one per CPU core. */
+  workerPoolSize: number;
+  /** --worker-heap-limit-mb: V8 heap limit of each worker thread (MiB). */
+  workerHeapLimitMb: number;
+  /** --worker-watchdog-secs: a batch in flight this long ends its worker (restarted); 0 = off. */
+  workerWatchdogSecs: number;
   /** Seconds to wait for in-flight requests on shutdown before cancelling them. */
   exitTimeoutSecs: number;
   /** 0 = info level; ≥ 1 = debug. */
@@ -74,6 +80,9 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   loadModels: [],
   repositoryPollSecs: 15,
   modelLoadThreadCount: 4,
+  workerPoolSize: 0,
+  workerHeapLimitMb: 2048,
+  workerWatchdogSecs: 60,
   exitTimeoutSecs: 30,
   logVerbose: 0,
   logInfo: true,
@@ -106,6 +115,9 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (o.loadModels.includes('*') && o.loadModels.length > 1) problems.push("--load-model=* cannot be combined with other model names");
   if (!(o.repositoryPollSecs > 0)) problems.push(`--repository-poll-secs must be > 0, got ${o.repositoryPollSecs}`);
   if (!Number.isInteger(o.modelLoadThreadCount) || o.modelLoadThreadCount < 1) problems.push(`--model-load-thread-count must be an integer >= 1, got ${o.modelLoadThreadCount}`);
+  if (!Number.isInteger(o.workerPoolSize) || o.workerPoolSize < 0) problems.push(`--worker-pool-size must be an integer >= 0, got ${o.workerPoolSize}`);
+  if (!Number.isInteger(o.workerHeapLimitMb) || o.workerHeapLimitMb < 16) problems.push(`--worker-heap-limit-mb must be an integer >= 16, got ${o.workerHeapLimitMb}`);
+  if (!(o.workerWatchdogSecs >= 0)) problems.push(`--worker-watchdog-secs must be >= 0, got ${o.workerWatchdogSecs}`);
   if (!(o.exitTimeoutSecs >= 0)) problems.push(`--exit-timeout-secs must be >= 0, got ${o.exitTimeoutSecs}`);
   if (!Number.isInteger(o.metricsIntervalMs) || o.metricsIntervalMs < 100) problems.push(`--metrics-interval-ms must be an integer >= 100, got ${o.metricsIntervalMs}`);
   if (!Number.isInteger(o.logVerbose) || o.logVerbose < 0) problems.push(`--log-verbose must be an integer >= 0, got ${o.logVerbose}`);

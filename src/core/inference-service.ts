@@ -42,6 +42,8 @@ export interface ModelMetadata {
 export interface ModelStatistics extends StatsSnapshot {
   name: string;
   version: string;
+  /** Triton's memory_usage: the instances' memory measured at load (empty when unknown). */
+  memory_usage: { type: string; id: number; byte_size: number }[];
 }
 
 export interface ModelIndexEntry {
@@ -95,6 +97,7 @@ export class InferenceService {
   readonly #metadata: ServerMetadata;
   #control: ModelControl | undefined;
   #stopping = false;
+  #starting = false;
   readonly #observers = new Set<InferenceObserver>();
 
   constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl, extras: ServiceExtras = {}) {
@@ -127,6 +130,11 @@ export class InferenceService {
     if (this.#control === undefined) throw errors.unsupported('model control is not available in this server');
     if (this.#stopping) throw errors.serverStopping();
     await this.#control.unload(name, unloadDependents);
+  }
+
+  /** While true (the initial model load), readiness answers false; health and RepositoryIndex answer. */
+  setStarting(starting: boolean): void {
+    this.#starting = starting;
   }
 
   /** After this, infer() and readiness answer UNAVAILABLE / false; in-flight work continues. */
@@ -165,9 +173,9 @@ export class InferenceService {
     return true;
   }
 
-  /** Strict readiness: not stopping and every model in the repository has a READY version. */
+  /** Strict readiness: not starting or stopping, and every model in the repository has a READY version. */
   serverReady(): boolean {
-    return !this.#stopping && this.#registry.all().every((m) => m.unloaded === true || readyVersions(m).some((v) => v.unavailableDependency?.() === undefined));
+    return !this.#starting && !this.#stopping && this.#registry.all().every((m) => m.unloaded === true || readyVersions(m).some((v) => v.unavailableDependency?.() === undefined));
   }
 
   serverMetadata(): ServerMetadata {
@@ -213,7 +221,7 @@ export class InferenceService {
         throw errors.invalidArg(`requested model '${name}' is not available`);
       }
       for (const lv of statVersions(entry, version)) {
-        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot() });
+        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot(), memory_usage: memoryUsage(lv) });
       }
     }
     return out;
@@ -347,4 +355,10 @@ function postprocess(loaded: LoadedVersion, vr: ValidatedRequest, tensors: reado
       throw errors.invalidArg(`classification of output '${t.name}' of model '${sig.name}' version ${sig.version} failed: ${(e as Error).message}`);
     }
   });
+}
+
+/** One CPU entry with the sum of the instances' measured memory, or none when no instance measured any. */
+function memoryUsage(lv: LoadedVersion): ModelStatistics['memory_usage'] {
+  const bytes = (lv.instances ?? []).reduce((n, i) => n + (i.memoryBytes ?? 0), 0);
+  return bytes > 0 ? [{ type: 'CPU', id: 0, byte_size: bytes }] : [];
 }

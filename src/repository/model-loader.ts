@@ -170,7 +170,7 @@ async function loadVersion(
       logger: log,
     });
     lv.state = 'READY';
-    log.info({ instances: instances.length, backend: backend.name }, 'model version ready');
+    log.debug({ instances: instances.length, backend: backend.name }, 'model version ready');
   } catch (e) {
     await Promise.allSettled(instances.map((i) => i.finalize()));
     await lv.backendModel?.finalize().catch(() => undefined);

@@ -6,6 +6,9 @@
  * Invariants:
  * - Operations on one model are serialised (#lock); different models load in parallel, at most
  *   `loadThreads` at a time (#slots).
+ * - Start-up registers every model it will load as LOADING first, so RepositoryIndex lists them
+ *   and readiness says "not ready" while they load; progress is logged in summary lines
+ *   (load-progress.ts). Once stop() ran, queued loads are skipped.
  * - A reload builds the new versions beside the old ones and swaps the registry entry in one
  *   synchronous step; requests already resolved to an old version finish on it (its scheduler
  *   drains) before its instances are finalized. A failed reload keeps the old versions serving.
@@ -27,6 +30,7 @@ import { parseModelConfigText } from '../config/pbtxt.js';
 import { ensembleDependencies, ensembleLoadWaves } from '../ensemble/ensemble-order.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { EnsembleHost } from '../ensemble/ensemble-loader.js';
+import { LoadProgress } from './load-progress.js';
 
 export type ControlMode = 'none' | 'poll' | 'explicit';
 
@@ -94,17 +98,25 @@ export class RepositoryManager {
         }
       }
     }
+    for (const s of wanted) {
+      if (this.#o.registry.get(s.name) === undefined) this.#o.registry.set({ name: s.name, state: 'LOADING', reason: '', versions: new Map() });
+    }
+    const progress = new LoadProgress(this.#o.logger, wanted.length);
+    const load = (s: ModelSource): Promise<unknown> => this.#serial(s.name, async () => {
+      progress.settled((await this.#loadSource(s)).state === 'READY');
+    });
     // Ensembles load after the models they compose (their validation reads those configs).
     const first = wanted.filter((s) => !isEnsembleSource(s));
-    await Promise.all(first.map((s) => this.#serial(s.name, () => this.#loadSource(s))));
+    await Promise.all(first.map(load));
     const ensembles = new Map(wanted.flatMap((s) => {
       const cfg = sourceConfig(s);
       return cfg !== undefined && isEnsembleConfig(cfg) ? [[s.name, { s, deps: ensembleDependencies(cfg) }] as const] : [];
     }));
     // Nested ensembles load after the ensembles they use.
     for (const wave of ensembleLoadWaves(new Map([...ensembles].map(([n, e]) => [n, e.deps])))) {
-      await Promise.all(wave.map((n) => ensembles.get(n)!.s).map((s) => this.#serial(s.name, () => this.#loadSource(s))));
+      await Promise.all(wave.map((n) => ensembles.get(n)!.s).map(load));
     }
+    progress.done();
     if (this.#o.mode === 'poll') this.#schedulePoll();
   }
 
@@ -126,6 +138,7 @@ export class RepositoryManager {
       try {
         const entry = await this.#loadSource(source);
         if (entry.state !== 'READY') throw errors.internal(`failed to load '${name}': ${entry.reason}`);
+        this.#o.logger.info({ model: name, versions: [...entry.versions.keys()] }, 'model loaded');
       } finally {
         await cleanup();
       }
@@ -237,6 +250,11 @@ export class RepositoryManager {
    */
   async #loadSource(src: ModelSource): Promise<ModelEntry> {
     const { registry, backends, autoComplete, logger } = this.#o;
+    if (this.#stopped) {
+      const skipped: ModelEntry = { name: src.name, state: 'UNAVAILABLE', reason: 'the server is stopping', versions: new Map() };
+      if (registry.get(src.name)?.state === 'LOADING') registry.set(skipped);
+      return skipped;
+    }
     const old = registry.get(src.name);
     const fresh = await loadModel(src, { backends, autoComplete, logger, ensembles: this.#o.ensembles, gpus: this.#o.gpus });
     this.#fingerprints.set(src.name, await fingerprintModel(src).catch(() => ''));

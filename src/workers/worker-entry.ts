@@ -1,20 +1,23 @@
 /**
- * The worker_threads entry point of every model instance worker. It knows no backend: it imports
- * the runner module named in workerData, reports load-done / load-error, then serves execute and
- * dispose messages one at a time, in arrival order.
+ * The worker_threads entry point of every host worker (see worker-pool.ts). It knows no backend:
+ * for each `open` message on its parentPort it imports the runner module named there, reports
+ * load-done / load-error on the session's own port, then serves that session's execute and
+ * dispose messages one at a time, in arrival order. Sessions are independent: one session's
+ * messages never wait for another's, except that they share this thread (a synchronous run in
+ * one session delays the others; the pool sizes and places sessions with that in mind).
  *
- * Failure model: an exception thrown by the runner while serving a message fails that message
- * only. An uncaught exception or process.exit() ends this thread; the main thread's supervisor
- * sees the exit, fails what was in flight and starts a new worker.
+ * Failure model: an exception thrown by a runner while serving a message fails that message
+ * only. An uncaught exception, process.exit() or running out of heap ends this thread and every
+ * session on it; the main thread sees the exit, fails what was in flight and reloads the sessions.
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import {
-  fromWireTensor, isToWorkerMessage, toWireTensor,
-  type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type Runner,
-  type RunnerLogger, type WorkerData,
+  fromWireTensor, isOpenSessionMessage, isToWorkerMessage, toWireTensor,
+  type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type OpenSessionMessage, type Runner,
+  type RunnerLogger,
 } from './worker-messages.js';
 
 function post(port: MessagePort, msg: FromWorkerMessage, transfer: ArrayBuffer[] = []): void {
@@ -27,7 +30,11 @@ function createPortLogger(port: MessagePort): RunnerLogger {
     try {
       post(port, fields === undefined ? { type: 'log', id: 0, level, msg } : { type: 'log', id: 0, level, msg, fields });
     } catch {
-      post(port, { type: 'log', id: 0, level, msg, fields: { fields: safeJson(fields) } });
+      try {
+        post(port, { type: 'log', id: 0, level, msg, fields: { fields: safeJson(fields) } });
+      } catch {
+        // The session's port is closed: nobody is listening any more.
+      }
     }
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
@@ -41,12 +48,19 @@ function safeJson(x: unknown): string {
   }
 }
 
-async function loadRunner(data: WorkerData, log: RunnerLogger): Promise<Runner> {
-  const mod = (await import(data.runnerModule)) as { createRunner?: CreateRunner };
+/**
+ * The runner, and the process's RSS growth while createRunner ran. The module is imported first,
+ * so the first session on a worker is not charged with loading the framework (that is the
+ * worker's cost). RSS is process-wide: loads running at the same time on other workers blur it.
+ */
+async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<{ runner: Runner; memoryBytes: number }> {
+  const mod = (await import(msg.runnerModule)) as { createRunner?: CreateRunner };
   if (typeof mod.createRunner !== 'function') {
-    throw new InferenceError(ErrorCode.INTERNAL, `runner module ${data.runnerModule} does not export createRunner()`);
+    throw new InferenceError(ErrorCode.INTERNAL, `runner module ${msg.runnerModule} does not export createRunner()`);
   }
-  return mod.createRunner(data.init, { log });
+  const before = process.memoryUsage.rss();
+  const runner = await mod.createRunner(msg.init, { log });
+  return { runner, memoryBytes: Math.max(0, process.memoryUsage.rss() - before) };
 }
 
 async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage): Promise<void> {
@@ -70,18 +84,17 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
   }
 }
 
-async function serveDispose(port: MessagePort, runner: Runner, id: number, log: RunnerLogger): Promise<void> {
-  try {
-    await runner.dispose();
-  } catch (err) {
-    log.warn('runner dispose failed', { err: InferenceError.from(err).message });
-  }
-  post(port, { type: 'dispose-done', id });
-}
-
-/** Messages are chained so that execute and dispose never overlap, as the Runner contract says. */
+/**
+ * One session: messages are chained so that execute and dispose never overlap, as the Runner
+ * contract says. The runner is disposed once, on a dispose message or when the main thread
+ * closes the port without one (the session was abandoned).
+ */
 function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
   let queue = Promise.resolve();
+  let disposed: Promise<void> | undefined;
+  const dispose = (): Promise<void> => (disposed ??= runner.dispose().catch((err: unknown) => {
+    log.warn('runner dispose failed', { err: InferenceError.from(err).message });
+  }));
   port.on('message', (raw: unknown) => {
     if (!isToWorkerMessage(raw)) {
       log.warn('ignoring malformed message from the main thread');
@@ -89,25 +102,28 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
     }
     queue = queue.then(() => (raw.type === 'execute'
       ? serveExecute(port, runner, raw)
-      : serveDispose(port, runner, raw.id, log)));
+      : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id }))));
+  });
+  port.once('close', () => {
+    queue = queue.then(dispose);
   });
 }
 
-async function main(port: MessagePort): Promise<void> {
+async function open(msg: OpenSessionMessage): Promise<void> {
+  const port = msg.port;
   const log = createPortLogger(port);
   let runner: Runner;
+  let memoryBytes: number;
   try {
-    runner = await loadRunner(workerData as WorkerData, log);
+    ({ runner, memoryBytes } = await loadRunner(msg, log));
   } catch (err) {
-    // Stay alive until the main thread reads load-error and terminates this worker: exiting
-    // right away can deliver 'exit' to the main thread before the message, losing the reason.
-    port.on('message', () => undefined);
+    // The main thread closes the port once it has read the reason.
     post(port, { type: 'load-error', id: 0, error: InferenceError.from(err).serialize() });
     return;
   }
   serve(port, runner, log);
   try {
-    post(port, runner.info === undefined ? { type: 'load-done', id: 0 } : { type: 'load-done', id: 0, info: runner.info });
+    post(port, runner.info === undefined ? { type: 'load-done', id: 0, memoryBytes } : { type: 'load-done', id: 0, info: runner.info, memoryBytes });
   } catch (err) {
     post(port, { type: 'load-error', id: 0, error: InferenceError.from(err).serialize() });
   }
@@ -116,4 +132,12 @@ async function main(port: MessagePort): Promise<void> {
 if (parentPort === null) {
   throw new Error('worker-entry must be started as a worker thread');
 }
-void main(parentPort);
+const host = parentPort;
+const hostLog = createPortLogger(host);
+host.on('message', (raw: unknown) => {
+  if (!isOpenSessionMessage(raw)) {
+    hostLog.warn('ignoring malformed message on the host port');
+    return;
+  }
+  void open(raw);
+});

@@ -1,6 +1,7 @@
 /**
- * A ModelInstance on the main thread whose model runs in a worker thread (worker-entry.ts plus a
- * runner module). The scheduler cannot tell it from an in-process instance.
+ * A ModelInstance on the main thread whose model runs as a session on a host worker of the pool
+ * (worker-pool.ts; worker-entry.ts plus a runner module). The scheduler cannot tell it from an
+ * in-process instance.
  *
  * Request bookkeeping: every execute() gets an id and one Deferred in #pending; the Deferred is
  * removed from the map before it is settled, and the map is the only way to reach it, so each
@@ -13,8 +14,11 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { deferred, type Deferred } from '../util/deferred.js';
-import { fromWireTensor, toWireTensor, type ErrorMessage, type ResultMessage, type WireTensor } from './worker-messages.js';
-import { WorkerSupervisor, type RestartPolicy, type SupervisorState } from './worker-supervisor.js';
+import {
+  fromWireTensor, toWireTensor, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireTensor,
+} from './worker-messages.js';
+import type { PoolSession, RestartPolicy, SessionState } from './pool-session.js';
+import { defaultWorkerPool, type WorkerPool } from './worker-pool.js';
 
 /** How a worker-hosted instance is supervised; backends pass these through from their options. */
 export interface WorkerTuning {
@@ -23,11 +27,16 @@ export interface WorkerTuning {
   disposeTimeoutMs?: number;
   /** How long an execute() arriving during a restart waits for the new worker; default 30 000 ms. */
   restartWaitMs?: number;
+  /** The pool the instance runs in; default the process-wide defaultWorkerPool(). */
+  pool?: WorkerPool;
 }
 
 /** Only the tuning fields of a backend's options (which also carry backend-specific settings). */
 export function workerTuning(o: WorkerTuning): WorkerTuning {
-  return { restart: o.restart, loadTimeoutMs: o.loadTimeoutMs, disposeTimeoutMs: o.disposeTimeoutMs, restartWaitMs: o.restartWaitMs };
+  return {
+    restart: o.restart, loadTimeoutMs: o.loadTimeoutMs, disposeTimeoutMs: o.disposeTimeoutMs, restartWaitMs: o.restartWaitMs,
+    pool: o.pool,
+  };
 }
 
 export interface WorkerInstanceOptions extends WorkerTuning {
@@ -41,6 +50,12 @@ export interface WorkerInstanceOptions extends WorkerTuning {
   init: unknown;
   /** The model's logger; the proxy adds model/version/instance bindings that are missing. */
   logger: Logger;
+  /** Run on a worker of its own instead of a shared one (see worker-pool.ts). */
+  dedicated?: boolean;
+  /** Size of the model on disk, for the pool's memory guard. */
+  modelBytes?: number;
+  /** Native threads the runner starts for the session, for the pool's mapping guard. */
+  threads?: number;
 }
 
 interface Pending {
@@ -69,7 +84,7 @@ export class WorkerInstanceProxy implements ModelInstance {
   readonly #logger: Logger;
   readonly #restartWaitMs: number;
   readonly #pending = new Map<number, Pending>();
-  #supervisor!: WorkerSupervisor;
+  #session!: PoolSession;
   #nextId = 1;
   #finalizing: Promise<void> | undefined;
 
@@ -80,24 +95,37 @@ export class WorkerInstanceProxy implements ModelInstance {
     this.#restartWaitMs = opts.restartWaitMs ?? DEFAULT_RESTART_WAIT_MS;
   }
 
-  /** Starts the worker and resolves once its runner loaded; rejects with the load error. */
+  /** Loads the session on a pool worker and resolves once its runner loaded; rejects with the load error. */
   static async create(opts: WorkerInstanceOptions): Promise<WorkerInstanceProxy> {
     const proxy = new WorkerInstanceProxy(opts, instanceLogger(opts));
-    const supervisorOptions = {
-      runnerModule: opts.runnerModule, init: opts.init, label: proxy.#label, logger: proxy.#logger,
+    const pool = opts.pool ?? defaultWorkerPool();
+    proxy.#session = await pool.open({
+      label: proxy.#label, group: `${opts.modelName}\u0000${opts.version}`,
+      runnerModule: opts.runnerModule, init: opts.init, logger: proxy.#logger,
+      dedicated: opts.dedicated === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
       onMessage: (msg: ResultMessage | ErrorMessage) => proxy.#onMessage(msg),
-      onWorkerLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
-    };
-    proxy.#supervisor = await WorkerSupervisor.start(Object.assign(supervisorOptions,
-      opts.restart === undefined ? {} : { restart: opts.restart },
-      opts.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: opts.loadTimeoutMs },
-      opts.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: opts.disposeTimeoutMs }));
+      onLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
+      oldestInflightNs: () => proxy.#pending.values().next().value?.postedAtNs,
+      ...(opts.restart === undefined ? {} : { restart: opts.restart }),
+      ...(opts.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: opts.loadTimeoutMs }),
+      ...(opts.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: opts.disposeTimeoutMs }),
+    });
     return proxy;
   }
 
-  /** The worker's state: 'ready', 'restarting', 'failed' (gave up restarting) or 'stopped'. */
-  get state(): SupervisorState {
-    return this.#supervisor.state;
+  /** The session's state: 'ready', 'restarting', 'failed' (gave up restarting) or 'stopped'. */
+  get state(): SessionState {
+    return this.#session.state;
+  }
+
+  /** ModelInstance.memoryBytes: RSS growth measured while the session loaded. */
+  get memoryBytes(): number {
+    return this.#session.memoryBytes;
+  }
+
+  /** The thread the session runs on now; undefined while restarting. */
+  get threadId(): number | undefined {
+    return this.#session.host?.threadId;
   }
 
   /** Requests posted to the worker and not settled yet. */
@@ -114,7 +142,7 @@ export class WorkerInstanceProxy implements ModelInstance {
     if (this.#finalizing !== undefined) {
       throw new InferenceError(ErrorCode.UNAVAILABLE, `${this.#label} has been finalized`);
     }
-    const handle = await this.#supervisor.acquire(this.#restartWaitMs);
+    const port = await this.#session.acquire(this.#restartWaitMs);
     if (signal?.aborted === true) {
       throw new InferenceError(ErrorCode.CANCELLED, `batch for ${this.#label} was cancelled before it started`);
     }
@@ -125,10 +153,11 @@ export class WorkerInstanceProxy implements ModelInstance {
     const pending: Pending = { result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint() };
     this.#pending.set(id, pending);
     try {
-      handle.post({
+      const msg: ExecuteMessage = {
         type: 'execute', id, batchSize: batch.batchSize, inputs, outputNames: [...batch.outputNames],
         postedAtNs: pending.postedAtNs,
-      }, transfer);
+      };
+      port.postMessage(msg, transfer);
     } catch (err) {
       this.#pending.delete(id);
       throw new InferenceError(ErrorCode.INTERNAL, `${this.#label}: cannot send the batch to its worker: ${InferenceError.from(err).message}`);
@@ -136,14 +165,14 @@ export class WorkerInstanceProxy implements ModelInstance {
     return pending.result.promise;
   }
 
-  /** Disposes the runner (bounded wait) and terminates the worker; no restart afterwards. */
+  /** Disposes the runner (bounded wait) and leaves its worker; no restart afterwards. */
   finalize(): Promise<void> {
     this.#finalizing ??= this.#finalize();
     return this.#finalizing;
   }
 
   async #finalize(): Promise<void> {
-    await this.#supervisor.stop();
+    await this.#session.close();
     this.#failAll(`${this.#label} was finalized before the batch finished`);
   }
 

@@ -1,30 +1,40 @@
 /**
- * Everything that crosses the main thread ↔ worker boundary, and nothing else: the worker data,
- * the message union, the wire form of tensors and errors, and the Runner contract that a runner
- * module (loaded inside the worker) implements.
+ * Everything that crosses the main thread ↔ worker boundary, and nothing else: the host worker's
+ * open message, the per-session message union, the wire form of tensors and errors, and the
+ * Runner contract that a runner module (loaded inside the worker) implements.
  *
- *   main thread                                   worker thread (worker-entry.ts)
+ * A host worker (worker-entry.ts) hosts many sessions (one runner each). Each session has its own
+ * MessageChannel; the worker's parentPort only carries `open` (and host-level log records):
+ *
+ *   main thread                                   host worker thread (worker-entry.ts)
+ *   PoolSession ──── open {id, port} ──(parentPort)──▶ import(runnerModule).createRunner(init)
+ *   on the session's port:
+ *                       ◀──────── load-done / load-error (once, first message)
  *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize)
  *                       ◀──────── result / error {id}
- *   WorkerSupervisor ──── dispose {id} ─────────▶ runner.dispose()
+ *   PoolSession ──────── dispose {id} ─────────▶ runner.dispose()
  *                       ◀──────── dispose-done {id}
- *                       ◀──────── load-done / load-error (once, first message)
  *                       ◀──────── log (any time)
  *
  * Tensor bytes always travel in the postMessage transfer list, in both directions: the sender's
  * ArrayBuffers are detached, never copied by structured clone.
  */
+import { MessagePort } from 'node:worker_threads';
 import type { ExecuteTimings } from '../backends/backend.js';
 import { isDataType, type DataType } from '../core/datatype.js';
 import type { Tensor } from '../core/tensor.js';
 import type { SerializedError } from '../errors/inference-error.js';
 
-/** `workerData` of every worker started by the supervisor. */
-export interface WorkerData {
+/** Posted on a host worker's parentPort: load a runner and serve it on `port`. */
+export interface OpenSessionMessage {
+  type: 'open';
+  id: number;
   /** file: URL of an ES module exporting `createRunner` (see CreateRunner). */
   runnerModule: string;
   /** Passed to createRunner untouched; must be structured-cloneable. */
   init: unknown;
+  /** The worker's end of the session's channel (in the transfer list). */
+  port: MessagePort;
 }
 
 /**
@@ -67,6 +77,8 @@ export interface LoadDoneMessage {
   id: 0;
   /** The runner's `info`, e.g. session metadata. */
   info?: unknown;
+  /** Process RSS growth while createRunner ran (the runner module already imported), bytes. */
+  memoryBytes?: number;
 }
 
 export interface LoadErrorMessage {
@@ -133,7 +145,8 @@ export interface RunnerResult {
  *   the runner; output `data` views are transferred to the main thread after execute resolves,
  *   so the runner must not reuse their buffers.
  * - A rejection fails that batch only; rejections should be InferenceErrors (others become INTERNAL).
- * - dispose() is called at most once, last; the worker is terminated afterwards.
+ * - dispose() is called at most once, last (also when the main thread closes the session's port).
+ *   Other sessions keep running in the same worker, so a runner must release what it holds there.
  */
 export interface Runner {
   /** Sent to the main thread with load-done (structured-cloneable). */
@@ -204,7 +217,8 @@ function isWireTensorList(x: unknown): boolean {
 export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
   if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
   switch (x['type']) {
-    case 'load-done': case 'dispose-done': return true;
+    case 'load-done': return x['memoryBytes'] === undefined || Number.isSafeInteger(x['memoryBytes']);
+    case 'dispose-done': return true;
     case 'load-error': case 'error': return isSerializedError(x['error']);
     case 'log':
       return (LOG_LEVELS as readonly unknown[]).includes(x['level']) && typeof x['msg'] === 'string'
@@ -214,6 +228,12 @@ export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
         && typeof x['receivedAtNs'] === 'bigint' && typeof x['postedAtNs'] === 'bigint';
     default: return false;
   }
+}
+
+/** True when `x` is a well-formed OpenSessionMessage (the host worker ignores anything else). */
+export function isOpenSessionMessage(x: unknown): x is OpenSessionMessage {
+  return isRecord(x) && x['type'] === 'open' && Number.isSafeInteger(x['id']) && typeof x['runnerModule'] === 'string'
+    && x['port'] instanceof MessagePort;
 }
 
 /** True when `x` is a well-formed ToWorkerMessage (the worker ignores anything else). */

@@ -21,15 +21,19 @@ export interface TestServer {
   httpUrl: string;
   /** `http://127.0.0.1:<port>`, or '' when --allow-metrics=false. */
   metricsUrl: string;
+  /** Settles when the initial model load has (already settled unless `deferLoad`). */
+  loading: Promise<void>;
   close(): Promise<void>;
 }
 
+/** With `deferLoad`, listens first and loads the models after, as main.ts does. */
 export async function startServer(
   repos: string[],
   extra: Partial<ServerOptions> = {},
   log: Logger = silentLogger(),
+  { deferLoad = false }: { deferLoad?: boolean } = {},
 ): Promise<TestServer> {
-  const server = await InferenceServer.create(
+  const server = await InferenceServer[deferLoad ? 'open' : 'create'](
     {
       modelRepositories: repos, grpcPort: 0, host: '127.0.0.1', httpPort: 0, httpAddress: '127.0.0.1',
       metricsPort: 0, metricsAddress: '127.0.0.1', exitTimeoutSecs: 5, ...extra,
@@ -37,6 +41,7 @@ export async function startServer(
     log,
   );
   const { grpcPort, httpPort, metricsPort } = await server.start();
+  const loading = deferLoad ? server.loadModels() : Promise.resolve();
   const target = `127.0.0.1:${grpcPort}`;
   const { grpcObject } = loadInferenceProtos();
   const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
@@ -49,6 +54,7 @@ export async function startServer(
     target,
     httpUrl: httpPort === undefined ? '' : `http://127.0.0.1:${httpPort}`,
     metricsUrl: metricsPort === undefined ? '' : `http://127.0.0.1:${metricsPort}`,
+    loading,
     async close() {
       client.close();
       health.close();

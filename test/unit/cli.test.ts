@@ -30,6 +30,7 @@ describe('command line', () => {
       '--allow-grpc=true', '--allow-http=false', '--allow-metrics=false', '--allow-gpu-metrics=false', '--metrics-interval-ms', '500',
       '--model-control-mode', 'explicit', '--load-model', 'a', '--load-model', 'b',
       '--repository-poll-secs', '3', '--model-load-thread-count', '2',
+      '--worker-pool-size', '3', '--worker-heap-limit-mb', '512', '--worker-watchdog-secs', '2.5',
       '--exit-timeout-secs', '7', '--log-verbose', '1', '--log-info=false', '--log-format', 'pretty',
     );
     assert.deepEqual(o.modelRepositories, ['/a', '/b']);
@@ -38,6 +39,7 @@ describe('command line', () => {
     assert.deepEqual([o.allowGrpc, o.allowHttp, o.allowMetrics, o.allowGpuMetrics], [true, false, false, false]);
     assert.deepEqual([o.modelControlMode, o.loadModels, o.repositoryPollSecs, o.modelLoadThreadCount], ['explicit', ['a', 'b'], 3, 2]);
     assert.deepEqual([o.exitTimeoutSecs, o.logVerbose, o.logInfo, o.logPretty], [7, 1, false, true]);
+    assert.deepEqual([o.workerPoolSize, o.workerHeapLimitMb, o.workerWatchdogSecs], [3, 512, 2.5]);
   });
 
   it('shared memory, trace and log flags', () => {
@@ -73,6 +75,9 @@ describe('command line', () => {
     assert.throws(() => parse('--model-control-mode', 'sometimes'), /Allowed choices are none, poll, explicit/);
     assert.throws(() => parse('--load-model', 'a'), /--load-model requires --model-control-mode=explicit/);
     assert.throws(() => parse('--model-control-mode', 'explicit', '--load-model', '*', '--load-model', 'a'), /cannot be combined/);
+    assert.throws(() => parse('--worker-pool-size', '-1'), /--worker-pool-size must be an integer >= 0/);
+    assert.throws(() => parse('--worker-heap-limit-mb', '8'), /--worker-heap-limit-mb must be an integer >= 16/);
+    assert.throws(() => parse('--worker-watchdog-secs', 'soon'), /--worker-watchdog-secs must be >= 0/);
     assert.throws(() => parse('--no-such-flag'), /unknown option/);
     assert.throws(() => parse('stray'), /too many arguments|unknown command|excess/);
   });

@@ -5,10 +5,9 @@
  */
 import type { Logger } from 'pino';
 import type { AutoCompleteContext } from '../backend.js';
-import { autofillError, completeIo, DEFAULT_MAX_BATCH_SIZE } from '../autocomplete-rules.js';
+import { completeIo, DEFAULT_MAX_BATCH_SIZE, readArtifactInfo } from '../autocomplete-rules.js';
 import type { ModelConfig } from '../../config/model-config.js';
-import { InferenceError } from '../../errors/inference-error.js';
-import { spawnWorker } from '../../workers/worker-supervisor.js';
+import type { WorkerPool } from '../../workers/worker-pool.js';
 import type { IoMetadata, OnnxRunnerInit, SessionIoInfo } from './onnxruntime-runner.js';
 import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
 
@@ -19,31 +18,21 @@ export interface OnnxAutoCompleteOptions {
   /** max_batch_size given to batchable models whose config has none (or 0); default 4. */
   defaultMaxBatchSize?: number;
   loadTimeoutMs?: number;
+  /** The pool whose worker reads the metadata; default the process-wide pool. */
+  pool?: WorkerPool;
   /** Replaces the worker that reads the metadata (tests). */
   readMetadata?(modelName: string, modelPath: string, logger: Logger): Promise<SessionIoInfo>;
 }
 
-/** Opens the model in a worker thread, reads its input/output metadata and stops the worker. */
+/** Opens the model in a pool worker, reads its input/output metadata and closes the session. */
 export async function readSessionMetadata(
-  modelName: string, modelPath: string, logger: Logger, loadTimeoutMs?: number,
+  modelName: string, modelPath: string, logger: Logger, loadTimeoutMs?: number, pool?: WorkerPool,
 ): Promise<SessionIoInfo> {
   const init: OnnxRunnerInit = {
     modelName, modelPath, metadataOnly: true, maxBatchSize: 0, inputs: [], outputs: [],
     sessionOptions: { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'disabled' },
   };
-  const spawn = { runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger };
-  let handle;
-  try {
-    handle = await spawnWorker(loadTimeoutMs === undefined ? spawn : { ...spawn, loadTimeoutMs });
-  } catch (err) {
-    const e = InferenceError.from(err);
-    throw autofillError(modelName, e.message, e.code);
-  }
-  try {
-    return handle.info as SessionIoInfo;
-  } finally {
-    await handle.stop(5_000, logger);
-  }
+  return await readArtifactInfo({ modelName, runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger, loadTimeoutMs, pool }) as SessionIoInfo;
 }
 
 /**
@@ -68,7 +57,7 @@ export async function autoCompleteOnnxConfig(
     return structuredClone(config) as ModelConfig;
   }
   const read = options.readMetadata
-    ?? ((name: string, path: string, logger: Logger) => readSessionMetadata(name, path, logger, options.loadTimeoutMs));
+    ?? ((name: string, path: string, logger: Logger) => readSessionMetadata(name, path, logger, options.loadTimeoutMs, options.pool));
   const io = await read(ctx.modelName, ctx.modelPath, ctx.logger);
   ctx.logger.debug({ inputs: io.inputs.length, outputs: io.outputs.length }, 'auto-completing config from model metadata');
   return completeFromMetadata(config, io, ctx.modelName, options.defaultMaxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);

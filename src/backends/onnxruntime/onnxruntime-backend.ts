@@ -12,15 +12,23 @@
  * Default intra-op threads: the instances of one model must not oversubscribe the CPU, so each
  * gets max(1, floor(availableParallelism / total instances of the model)); "0" lets ORT choose.
  *
+ * Hosting: every instance is one ORT session on a worker of the shared pool (workers/worker-pool.ts),
+ * or on a worker of its own with `parameters { key: "dedicated_worker" ... "true" }`
+ * (instance-hosting.ts). ORT's run is synchronous on the worker's thread, so sessions sharing a
+ * worker take turns; the pool puts the instances of one model on different workers.
+ *
  * Execution providers (CPU, CUDA, TensorRT, WebGPU) per instance: see gpu/onnxruntime-providers.ts.
  * A KIND_GPU instance whose provider cannot start fails to load with the provider's own error.
  */
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
 import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
+import { dedicatedWorkerRequested } from '../instance-hosting.js';
 import { autoCompleteOnnxConfig, DEFAULT_MAX_BATCH_SIZE } from './onnxruntime-autocomplete.js';
 import type { OnnxRunnerInit, OnnxSessionOptions, TensorSpec } from './onnxruntime-runner.js';
 import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
@@ -105,16 +113,34 @@ function withModelName(modelName: string | undefined, err: unknown): InferenceEr
   return new InferenceError(e.code, `model '${modelName ?? ''}': ${e.message}`, { cause: e });
 }
 
+/** Threads ORT starts for a session: its intra-op pool (the caller's thread is one), an inter-op pool in parallel mode. */
+function ortThreads(o: OnnxSessionOptions): number {
+  const intra = Math.max(0, o.intraOpNumThreads - 1);
+  return o.executionMode === 'parallel' ? intra + Math.max(0, o.interOpNumThreads - 1) : intra;
+}
+
+/** Size of the model file (`model.onnx`, or `model.onnx` inside a directory); 0 when unreadable. */
+async function modelFileBytes(modelPath: string): Promise<number> {
+  try {
+    const st = await stat(modelPath);
+    return st.isDirectory() ? (await stat(join(modelPath, 'model.onnx'))).size : st.size;
+  } catch {
+    return 0;
+  }
+}
+
 class OnnxruntimeModel implements BackendModel {
   readonly #ctx: ModelLoadContext;
   readonly #init: OnnxRunnerInit;
   readonly #options: OnnxruntimeBackendOptions;
   readonly #accelerator: GpuAccelerator | undefined;
   readonly #cudaInstalled: boolean;
+  readonly #modelBytes: number;
   readonly #instances = new Set<WorkerInstanceProxy>();
 
-  constructor(ctx: ModelLoadContext, init: OnnxRunnerInit, options: OnnxruntimeBackendOptions, cudaInstalled: boolean) {
+  constructor(ctx: ModelLoadContext, init: OnnxRunnerInit, options: OnnxruntimeBackendOptions, cudaInstalled: boolean, modelBytes: number) {
     this.#ctx = ctx;
+    this.#modelBytes = modelBytes;
     this.#init = init;
     this.#options = options;
     this.#accelerator = requestedGpuAccelerator(ctx.config);
@@ -133,10 +159,12 @@ class OnnxruntimeModel implements BackendModel {
     const proxy = await WorkerInstanceProxy.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
       runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger: log,
+      dedicated: dedicatedWorkerRequested(this.#ctx.config), modelBytes: this.#modelBytes, threads: ortThreads(init.sessionOptions),
       ...workerTuning(o),
     });
     this.#instances.add(proxy);
-    log.info({ instance: ictx.name, kind: ictx.kind, deviceId: plan.deviceId, executionProvider: plan.name },
+    // A GPU provider is worth a line; a thousand CPU sessions are not (start-up logs progress instead).
+    log[plan.name === 'cpu' ? 'debug' : 'info']({ instance: ictx.name, kind: ictx.kind, deviceId: plan.deviceId, executionProvider: plan.name },
       `instance ${ictx.name} runs on the ${plan.name} execution provider`);
     return proxy;
   }
@@ -155,6 +183,7 @@ function validateOnnxConfig(config: Readonly<ModelConfig>): void {
     tensorSpecsFromConfig(config);
     sessionOptionsFromConfig(config, 1);
     requestedGpuAccelerator(config);
+    dedicatedWorkerRequested(config);
   } catch (err) {
     throw withModelName(config.name, err);
   }
@@ -178,6 +207,7 @@ export function createOnnxruntimeBackend(options: OnnxruntimeBackendOptions = {}
     }),
     autoCompleteConfig: (config, ctx) => autoCompleteOnnxConfig(config, ctx, {
       defaultMaxBatchSize: options.defaultMaxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
       ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
     }),
     async createModel(ctx: ModelLoadContext): Promise<BackendModel> {
@@ -194,7 +224,7 @@ export function createOnnxruntimeBackend(options: OnnxruntimeBackendOptions = {}
         throw withModelName(ctx.modelName, err);
       }
       ctx.logger.debug({ sessionOptions: init.sessionOptions }, 'onnxruntime model configured');
-      return new OnnxruntimeModel(ctx, init, options, cudaInstalled());
+      return new OnnxruntimeModel(ctx, init, options, cudaInstalled(), await modelFileBytes(ctx.modelPath));
     },
   };
 }

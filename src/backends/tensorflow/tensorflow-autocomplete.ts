@@ -7,10 +7,10 @@
  */
 import type { Logger } from 'pino';
 import type { AutoCompleteContext } from '../backend.js';
-import { autofillError, completeIo, DEFAULT_MAX_BATCH_SIZE } from '../autocomplete-rules.js';
+import { autofillError, completeIo, DEFAULT_MAX_BATCH_SIZE, readArtifactInfo } from '../autocomplete-rules.js';
 import type { ModelConfig } from '../../config/model-config.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import { spawnWorker } from '../../workers/worker-supervisor.js';
+import type { WorkerPool } from '../../workers/worker-pool.js';
 import { tfParameters } from './tensorflow-config.js';
 import type { TfRunnerInfo, TfRunnerInit } from './tensorflow-runner.js';
 import type { TfIoInfo } from './tf-io.js';
@@ -25,21 +25,15 @@ export const TENSORFLOW_RUNNER_URL: string = new URL('./tensorflow-runner.js', i
 
 export type ReadModelInfo = (init: TfRunnerInit, logger: Logger) => Promise<TfRunnerInfo>;
 
-/** Loads the model in a metadata-only worker and returns what it declares. */
-export async function readModelInfo(init: TfRunnerInit, logger: Logger, loadTimeoutMs?: number): Promise<TfRunnerInfo> {
-  const spawn = { runnerModule: TENSORFLOW_RUNNER_URL, init: { ...init, metadataOnly: true }, logger };
-  let handle;
-  try {
-    handle = await spawnWorker(loadTimeoutMs === undefined ? spawn : { ...spawn, loadTimeoutMs });
-  } catch (err) {
-    const e = InferenceError.from(err);
-    throw autofillError(init.modelName, e.message, e.code);
-  }
-  try {
-    return handle.info as TfRunnerInfo;
-  } finally {
-    await handle.stop(5_000, logger);
-  }
+/**
+ * Loads the model metadata-only and returns what it declares; in a worker of its own, because a
+ * layers model activates a tfjs backend, which is per-thread state (see tensorflow-backend.ts).
+ */
+export async function readModelInfo(init: TfRunnerInit, logger: Logger, loadTimeoutMs?: number, pool?: WorkerPool): Promise<TfRunnerInfo> {
+  return await readArtifactInfo({
+    modelName: init.modelName, runnerModule: TENSORFLOW_RUNNER_URL, init: { ...init, metadataOnly: true }, logger,
+    loadTimeoutMs, pool, dedicated: true,
+  }) as TfRunnerInfo;
 }
 
 
@@ -60,6 +54,8 @@ export interface TfAutoCompleteOptions {
   format: 'savedmodel' | 'tfjs';
   defaultMaxBatchSize?: number;
   loadTimeoutMs?: number;
+  /** The pool whose worker reads the model; default the process-wide pool. */
+  pool?: WorkerPool;
   /** Replaces the worker that reads the model (tests). */
   readInfo?: ReadModelInfo;
 }
@@ -86,7 +82,7 @@ export async function autoCompleteTfConfig(
     modelName: ctx.modelName, modelPath: ctx.modelPath, format: options.format, tag: params.tag,
     signature: params.signature, runtime: 'cpu', gpuInstance: false, maxBatchSize: 0, inputs: [], outputs: [],
   };
-  const read = options.readInfo ?? ((i: TfRunnerInit, l: Logger) => readModelInfo(i, l, options.loadTimeoutMs));
+  const read = options.readInfo ?? ((i: TfRunnerInit, l: Logger) => readModelInfo(i, l, options.loadTimeoutMs, options.pool));
   const info = await read(init, ctx.logger);
   ctx.logger.debug({ inputs: info.io.inputs.length, outputs: info.io.outputs.length }, 'auto-completing config from the TensorFlow model');
   return completeFromModelInfo(base, info, ctx.modelName, options.defaultMaxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);

@@ -8,6 +8,14 @@
  *     model `<version>/model.json` plus the weight files it names. The format is read from
  *     model.json; auto-complete sets the matching platform.
  *
+ * Hosting: every TensorFlow instance runs on a dedicated worker of the pool (workers/worker-pool.ts),
+ * never on a shared one. TensorFlow.js keeps one engine per thread: one active backend
+ * (tf.setBackend is global), one tensor registry and one set of kernel flags. Each instance picks
+ * its own runtime at load (the wasm-vs-cpu probe switches the global backend back and forth), and
+ * two models on one thread with different runtimes would have their weights moved between
+ * backends on every switch. A dedicated worker still gets the pool's containment (heap limit,
+ * watchdog, reload on crash); the cost is one V8 isolate per TensorFlow instance.
+ *
  * Parameters (TF_SIGNATURE_DEF, TF_GRAPH_TAG, TF_RUNTIME): see tensorflow-config.ts. Runtime
  * choice (tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu): see tensorflow-runtime.ts and, for KIND_GPU
  * instances, gpu/tfjs-gpu-runtime.ts; each instance logs the runtime it got.
@@ -54,7 +62,7 @@ class TensorflowModel implements BackendModel {
     const init: TfRunnerInit = { ...this.#init, gpuInstance: ictx.kind === 'KIND_GPU', deviceId: ictx.deviceId };
     const proxy = await WorkerInstanceProxy.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
-      runnerModule: TENSORFLOW_RUNNER_URL, init, logger: this.#ctx.logger,
+      runnerModule: TENSORFLOW_RUNNER_URL, init, logger: this.#ctx.logger, dedicated: true,
       ...workerTuning(o),
     });
     this.#instances.add(proxy);
@@ -87,6 +95,7 @@ function makeBackend(
     autoCompleteConfig: (config, ctx) => autoCompleteTfConfig(config, ctx, {
       format,
       defaultMaxBatchSize: options.defaultMaxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
       ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
     }),
     async createModel(ctx: ModelLoadContext): Promise<BackendModel> {

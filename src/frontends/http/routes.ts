@@ -108,12 +108,12 @@ function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: Rou
   modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes) });
 }
 
-/** Field order and the always-empty fields of the gRPC ModelStatistics message. */
+/** Field order of the gRPC ModelStatistics message, with its always-empty response_stats. */
 function statsJson(s: ModelStatistics): Record<string, unknown> {
   return {
     name: s.name, version: s.version, last_inference: s.last_inference, inference_count: s.inference_count,
     execution_count: s.execution_count, inference_stats: s.inference_stats, batch_stats: s.batch_stats,
-    memory_usage: [], response_stats: {},
+    memory_usage: s.memory_usage, response_stats: {},
   };
 }
 

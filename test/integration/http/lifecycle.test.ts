@@ -112,10 +112,13 @@ describe('command line', () => {
     const child = spawn(process.execPath, [main, '--model-repository', repo.dir, '--allow-grpc=false', '--http-port', '0',
       '--http-address', '127.0.0.1', '--metrics-port', '0', '--metrics-address', '127.0.0.1', '--http-max-input-size', '1000', '--log-format', 'json'], { cwd: ROOT });
     const lines = createInterface({ input: child.stdout });
+    // 'server started' (listening) comes before the models load; 'models loaded' ends the start-up.
     const ports = await new Promise<{ httpPort: number; metricsPort: number; grpcPort?: number }>((resolve, reject) => {
+      let started: { httpPort: number; metricsPort: number } | undefined;
       lines.on('line', (l) => {
         const rec = JSON.parse(l) as { msg?: string; httpPort: number; metricsPort: number };
-        if (rec.msg === 'server started') resolve(rec);
+        if (rec.msg === 'server started') started = rec;
+        if (rec.msg?.startsWith('models loaded') === true && started !== undefined) resolve(started);
       });
       child.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
     });

@@ -83,10 +83,19 @@ describe('command line', () => {
     });
     const { grpcObject } = loadInferenceProtos();
     const client = new grpcObject.inference.GRPCInferenceService(`127.0.0.1:${port}`, credentials.createInsecure());
-    assert.deepEqual(await call(client.ServerReady.bind(client), {}), { ready: true });
-    client.close();
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    child.kill('SIGTERM');
+    try {
+      // The listeners start before the models load (health answers while loading): poll readiness as a probe would.
+      let ready = false;
+      for (let i = 0; i < 200 && !ready; i++) {
+        ready = (await call(client.ServerReady.bind(client), {})).ready;
+        if (!ready) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(ready, 'ready once the model has loaded');
+    } finally {
+      client.close();
+      child.kill('SIGTERM');
+    }
     assert.equal(await exited, 0);
   });
 });

@@ -9,7 +9,8 @@ import type { ExecuteBatch } from '../../../src/backends/backend.js';
 import type { Tensor } from '../../../src/core/tensor.js';
 import { InferenceError } from '../../../src/errors/inference-error.js';
 import { WorkerInstanceProxy, type WorkerInstanceOptions } from '../../../src/workers/worker-instance-proxy.js';
-import { liveWorkerCount } from '../../../src/workers/worker-supervisor.js';
+import { liveWorkerCount } from '../../../src/workers/host-worker.js';
+import { WorkerPool } from '../../../src/workers/worker-pool.js';
 import type { EchoInit } from '../../fixtures/workers/echo-runner.js';
 
 const ECHO_RUNNER = new URL('../../fixtures/workers/echo-runner.js', import.meta.url).href;
@@ -27,10 +28,12 @@ function captureLogger(): { logger: Logger; records: Record<string, unknown>[] }
 
 const silent = pino({ level: 'silent' });
 const opened: WorkerInstanceProxy[] = [];
+/** Three shared workers: three instances of one model run on three threads. */
+const pool = new WorkerPool({ size: 3, guard: false });
 
 async function open(init: EchoInit = {}, extra: Partial<WorkerInstanceOptions> = {}): Promise<WorkerInstanceProxy> {
   const proxy = await WorkerInstanceProxy.create({
-    name: 'echo_0', modelName: 'echo', version: 1, runnerModule: ECHO_RUNNER, init, logger: silent,
+    name: 'echo_0', modelName: 'echo', version: 1, runnerModule: ECHO_RUNNER, init, logger: silent, pool,
     restart: { initialDelayMs: 10, maxDelayMs: 40, maxConsecutiveFailures: 2 }, ...extra,
   });
   opened.push(proxy);
@@ -179,7 +182,7 @@ describe('WorkerInstanceProxy when its worker dies', () => {
 describe('WorkerInstanceProxy.finalize', () => {
   it('stops the worker for good: later executes reject and nothing restarts', async () => {
     const before = liveWorkerCount();
-    const proxy = await open();
+    const proxy = await open({}, { pool: new WorkerPool({ size: 1, guard: false }) });
     assert.equal(liveWorkerCount(), before + 1);
     await proxy.finalize();
     assert.equal(liveWorkerCount(), before);

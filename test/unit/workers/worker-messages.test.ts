@@ -3,7 +3,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { describe, it } from 'node:test';
 import type { Tensor } from '../../../src/core/tensor.js';
 import {
-  fromWireTensor, isFromWorkerMessage, isToWorkerMessage, toWireTensor, transferableBuffer, type WireTensor,
+  fromWireTensor, isFromWorkerMessage, isOpenSessionMessage, isToWorkerMessage, toWireTensor, transferableBuffer, type WireTensor,
 } from '../../../src/workers/worker-messages.js';
 
 const tensor = (data: Uint8Array, name = 'IN'): Tensor => ({ name, datatype: 'UINT8', shape: [data.byteLength], data });
@@ -75,7 +75,8 @@ describe('toWireTensor', () => {
 describe('message shape checks', () => {
   const garbage: unknown[] = [
     null, undefined, 42, 'result', [], {}, { type: 'result' }, { type: 'nope', id: 1 },
-    { type: 'load-done', id: 'x' }, { type: 'error', id: 1, error: 'bad' },
+    { type: 'load-done', id: 'x' }, { type: 'load-done', id: 0, memoryBytes: -0.5 }, { type: 'load-done', id: 0, memoryBytes: '1' },
+    { type: 'error', id: 1, error: 'bad' },
     { type: 'error', id: 1, error: { code: 5, message: 'm' } },
     { type: 'log', id: 0, level: 'loud', msg: 'x' }, { type: 'log', id: 0, level: 'info', msg: 1 },
     { type: 'log', id: 0, level: 'info', msg: 'x', fields: [] },
@@ -93,6 +94,7 @@ describe('message shape checks', () => {
 
   it('accepts well-formed worker → main messages', () => {
     assert.ok(isFromWorkerMessage({ type: 'load-done', id: 0 }));
+    assert.ok(isFromWorkerMessage({ type: 'load-done', id: 0, info: { a: 1 }, memoryBytes: 4096 }));
     assert.ok(isFromWorkerMessage({ type: 'error', id: 3, error: { code: 'INTERNAL', message: 'm' } }));
     assert.ok(isFromWorkerMessage({ type: 'log', id: 0, level: 'warn', msg: 'x', fields: { a: 1 } }));
     assert.ok(isFromWorkerMessage({ type: 'result', id: 1, outputs: [wire()], timings: {}, receivedAtNs: 1n, postedAtNs: 2n }));
@@ -105,6 +107,20 @@ describe('message shape checks', () => {
     for (const bad of [null, {}, { ...ok, id: 1.5 }, { ...ok, outputNames: [1] }, { ...ok, inputs: [{}] },
       { ...ok, postedAtNs: 0 }, { ...ok, batchSize: '1' }, { type: 'load-done', id: 0 }]) {
       assert.equal(isToWorkerMessage(bad), false);
+    }
+  });
+
+  it('accepts an open message only with a runner module and a real MessagePort', () => {
+    const { port1, port2 } = new MessageChannel();
+    try {
+      const ok = { type: 'open', id: 1, runnerModule: 'file:///r.js', init: {}, port: port2 };
+      assert.ok(isOpenSessionMessage(ok));
+      for (const bad of [null, [], {}, { ...ok, type: 'execute' }, { ...ok, id: 'one' }, { ...ok, runnerModule: 7 },
+        { ...ok, port: undefined }, { ...ok, port: {} }, { ...ok, port: port2.postMessage }]) {
+        assert.equal(isOpenSessionMessage(bad), false, JSON.stringify(bad));
+      }
+    } finally {
+      port1.close();
     }
   });
 });

@@ -10,7 +10,7 @@ import { createOnnxruntimeBackend } from '../../../../src/backends/onnxruntime/o
 import type { IoMetadata, SessionIoInfo } from '../../../../src/backends/onnxruntime/onnxruntime-runner.js';
 import type { ModelConfig } from '../../../../src/config/model-config.js';
 import { InferenceError } from '../../../../src/errors/inference-error.js';
-import { liveWorkerCount } from '../../../../src/workers/worker-supervisor.js';
+import { liveWorkerCount } from '../../../../src/workers/host-worker.js';
 
 const MODELS = fileURLToPath(new URL('../../../../../test/fixtures/models/', import.meta.url));
 const logger = pino({ level: 'silent' });

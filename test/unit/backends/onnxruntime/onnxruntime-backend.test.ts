@@ -15,11 +15,14 @@ import type { ModelConfig } from '../../../../src/config/model-config.js';
 import type { DataType } from '../../../../src/core/datatype.js';
 import type { Tensor } from '../../../../src/core/tensor.js';
 import { InferenceError } from '../../../../src/errors/inference-error.js';
-import { liveWorkerCount } from '../../../../src/workers/worker-supervisor.js';
+import { liveWorkerCount } from '../../../../src/workers/host-worker.js';
+import type { WorkerInstanceProxy } from '../../../../src/workers/worker-instance-proxy.js';
+import { WorkerPool } from '../../../../src/workers/worker-pool.js';
 
 const MODELS = fileURLToPath(new URL('../../../../../test/fixtures/models/', import.meta.url));
 const silent = pino({ level: 'silent' });
-const backend = createOnnxruntimeBackend({ cpuCount: 2, restart: { initialDelayMs: 10 } });
+const pool = new WorkerPool({ size: 3, guard: false });
+const backend = createOnnxruntimeBackend({ cpuCount: 2, restart: { initialDelayMs: 10 }, pool });
 const cpu = (index = 0): InstanceContext => ({ name: `m_${index}`, index, kind: 'KIND_CPU', deviceId: 0 });
 const open: Array<BackendModel> = [];
 
@@ -141,11 +144,12 @@ describe('onnxruntime backend: executing models', () => {
     await inst.finalize();
   });
 
-  it('runs several instances of one model concurrently, each in its own worker', async () => {
+  it('runs several instances of one model concurrently, each on its own pool worker', async () => {
     const model = await load('fixed_shape.onnx', cfg('fixed', 'TYPE_FP32', [2, 3], 0, { instance_group: [{ count: 3 }] }));
-    const workersBefore = liveWorkerCount();
     const instances = await Promise.all([0, 1, 2].map((i) => model.createInstance(cpu(i))));
-    assert.equal(liveWorkerCount(), workersBefore + 3);
+    const threads = new Set(instances.map((i) => (i as WorkerInstanceProxy).threadId));
+    assert.equal(threads.size, 3, 'the pool spreads one model\'s instances over its three workers');
+    assert.ok(pool.stats().sharedWorkers <= 3);
     // Instances run concurrently; each runs its own batches one at a time (the execute contract).
     await Promise.all(instances.map(async (inst, i) => {
       for (let j = 0; j < 3; j += 1) {
@@ -158,7 +162,6 @@ describe('onnxruntime backend: executing models', () => {
       }
     }));
     await Promise.all(instances.map((inst) => inst.finalize()));
-    assert.equal(liveWorkerCount(), workersBefore);
   });
 
   it('serves a model stored as a directory containing model.onnx', async (t) => {
@@ -259,7 +262,12 @@ describe('onnxruntime backend: load failures', () => {
 
 describe('onnxruntime backend: worker lifecycle', () => {
   it('20 createInstance/finalize cycles leave no worker behind', async () => {
-    const model = await load('identity_fp32.onnx', cfg('cycle', 'TYPE_FP32', [-1], 4));
+    const own = createOnnxruntimeBackend({ pool: new WorkerPool({ size: 1, guard: false }) });
+    const config = cfg('cycle', 'TYPE_FP32', [-1], 4);
+    const model = await own.createModel({
+      modelName: 'cycle', version: 1, config, modelDir: MODELS, modelPath: join(MODELS, 'identity_fp32.onnx'), logger: silent,
+    });
+    open.push(model);
     const baseline = liveWorkerCount();
     for (let i = 0; i < 20; i += 1) {
       const inst = await model.createInstance(cpu(i));
@@ -269,5 +277,26 @@ describe('onnxruntime backend: worker lifecycle', () => {
       await inst.finalize();
       assert.equal(liveWorkerCount(), baseline);
     }
+  });
+});
+
+describe('onnxruntime backend: hosting on the worker pool', () => {
+  it('dedicated_worker "true" gives each instance a worker of its own; garbage values are INVALID_ARG', async () => {
+    const own = new WorkerPool({ size: 1, guard: false });
+    const dedicatedBackend = createOnnxruntimeBackend({ pool: own });
+    const config = cfg('heavy', 'TYPE_FP32', [-1], 4, { parameters: { dedicated_worker: { string_value: 'true' } } });
+    dedicatedBackend.validateConfig?.(config);
+    const model = await dedicatedBackend.createModel({
+      modelName: 'heavy', version: 1, config, modelDir: MODELS, modelPath: join(MODELS, 'identity_fp32.onnx'), logger: silent,
+    });
+    open.push(model);
+    const instances = [await model.createInstance(cpu(0)), await model.createInstance(cpu(1))];
+    assert.deepEqual(own.stats(), { workers: 2, sharedWorkers: 0, dedicatedWorkers: 2, sessions: 2 });
+    const res = await instances[1]!.execute({ batchSize: 1, inputs: [tensor('IN', 'FP32', [1, 1], new Float32Array([5]))], outputNames: ['OUT'] });
+    assert.equal(new Float32Array(out(res).data.slice().buffer)[0], 5);
+    await Promise.all(instances.map((i) => i.finalize()));
+    assert.equal(own.stats().workers, 0);
+    assert.throws(() => backend.validateConfig?.(cfg('bad', 'TYPE_FP32', [-1], 4, { parameters: { dedicated_worker: { string_value: 'sometimes' } } })),
+      loadError('INVALID_ARG', /^model 'bad': parameter 'dedicated_worker' must be true or false, got 'sometimes'$/));
   });
 });

@@ -9,6 +9,7 @@ import { ROOT } from '../../../helpers/repo.js';
 import { createTensorflowBackend } from '../../../../src/backends/tensorflow/tensorflow-backend.js';
 import type { ModelConfig } from '../../../../src/config/model-config.js';
 import type { ModelInstance } from '../../../../src/backends/backend.js';
+import { WorkerPool } from '../../../../src/workers/worker-pool.js';
 
 const FIXTURE = path.join(ROOT, '..', 'shared', 'fixtures', 'tensorflow', 'saved_model', 'times_three_float');
 const FAKE_NODE = new URL('./fake-tfjs-node.js', import.meta.url).href;
@@ -74,6 +75,19 @@ describe('runtime selection', () => {
   it('a native runtime asked for by name but not installed is a load error', async () => {
     await assert.rejects(instance('tfjs-node-gpu', { 'tfjs-node': FAKE_NODE, 'tfjs-node-gpu': MISSING }),
       /runtime 'tfjs-node-gpu' was requested but infera-no-such-tfjs-node-gpu is not installed/);
+  });
+
+  it('every TensorFlow instance gets a worker of its own (tfjs keeps one engine per thread)', async () => {
+    const pool = new WorkerPool({ size: 1, guard: false });
+    const backend = createTensorflowBackend({ pool });
+    const instances = [];
+    for (const runtime of ['wasm', 'cpu']) {
+      const model = await backend.createModel({ modelName: 'm', version: 1, config: config(runtime), modelDir: FIXTURE, modelPath: FIXTURE, logger: pino({ level: 'silent' }) });
+      instances.push(await model.createInstance({ name: 'm_0', index: 0, kind: 'KIND_CPU', deviceId: 0 }));
+    }
+    assert.deepEqual(pool.stats(), { workers: 2, sharedWorkers: 0, dedicatedWorkers: 2, sessions: 2 });
+    await Promise.all(instances.map((i) => i.finalize()));
+    assert.equal(pool.stats().workers, 0);
   });
 
   it('an unknown TF_RUNTIME is refused by config validation', () => {
