@@ -100,7 +100,13 @@ async function assertServes(grpcPort: number): Promise<void> {
   const { grpcObject } = loadInferenceProtos();
   const client = new grpcObject.inference.GRPCInferenceService(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
   try {
-    assert.deepEqual(await call(client.ServerReady.bind(client), {}), { ready: true });
+    // The server listens before its models load (not ready yet): readiness follows within seconds.
+    let ready = await call(client.ServerReady.bind(client), {});
+    for (let i = 0; i < 100 && !(ready as { ready: boolean }).ready; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ready = await call(client.ServerReady.bind(client), {});
+    }
+    assert.deepEqual(ready, { ready: true });
   } finally {
     client.close();
   }
