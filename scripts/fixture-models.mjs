@@ -47,6 +47,18 @@ export function buildIdentity(datatype) {
   });
 }
 
+/** plus_one_fp32: OUT = IN + 1, FP32 [batch, n]: identity_fp32's signature, different answers (shadow tests). */
+export function buildPlusOne() {
+  return encodeModel({
+    name: 'plus_one_fp32',
+    doc: 'OUT = IN + 1 (FP32)',
+    nodes: [node('Add', ['IN', 'one'], ['OUT'])],
+    inputs: [valueInfo('IN', DataType.FLOAT, ['batch', 'n'])],
+    outputs: [valueInfo('OUT', DataType.FLOAT, ['batch', 'n'])],
+    initializers: [floatTensor('one', [], [1])],
+  });
+}
+
 /** fixed_shape: OUT = IN + 1, FP32 with the fixed shape [2, 3] (no batch dim). */
 export function buildFixedShape() {
   const io = (name) => valueInfo(name, DataType.FLOAT, [2, 3]);
@@ -146,6 +158,25 @@ export function buildRuntimeError() {
 }
 
 /**
+ * identity_or_fail_fp32: OUT = IN (FP32 [batch, n]), by way of a reshape to [-1, 3] and back, so
+ * Run fails whenever IN's element count is not a multiple of 3 (a failing shadow version).
+ */
+export function buildIdentityOrFail() {
+  return encodeModel({
+    name: 'identity_or_fail_fp32',
+    doc: 'OUT = Reshape(Reshape(IN, [-1, 3]), Shape(IN)); fails unless numel(IN) % 3 == 0',
+    nodes: [
+      node('Shape', ['IN'], ['in_shape']),
+      node('Reshape', ['IN', 'rows_of_3'], ['rows']),
+      node('Reshape', ['rows', 'in_shape'], ['OUT']),
+    ],
+    inputs: [valueInfo('IN', DataType.FLOAT, ['batch', 'n'])],
+    outputs: [valueInfo('OUT', DataType.FLOAT, ['batch', 'n'])],
+    initializers: [int64Tensor('rows_of_3', [2], [-1, 3])],
+  });
+}
+
+/**
  * Nodes producing `W` = sin(0.01 * k) / sqrt(n) for k = 0..n²-1, shaped [n, n].
  * Computing it in the graph keeps the file tiny; ORT folds it at session load.
  */
@@ -211,9 +242,11 @@ export function fixtureFiles() {
   return [
     ...identities,
     { path: 'fixed_shape.onnx', bytes: buildFixedShape() },
+    { path: 'plus_one_fp32.onnx', bytes: buildPlusOne() },
     { path: 'scalar_sum.onnx', bytes: buildScalarSum() },
     { path: 'batched_scalar_double.onnx', bytes: buildBatchedScalarDouble() },
     { path: 'runtime_error.onnx', bytes: buildRuntimeError() },
+    { path: 'identity_or_fail_fp32.onnx', bytes: buildIdentityOrFail() },
     { path: 'scalar_io.onnx', bytes: buildScalarIo() },
     { path: 'zero_dim.onnx', bytes: buildZeroDim() },
     { path: 'bytes_mangled.onnx', bytes: buildBytesMangled() },

@@ -9,7 +9,9 @@ import type { ModelEntry, ModelRegistry, LoadedVersion } from '../repository/mod
 import type {
   FailureReason, InferenceObserver, InferenceOutcome, ModelMetricSample, StatsSnapshot,
 } from '../observability/inference-stats.js';
-import { readyVersions } from '../repository/model-registry.js';
+import { readyVersions, resolveForInference } from '../repository/model-registry.js';
+import { inSplit, NUMERIC_VERSION } from '../repository/version-routing.js';
+import { ShadowStats, shadowRequest, type ShadowSnapshot } from './shadow-traffic.js';
 import { metadataShape } from './model-signature.js';
 import { validateRequest, type ValidatedRequest } from './request-validator.js';
 import { classify } from './classification.js';
@@ -37,6 +39,8 @@ export interface ModelMetadata {
   platform: string;
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
+  /** label → version, when the model has labels (HTTP shows it; the gRPC message has no field for it). */
+  version_labels?: Record<string, string>;
 }
 
 export interface ModelStatistics extends StatsSnapshot {
@@ -44,6 +48,8 @@ export interface ModelStatistics extends StatsSnapshot {
   version: string;
   /** Triton's memory_usage: the instances' memory measured at load (empty when unknown). */
   memory_usage: { type: string; id: number; byte_size: number }[];
+  /** Present on a version that has served as a shadow: what its copies did against the primary. */
+  shadow?: ShadowSnapshot;
 }
 
 export interface ModelIndexEntry {
@@ -163,6 +169,8 @@ export class InferenceService {
           stats: v.stats.snapshot(),
           failures: v.stats.failureCounts(),
           pendingCount: v.scheduler?.pendingCount ?? 0,
+          memoryBytes: memoryUsage(v)[0]?.byte_size ?? 0,
+          ...(v.shadowStats === undefined ? {} : { shadow: v.shadowStats.snapshot() }),
         });
       }
     }
@@ -198,13 +206,20 @@ export class InferenceService {
     const { entry, loaded } = this.#registry.resolve(name, version);
     const sig = loaded.signature!;
     const tm = (s: (typeof sig.inputs)[number]) => ({ name: s.name, datatype: s.datatype, shape: metadataShape(sig, s) });
+    const labels = entry.routing?.labels;
     return {
       name,
       versions: version === '' ? readyVersions(entry).map((v) => String(v.version)) : [String(loaded.version)],
       platform: entry.config?.platform ?? '',
       inputs: sig.inputs.map(tm),
       outputs: sig.outputs.map(tm),
+      ...(labels !== undefined && labels.size > 0 ? { version_labels: Object.fromEntries([...labels].map(([l, v]) => [l, String(v)])) } : {}),
     };
+  }
+
+  /** Whether `label` is a version label of `model` (the HTTP routes accept it as a version segment). */
+  hasVersionLabel(model: string, label: string): boolean {
+    return this.#registry.get(model)?.routing?.labels.has(label) === true;
   }
 
   modelConfig(name: string, version: string): Readonly<ModelConfig> {
@@ -221,7 +236,8 @@ export class InferenceService {
         throw errors.invalidArg(`requested model '${name}' is not available`);
       }
       for (const lv of statVersions(entry, version)) {
-        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot(), memory_usage: memoryUsage(lv) });
+        const shadow = lv.shadowStats?.snapshot();
+        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot(), memory_usage: memoryUsage(lv), ...(shadow ? { shadow } : {}) });
       }
     }
     return out;
@@ -267,11 +283,24 @@ export class InferenceService {
    */
   async inferInternal(req: InferenceRequest): Promise<InferenceResponse> {
     const start = nowNs();
-    const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
+    const { entry, loaded } = resolveForInference(this.#registry, req.modelName, req.modelVersion, req.id);
+    const settleShadow = this.#startShadow(entry, loaded, req);
+    let res: InferenceResponse | undefined;
+    try {
+      res = await this.#run(req, loaded, start, true);
+      return res;
+    } finally {
+      settleShadow?.(res?.outputs);
+    }
+  }
+
+  /** Runs `req` on the resolved version `loaded`: validate, schedule, post-process, record. */
+  async #run(req: InferenceRequest, loaded: LoadedVersion, start: number, traced: boolean): Promise<InferenceResponse> {
     const stats = loaded.stats!;
     const version = String(loaded.version);
-    const trace = req.parentTrace !== undefined || this.tracer.tracing ? beginTrace(this.tracer, req, version, start) : undefined;
+    const trace = traced && (req.parentTrace !== undefined || this.tracer.tracing) ? beginTrace(this.tracer, req, version, start) : undefined;
     let inScheduler = false;
+    loaded.inFlight = (loaded.inFlight ?? 0) + 1;
     try {
       const vr = validateRequest(loaded.signature!, req);
       if (trace !== undefined) traceQueued(trace, vr.inputs);
@@ -294,7 +323,28 @@ export class InferenceService {
       this.#notify({ model: req.modelName, version, durationNs: ns, failure });
       if (trace !== undefined) endTrace(this.tracer, trace, end, [], err);
       throw err;
+    } finally {
+      loaded.inFlight -= 1;
     }
+  }
+
+  /**
+   * Starts the shadow copy of `req` when the model mirrors traffic and this request is sampled;
+   * returns the function the primary calls with its outputs (undefined = it failed) once answered.
+   */
+  #startShadow(entry: ModelEntry, primary: LoadedVersion, req: InferenceRequest): ((outputs: OutputTensor[] | undefined) => void) | undefined {
+    const split = entry.routing?.shadow;
+    if (split === undefined || split.version === primary.version || !inSplit(split.basisPoints, req.id, 'shadow')) return undefined;
+    const lv = entry.versions.get(split.version);
+    if (lv?.state !== 'READY') return undefined;
+    const stats = (lv.shadowStats ??= new ShadowStats());
+    if (!stats.admit()) return undefined;
+    const start = nowNs();
+    const done = this.#run(shadowRequest(req, lv.version), lv, start, false)
+      .then((r) => ({ outputs: r.outputs, ns: nowNs() - start }), () => undefined);
+    return (primaryOutputs) => {
+      void done.then((s) => (s === undefined ? stats.recordFailure() : stats.recordSuccess(s.ns, primaryOutputs, s.outputs)));
+    };
   }
 
   /** Trace settings of `model` ('' = global); NOT_FOUND for a model the repository does not know. */
@@ -336,7 +386,8 @@ function schedulerFailureReason(err: InferenceError): FailureReason {
 
 function statVersions(entry: ModelEntry, version: string): LoadedVersion[] {
   if (version === '') return readyVersions(entry);
-  const lv = /^[0-9]{1,15}$/.test(version) ? entry.versions.get(Number(version)) : undefined;
+  const v = NUMERIC_VERSION.test(version) ? Number(version) : entry.routing?.labels.get(version);
+  const lv = v === undefined ? undefined : entry.versions.get(v);
   if (lv === undefined || lv.state !== 'READY') {
     throw errors.invalidArg(`requested model '${entry.name}' version ${version} is not available`);
   }

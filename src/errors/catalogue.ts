@@ -28,7 +28,7 @@ export const errors = {
     new InferenceError(
       ErrorCode.INVALID_ARG,
       `failed to get model version from specified version string '${version}' for model '${model}'` +
-        ' (use an integer ≥ 0, or an empty string for the latest ready version)',
+        ' (use an integer ≥ 0, a version label of the model, or an empty string for the latest ready version)',
     ),
   serverNotReady: () => new InferenceError(ErrorCode.UNAVAILABLE, 'Server not ready'),
   serverStopping: () => new InferenceError(ErrorCode.UNAVAILABLE, 'Server exiting: not accepting new requests'),

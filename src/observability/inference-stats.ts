@@ -7,6 +7,7 @@
  *   execution in `batch_stats[batch_size]`.
  * Only the model's scheduler writes; readers get a snapshot.
  */
+import type { ShadowSnapshot } from '../core/shadow-traffic.js';
 
 export interface Duration {
   count: number;
@@ -65,6 +66,10 @@ export interface ModelMetricSample {
   failures: Record<FailureReason, number>;
   /** Requests queued and not yet executing. */
   pendingCount: number;
+  /** The version's measured memory (bytes), 0 when unknown. */
+  memoryBytes?: number;
+  /** Present on a version that has served as a shadow. */
+  shadow?: ShadowSnapshot;
 }
 
 export interface ComputeNs {

@@ -16,6 +16,7 @@ import { FAILURE_REASONS, type InferenceOutcome, type ModelMetricSample, type St
 export const FIRST_RESPONSE_BUCKETS_MS: readonly number[] = Object.freeze([1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000]);
 
 const LABELS = ['model', 'version'] as const;
+const SHADOW_OUTCOMES = ['matched', 'differed', 'incomparable', 'failed', 'skipped'] as const;
 type Label = (typeof LABELS)[number] | 'reason';
 
 /** Counters derived from a statistics snapshot: name, help, value. */
@@ -76,6 +77,45 @@ export class InferenceMetrics {
       collect() {
         this.reset();
         for (const s of samples()) this.set({ model: s.name, version: s.version }, s.pendingCount);
+      },
+    });
+    new Gauge<Label>({
+      name: 'infera_model_memory_bytes',
+      help: 'Memory of a loaded model version, measured while its instances loaded (0 when unknown).',
+      labelNames: LABELS, registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of samples()) this.set({ model: s.name, version: s.version }, s.memoryBytes ?? 0);
+      },
+    });
+    new Counter<Label | 'outcome'>({
+      name: 'infera_shadow_request_total',
+      help: 'Shadow copies per shadow version and outcome: matched / differed / incomparable (outputs against the primary), failed, skipped (too many in flight).',
+      labelNames: [...LABELS, 'outcome'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of samples()) {
+          if (s.shadow === undefined) continue;
+          for (const outcome of SHADOW_OUTCOMES) this.inc({ model: s.name, version: s.version, outcome }, s.shadow[outcome]);
+        }
+      },
+    });
+    new Counter<Label>({
+      name: 'infera_shadow_request_duration_us',
+      help: 'Cumulative duration of the successful shadow copies in microseconds.',
+      labelNames: LABELS, registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of samples()) if (s.shadow !== undefined) this.inc({ model: s.name, version: s.version }, us(s.shadow.success_ns));
+      },
+    });
+    new Gauge<Label>({
+      name: 'infera_shadow_max_abs_diff',
+      help: 'Largest absolute output element difference between a shadow version and the primary so far.',
+      labelNames: LABELS, registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of samples()) if (s.shadow !== undefined) this.set({ model: s.name, version: s.version }, s.shadow.max_abs_diff);
       },
     });
     this.#firstResponse = new Histogram({

@@ -23,6 +23,7 @@ import { selectVersions } from './version-policy.js';
 import { runWarmup } from './model-warmup.js';
 import type { LoadedVersion, ModelEntry } from './model-registry.js';
 import { loadEnsembleVersions, type EnsembleHost } from '../ensemble/ensemble-loader.js';
+import { parseVersionRouting } from './version-routing.js';
 
 export interface LoaderOptions {
   backends: BackendRegistry;
@@ -52,6 +53,7 @@ export async function loadModel(src: ModelSource, o: LoaderOptions): Promise<Mod
     if (versions.length === 0) {
       throw errors.invalidArg(`at least one version must be available under the version policy of model '${src.name}'`);
     }
+    entry.routing = parseVersionRouting(config, src.name, versions);
     const labels = await readLabels(src, config);
     if (backend === undefined) {
       for (const lv of loadEnsembleVersions(config, versions, labels, o.ensembles)) entry.versions.set(lv.version, lv);

@@ -8,6 +8,8 @@ import type { ModelSignature } from '../core/model-signature.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { InferenceStats } from '../observability/inference-stats.js';
 import { errors } from '../errors/catalogue.js';
+import { inSplit, NUMERIC_VERSION, type VersionRouting } from './version-routing.js';
+import type { ShadowStats } from '../core/shadow-traffic.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -27,6 +29,10 @@ export interface LoadedVersion {
    * `seen` carries the ensembles already visited (nested ensembles).
    */
   unavailableDependency?: (seen?: Set<string>) => string | undefined;
+  /** Requests (and shadow copies) resolved to this version and not yet answered. */
+  inFlight?: number;
+  /** Present once this version has served as a shadow (version-routing.ts). */
+  shadowStats?: ShadowStats;
 }
 
 export interface ModelEntry {
@@ -38,6 +44,8 @@ export interface ModelEntry {
   versions: Map<number, LoadedVersion>;
   /** Set when unloaded through the API: such models do not count against server readiness. */
   unloaded?: boolean;
+  /** Version labels, canary and shadow splits from the config (version-routing.ts). */
+  routing?: VersionRouting;
 }
 
 export class ModelRegistry {
@@ -69,12 +77,36 @@ export class ModelRegistry {
       if (latest === undefined) throw errors.noAvailableVersions(name);
       return { entry, loaded: latest };
     }
-    if (!/^[0-9]{1,15}$/.test(version)) throw errors.badVersionString(name, version);
-    const loaded = entry.versions.get(Number(version));
-    if (loaded === undefined) throw errors.versionNotFound(name, Number(version));
-    if (loaded.state !== 'READY') throw errors.versionNotReady(name, Number(version));
+    const labelled = NUMERIC_VERSION.test(version) ? undefined : entry.routing?.labels.get(version);
+    if (labelled === undefined && !NUMERIC_VERSION.test(version)) throw errors.badVersionString(name, version);
+    const v = labelled ?? Number(version);
+    const loaded = entry.versions.get(v);
+    if (loaded === undefined) throw errors.versionNotFound(name, v);
+    if (loaded.state !== 'READY') throw errors.versionNotReady(name, labelled === undefined ? v : `${v} (label '${version}')`);
     return { entry, loaded };
   }
+}
+
+/**
+ * resolve() for an inference request. An unversioned request of a model with a canary goes to the
+ * canary version for its share (sticky per request id); otherwise, and for a model with a shadow,
+ * to the newest READY version that is neither the canary nor the shadow one (so "canary 10 %"
+ * leaves 90 % on the version before it, and a shadow never answers by being the newest).
+ */
+export function resolveForInference(
+  registry: ModelRegistry, name: string, version: string, requestId: string,
+): { entry: ModelEntry; loaded: LoadedVersion } {
+  const r = registry.resolve(name, version);
+  const routing = r.entry.routing;
+  if (routing === undefined || (version !== '' && version !== '-1')) return r;
+  const { canary, shadow } = routing;
+  if (canary !== undefined) {
+    const lv = r.entry.versions.get(canary.version);
+    if (lv?.state === 'READY' && inSplit(canary.basisPoints, requestId, 'canary')) return { entry: r.entry, loaded: lv };
+  }
+  if (r.loaded.version !== canary?.version && r.loaded.version !== shadow?.version) return r;
+  const others = readyVersions(r.entry).filter((v) => v.version !== canary?.version && v.version !== shadow?.version);
+  return { entry: r.entry, loaded: others[others.length - 1] ?? r.loaded };
 }
 
 /** READY versions, ascending. */

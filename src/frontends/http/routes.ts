@@ -1,7 +1,8 @@
 /**
  * The KServe v2 / Triton route table (PROTOCOL.md §6.1): one handler per route, convert →
  * InferenceService → convert, no business logic. Paths match exactly (no trailing slash); a
- * version segment must be digits, else the path does not exist (404), as Triton's regexes. Every
+ * version segment must be digits or a version label of that model (version-routing.ts), else the
+ * path does not exist (404), as Triton's regexes. Every
  * path answers every method: the ones it does not serve get 405.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
@@ -25,13 +26,17 @@ export interface RouteOptions {
   maxInputBytes: number;
 }
 
-export function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
+/** Whether `label` is a version label of `model` (labels may stand where a version goes). */
+type LabelCheck = (model: string, label: string) => boolean;
+
+export function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>, isLabel?: LabelCheck): void {
   app.route({
     method: ALL_METHODS,
     url,
     handler: async (req, reply) => {
-      const version = (req.params as Params)['version'];
-      if (version !== undefined && !/^[0-9]+$/.test(version)) throw notFound();
+      const p = req.params as Params;
+      const version = p['version'];
+      if (version !== undefined && !/^[0-9]+$/.test(version) && isLabel?.(p['model'] ?? '', version) !== true) throw notFound();
       const h = handlers[req.method as 'GET' | 'POST'];
       if (h === undefined) throw methodNotAllowed();
       await h(req, reply);
@@ -41,9 +46,9 @@ export function route(app: FastifyInstance, url: string, handlers: Partial<Recor
 }
 
 /** `/v2/models/{m}{suffix}` and `/v2/models/{m}/versions/{v}{suffix}`. */
-function modelRoute(app: FastifyInstance, suffix: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
+function modelRoute(app: FastifyInstance, suffix: string, handlers: Partial<Record<'GET' | 'POST', Handler>>, isLabel: LabelCheck): void {
   route(app, `/v2/models/:model${suffix}`, handlers);
-  route(app, `/v2/models/:model/versions/:version${suffix}`, handlers);
+  route(app, `/v2/models/:model/versions/:version${suffix}`, handlers, isLabel);
 }
 
 export function sendJson(reply: FastifyReply, body: unknown, status = 200): FastifyReply {
@@ -79,41 +84,42 @@ export function registerRoutes(app: FastifyInstance, svc: InferenceService, o: R
 }
 
 function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: RouteOptions): void {
+  const isLabel: LabelCheck = (model, label) => svc.hasVersionLabel(model, label);
   modelRoute(app, '', {
     GET: (req, reply) => {
       const { model, version } = nameVersion(req);
       sendJson(reply, svc.modelMetadata(model, version));
     },
-  });
+  }, isLabel);
   modelRoute(app, '/ready', {
     GET: (req, reply) => {
       const { model, version } = nameVersion(req);
       if (svc.modelReady(model, version)) reply.code(200).send();
       else sendJson(reply, { error: 'Model version not ready' }, 400);
     },
-  });
+  }, isLabel);
   modelRoute(app, '/config', {
     GET: (req, reply) => {
       const { model, version } = nameVersion(req);
       // Lossless: uint64 fields beyond 2^53 (bigints) are written as exact JSON integers.
       reply.code(200).header('content-type', 'application/json').send(stringifyLosslessJson(modelConfigToJson(svc.modelConfig(model, version))));
     },
-  });
+  }, isLabel);
   const stats: Handler = (req, reply) => {
     const { model, version } = nameVersion(req);
     sendJson(reply, { model_stats: svc.modelStatistics(model, version).map(statsJson) });
   };
   route(app, '/v2/models/stats', { GET: stats });
-  modelRoute(app, '/stats', { GET: stats });
-  modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes) });
+  modelRoute(app, '/stats', { GET: stats }, isLabel);
+  modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes) }, isLabel);
 }
 
-/** Field order of the gRPC ModelStatistics message, with its always-empty response_stats. */
+/** Field order of the gRPC ModelStatistics message, with its always-empty response_stats (and Infera's `shadow`, when present). */
 function statsJson(s: ModelStatistics): Record<string, unknown> {
   return {
     name: s.name, version: s.version, last_inference: s.last_inference, inference_count: s.inference_count,
     execution_count: s.execution_count, inference_stats: s.inference_stats, batch_stats: s.batch_stats,
-    memory_usage: s.memory_usage, response_stats: {},
+    memory_usage: s.memory_usage, response_stats: {}, ...(s.shadow === undefined ? {} : { shadow: s.shadow }),
   };
 }
 
