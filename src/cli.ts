@@ -49,6 +49,7 @@ export function buildCli(): Command {
     .option('--load-model <name>', 'model to load at startup in explicit mode; repeat; * = all', collect, [])
     .option('--repository-poll-secs <secs>', 'poll mode: seconds between repository scans', int, d.repositoryPollSecs)
     .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
+    .option('--model-load-on-demand [bool]', 'explicit/poll mode: a request for a repository model that is not loaded loads it', bool, d.modelLoadOnDemand)
     .option('--allow-client-shm [bool]', 'let clients register system shared memory regions for inputs and outputs', bool, d.allowClientShm)
     .option('--trace-config <setting>', 'tracing: [<mode>,]<setting>=<value>, e.g. level=TIMESTAMPS, rate=1, triton,file=/tmp/trace.json, mode=opentelemetry, opentelemetry,url=http://host:4318/v1/traces; repeat', collect, [])
     .option('--worker-pool-size <n>', 'shared worker threads hosting model instances (0 = one per CPU core)', int, d.workerPoolSize)
@@ -98,6 +99,7 @@ export function parseCommandLine(
     loadModels: f['loadModel'] as string[],
     repositoryPollSecs: f['repositoryPollSecs'] as number,
     modelLoadThreadCount: f['modelLoadThreadCount'] as number,
+    modelLoadOnDemand: f['modelLoadOnDemand'] as boolean,
     workerPoolSize: f['workerPoolSize'] as number,
     workerHeapLimitMb: f['workerHeapLimitMb'] as number,
     workerWatchdogSecs: f['workerWatchdogSecs'] as number,

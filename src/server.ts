@@ -121,6 +121,7 @@ export class InferenceServer {
       startupModels: options.loadModels,
       pollSecs: options.repositoryPollSecs,
       loadThreads: options.modelLoadThreadCount,
+      loadOnDemand: options.modelLoadOnDemand,
       autoComplete: options.autoCompleteConfig,
       drainTimeoutMs: options.exitTimeoutSecs * 1000,
       backends,

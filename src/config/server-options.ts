@@ -33,6 +33,8 @@ export interface ServerOptions {
   repositoryPollSecs: number;
   /** --model-load-thread-count: models loading in parallel. */
   modelLoadThreadCount: number;
+  /** --model-load-on-demand (explicit / poll): a request for a model that is not loaded loads it. */
+  modelLoadOnDemand: boolean;
   /** --worker-pool-size: shared worker threads hosting model instances; 0 = one per CPU core. */
   workerPoolSize: number;
   /** --worker-heap-limit-mb: V8 heap limit of each worker thread (MiB). */
@@ -80,6 +82,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   loadModels: [],
   repositoryPollSecs: 15,
   modelLoadThreadCount: 4,
+  modelLoadOnDemand: false,
   workerPoolSize: 0,
   workerHeapLimitMb: 2048,
   workerWatchdogSecs: 60,
@@ -113,6 +116,7 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (!['none', 'poll', 'explicit'].includes(o.modelControlMode)) problems.push(`--model-control-mode must be none, poll or explicit, got '${o.modelControlMode}'`);
   if (o.loadModels.length > 0 && o.modelControlMode !== 'explicit') problems.push('--load-model requires --model-control-mode=explicit');
   if (o.loadModels.includes('*') && o.loadModels.length > 1) problems.push("--load-model=* cannot be combined with other model names");
+  if (o.modelLoadOnDemand && o.modelControlMode === 'none') problems.push('--model-load-on-demand requires --model-control-mode=explicit or poll');
   if (!(o.repositoryPollSecs > 0)) problems.push(`--repository-poll-secs must be > 0, got ${o.repositoryPollSecs}`);
   if (!Number.isInteger(o.modelLoadThreadCount) || o.modelLoadThreadCount < 1) problems.push(`--model-load-thread-count must be an integer >= 1, got ${o.modelLoadThreadCount}`);
   if (!Number.isInteger(o.workerPoolSize) || o.workerPoolSize < 0) problems.push(`--worker-pool-size must be an integer >= 0, got ${o.workerPoolSize}`);

@@ -7,7 +7,7 @@ import type { InferenceRequest, InferenceResponse, OutputTensor } from './infere
 import type { Tensor } from './tensor.js';
 import type { ModelEntry, ModelRegistry, LoadedVersion } from '../repository/model-registry.js';
 import type {
-  FailureReason, InferenceObserver, InferenceOutcome, ModelMetricSample, StatsSnapshot,
+  Duration, FailureReason, InferenceObserver, InferenceOutcome, ModelMetricSample, StatsSnapshot,
 } from '../observability/inference-stats.js';
 import { readyVersions, resolveForInference } from '../repository/model-registry.js';
 import { inSplit, NUMERIC_VERSION } from '../repository/version-routing.js';
@@ -50,6 +50,8 @@ export interface ModelStatistics extends StatsSnapshot {
   memory_usage: { type: string; id: number; byte_size: number }[];
   /** Present on a version that has served as a shadow: what its copies did against the primary. */
   shadow?: ShadowSnapshot;
+  /** Requests that waited for this version to load on demand, and their total wait (not in inference_stats). */
+  on_demand_wait?: Duration;
 }
 
 export interface ModelIndexEntry {
@@ -73,7 +75,14 @@ export interface ServerMetadata {
 export interface ModelControl {
   load(name: string, override: { config?: ModelConfig; files?: ReadonlyMap<string, Uint8Array> }): Promise<void>;
   unload(name: string, unloadDependents: boolean): Promise<void>;
+  /** --model-load-on-demand: whether a request for a model that is not loaded loads it. */
+  readonly loadOnDemand?: boolean;
+  /** Loads `name` for a request; false when the repository has no such model (see RepositoryManager). */
+  ensureLoaded?(name: string): Promise<boolean>;
 }
+
+/** How long a request waits for its model to load on demand before it is refused (UNAVAILABLE). */
+export const ON_DEMAND_WAIT_MS = 120_000;
 
 /** What a load request may carry, protocol-neutral (PROTOCOL.md §6.6). */
 export interface LoadParameters {
@@ -237,7 +246,11 @@ export class InferenceService {
       }
       for (const lv of statVersions(entry, version)) {
         const shadow = lv.shadowStats?.snapshot();
-        out.push({ name: entry.name, version: String(lv.version), ...lv.stats!.snapshot(), memory_usage: memoryUsage(lv), ...(shadow ? { shadow } : {}) });
+        const wait = lv.stats!.onDemandWait();
+        out.push({
+          name: entry.name, version: String(lv.version), ...lv.stats!.snapshot(), memory_usage: memoryUsage(lv),
+          ...(shadow ? { shadow } : {}), ...(wait.count > 0 ? { on_demand_wait: wait } : {}),
+        });
       }
     }
     return out;
@@ -282,8 +295,18 @@ export class InferenceService {
    * drain. Front-ends must call infer().
    */
   async inferInternal(req: InferenceRequest): Promise<InferenceResponse> {
-    const start = nowNs();
-    const { entry, loaded } = resolveForInference(this.#registry, req.modelName, req.modelVersion, req.id);
+    let start = nowNs();
+    let resolved: { entry: ModelEntry; loaded: LoadedVersion };
+    try {
+      resolved = resolveForInference(this.#registry, req.modelName, req.modelVersion, req.id);
+    } catch (e) {
+      resolved = await this.#resolveOnDemand(req, e);
+      // The wait for the load is reported apart (on_demand_wait); the request's own latency starts now.
+      const now = nowNs();
+      resolved.loaded.stats!.recordOnDemandWait(now - start);
+      start = now;
+    }
+    const { entry, loaded } = resolved;
     const settleShadow = this.#startShadow(entry, loaded, req);
     let res: InferenceResponse | undefined;
     try {
@@ -292,6 +315,36 @@ export class InferenceService {
     } finally {
       settleShadow?.(res?.outputs);
     }
+  }
+
+  /**
+   * With --model-load-on-demand, a request for a model the repository has but that is not loaded
+   * (never loaded, unloaded, evicted) waits for one shared load, bounded by ON_DEMAND_WAIT_MS and
+   * the request's own signal; otherwise `err` (the resolution error) stands.
+   */
+  async #resolveOnDemand(req: InferenceRequest, err: unknown): Promise<{ entry: ModelEntry; loaded: LoadedVersion }> {
+    const control = this.#control;
+    const entry = this.#registry.get(req.modelName);
+    const notLoaded = entry === undefined || entry.unloaded === true || entry.versions.size === 0;
+    const code = err instanceof InferenceError ? err.code : undefined;
+    if (control?.loadOnDemand !== true || control.ensureLoaded === undefined || !notLoaded || (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE')) throw err;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const found = await Promise.race([
+        control.ensureLoaded(req.modelName),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(errors.unavailable(`model '${req.modelName}' is loading on demand and was not ready within ${ON_DEMAND_WAIT_MS} ms`)), ON_DEMAND_WAIT_MS);
+          onAbort = () => reject(errors.cancelled(req.modelName, req.modelVersion));
+          req.signal?.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      if (!found) throw err;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) req.signal?.removeEventListener('abort', onAbort);
+    }
+    return resolveForInference(this.#registry, req.modelName, req.modelVersion, req.id);
   }
 
   /** Runs `req` on the resolved version `loaded`: validate, schedule, post-process, record. */

@@ -97,6 +97,16 @@ export class InferenceStats {
   };
   readonly #batches = new Map<number, BatchStats>();
   readonly #failures: Record<FailureReason, number> = { REJECTED: 0, CANCELED: 0, BACKEND: 0, OTHER: 0 };
+  readonly #onDemandWait = zero();
+
+  /** A first request's wait for its model to load on demand (reported apart from the latencies). */
+  recordOnDemandWait(ns: number): void {
+    add(this.#onDemandWait, ns);
+  }
+
+  onDemandWait(): Duration {
+    return { ...this.#onDemandWait };
+  }
 
   /** One model execution of `batchSize` elements made of `requests` requests. */
   recordExecution(batchSize: number, requests: number, c: ComputeNs): void {

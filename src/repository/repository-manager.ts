@@ -51,6 +51,11 @@ export interface RepositoryManagerOptions {
   ensembles?: EnsembleHost;
   /** GPUs models may use (KIND_AUTO / KIND_GPU); absent = none. */
   gpus?: LoaderGpus;
+  /**
+   * --model-load-on-demand (explicit and poll modes): models load on their first request
+   * (ensureLoaded); poll mode then registers new models without loading them.
+   */
+  loadOnDemand?: boolean;
 }
 
 export interface LoadOverride {
@@ -65,6 +70,8 @@ export class RepositoryManager {
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #slots: Semaphore;
   readonly #fingerprints = new Map<string, string>();
+  /** On-demand loads in progress: concurrent first requests share one. */
+  readonly #onDemand = new Map<string, Promise<boolean>>();
   #pollTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -91,7 +98,8 @@ export class RepositoryManager {
       }
       wanted = sources.filter((s) => names.has(s.name));
     }
-    if (this.#o.mode === 'explicit') {
+    if (this.#onDemandPoll) wanted = [];
+    if (this.#o.mode === 'explicit' || this.#onDemandPoll) {
       for (const s of sources) {
         if (!wanted.includes(s) && this.#o.registry.get(s.name) === undefined) {
           this.#o.registry.set({ name: s.name, state: 'UNAVAILABLE', reason: 'unloaded', versions: new Map(), unloaded: true });
@@ -118,6 +126,39 @@ export class RepositoryManager {
     }
     progress.done();
     if (this.#o.mode === 'poll') this.#schedulePoll();
+  }
+
+  get loadOnDemand(): boolean {
+    return this.#o.loadOnDemand === true && this.#o.mode !== 'none';
+  }
+
+  get #onDemandPoll(): boolean {
+    return this.#o.mode === 'poll' && this.loadOnDemand;
+  }
+
+  /**
+   * Loads `name` for a request (--model-load-on-demand). Resolves false when the repository has
+   * no such model, true once it is READY; concurrent callers share one load. Throws UNAVAILABLE
+   * with the reason when the load fails.
+   */
+  ensureLoaded(name: string): Promise<boolean> {
+    const pending = this.#onDemand.get(name);
+    if (pending !== undefined) return pending;
+    const load = this.#serial(name, async () => {
+      if (this.#stopped) throw errors.serverStopping();
+      const current = this.#o.registry.get(name);
+      if (current !== undefined && current.unloaded !== true && current.state === 'READY') return true;
+      const { sources } = await discoverModels(this.#o.repositories);
+      const source = sources.find((s) => s.name === name);
+      if (source === undefined) return false;
+      const t0 = performance.now();
+      const entry = await this.#loadSource(source);
+      if (entry.state !== 'READY') throw errors.unavailable(`model '${name}' failed to load on demand: ${entry.reason}`);
+      this.#o.logger.info({ model: name, versions: [...entry.versions.keys()], ms: Math.round(performance.now() - t0) }, 'model loaded on demand');
+      return true;
+    }).finally(() => this.#onDemand.delete(name));
+    this.#onDemand.set(name, load);
+    return load;
   }
 
   /** Names of every model folder in the repositories, loaded or not (for RepositoryIndex). */
@@ -171,6 +212,12 @@ export class RepositoryManager {
     const present = new Set([...sources.map((s) => s.name), ...duplicates.keys()]);
     const work: Promise<unknown>[] = [];
     for (const s of sources) {
+      const known = this.#o.registry.get(s.name);
+      if (this.#onDemandPoll && (known === undefined || known.unloaded === true)) {
+        // Loads on its first request; until then only listed.
+        if (known === undefined) this.#o.registry.set({ name: s.name, state: 'UNAVAILABLE', reason: 'unloaded', versions: new Map(), unloaded: true });
+        continue;
+      }
       const fp = await fingerprintModel(s);
       if (this.#fingerprints.get(s.name) === fp && this.#o.registry.get(s.name) !== undefined) continue;
       this.#o.logger.info({ model: s.name }, this.#fingerprints.has(s.name) ? 'model changed: reloading' : 'new model: loading');

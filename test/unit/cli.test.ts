@@ -82,6 +82,12 @@ describe('command line', () => {
     assert.throws(() => parse('stray'), /too many arguments|unknown command|excess/);
   });
 
+  it('--model-load-on-demand reaches its option and needs explicit or poll mode', () => {
+    assert.equal(parse('--model-control-mode', 'explicit', '--model-load-on-demand').modelLoadOnDemand, true);
+    assert.equal(parse('--model-control-mode', 'poll', '--model-load-on-demand=false').modelLoadOnDemand, false);
+    assert.throws(() => parse('--model-load-on-demand'), /--model-load-on-demand requires --model-control-mode=explicit or poll/);
+  });
+
   it('--help lists every flag with its description', () => {
     const help = buildCli().helpInformation();
     for (const o of buildCli().options) assert.ok(help.includes(o.long!), `${o.long} in --help`);

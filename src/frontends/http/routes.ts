@@ -114,12 +114,13 @@ function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: Rou
   modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes) }, isLabel);
 }
 
-/** Field order of the gRPC ModelStatistics message, with its always-empty response_stats (and Infera's `shadow`, when present). */
+/** Field order of the gRPC ModelStatistics message, with its always-empty response_stats (and Infera's `shadow` and `on_demand_wait`, when present). */
 function statsJson(s: ModelStatistics): Record<string, unknown> {
   return {
     name: s.name, version: s.version, last_inference: s.last_inference, inference_count: s.inference_count,
     execution_count: s.execution_count, inference_stats: s.inference_stats, batch_stats: s.batch_stats,
     memory_usage: s.memory_usage, response_stats: {}, ...(s.shadow === undefined ? {} : { shadow: s.shadow }),
+    ...(s.on_demand_wait === undefined ? {} : { on_demand_wait: s.on_demand_wait }),
   };
 }
 
