@@ -7,6 +7,15 @@ import path from 'node:path';
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { DEFAULT_OPTIONS, resolveOptions, type ServerOptions } from './config/server-options.js';
 import { findPackageRoot } from './util/package-root.js';
+import { parseMemoryBudget } from './repository/memory-budget.js';
+
+function memoryBudget(v: string): number {
+  try {
+    return parseMemoryBudget(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
 
 function int(v: string): number {
   const n = Number(v);
@@ -49,6 +58,7 @@ export function buildCli(): Command {
     .option('--load-model <name>', 'model to load at startup in explicit mode; repeat; * = all', collect, [])
     .option('--repository-poll-secs <secs>', 'poll mode: seconds between repository scans', int, d.repositoryPollSecs)
     .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
+    .option('--model-memory-budget <bytes|%>', 'memory the loaded models may hold (bytes, k/m/g, or % of RAM); loads evict idle unpinned models, least recently used first', memoryBudget)
     .option('--model-load-on-demand [bool]', 'explicit/poll mode: a request for a repository model that is not loaded loads it', bool, d.modelLoadOnDemand)
     .option('--allow-client-shm [bool]', 'let clients register system shared memory regions for inputs and outputs', bool, d.allowClientShm)
     .option('--trace-config <setting>', 'tracing: [<mode>,]<setting>=<value>, e.g. level=TIMESTAMPS, rate=1, triton,file=/tmp/trace.json, mode=opentelemetry, opentelemetry,url=http://host:4318/v1/traces; repeat', collect, [])
@@ -100,6 +110,7 @@ export function parseCommandLine(
     repositoryPollSecs: f['repositoryPollSecs'] as number,
     modelLoadThreadCount: f['modelLoadThreadCount'] as number,
     modelLoadOnDemand: f['modelLoadOnDemand'] as boolean,
+    modelMemoryBudgetBytes: (f['modelMemoryBudget'] as number | undefined) ?? 0,
     workerPoolSize: f['workerPoolSize'] as number,
     workerHeapLimitMb: f['workerHeapLimitMb'] as number,
     workerWatchdogSecs: f['workerWatchdogSecs'] as number,

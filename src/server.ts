@@ -122,6 +122,7 @@ export class InferenceServer {
       pollSecs: options.repositoryPollSecs,
       loadThreads: options.modelLoadThreadCount,
       loadOnDemand: options.modelLoadOnDemand,
+      ...(options.modelMemoryBudgetBytes > 0 ? { memoryBudgetBytes: options.modelMemoryBudgetBytes } : {}),
       autoComplete: options.autoCompleteConfig,
       drainTimeoutMs: options.exitTimeoutSecs * 1000,
       backends,
@@ -155,7 +156,7 @@ export class InferenceServer {
     if (!o.allowGrpc && !o.allowHttp) throw errors.invalidArg('no front-end enabled: --allow-grpc=false and --allow-http=false leave nothing to serve');
     try {
       if (o.allowMetrics) {
-        const metrics = new InferenceMetrics(() => this.service.metricSamples());
+        const metrics = new InferenceMetrics(() => this.service.metricSamples(), { evictions: () => this.#manager.evictionCounts() });
         this.service.observe((outcome) => metrics.observe(outcome));
         if (o.allowGpuMetrics && this.#gpus.devices.length > 0) await this.#startGpuMetrics(metrics.registry);
         this.#metrics = MetricsServer.create(metrics);

@@ -35,6 +35,8 @@ export interface ServerOptions {
   modelLoadThreadCount: number;
   /** --model-load-on-demand (explicit / poll): a request for a model that is not loaded loads it. */
   modelLoadOnDemand: boolean;
+  /** --model-memory-budget in bytes; 0 = no budget. */
+  modelMemoryBudgetBytes: number;
   /** --worker-pool-size: shared worker threads hosting model instances; 0 = one per CPU core. */
   workerPoolSize: number;
   /** --worker-heap-limit-mb: V8 heap limit of each worker thread (MiB). */
@@ -83,6 +85,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   repositoryPollSecs: 15,
   modelLoadThreadCount: 4,
   modelLoadOnDemand: false,
+  modelMemoryBudgetBytes: 0,
   workerPoolSize: 0,
   workerHeapLimitMb: 2048,
   workerWatchdogSecs: 60,
@@ -117,6 +120,7 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (o.loadModels.length > 0 && o.modelControlMode !== 'explicit') problems.push('--load-model requires --model-control-mode=explicit');
   if (o.loadModels.includes('*') && o.loadModels.length > 1) problems.push("--load-model=* cannot be combined with other model names");
   if (o.modelLoadOnDemand && o.modelControlMode === 'none') problems.push('--model-load-on-demand requires --model-control-mode=explicit or poll');
+  if (!Number.isSafeInteger(o.modelMemoryBudgetBytes) || o.modelMemoryBudgetBytes < 0) problems.push(`--model-memory-budget must be a byte count >= 0, got ${o.modelMemoryBudgetBytes}`);
   if (!(o.repositoryPollSecs > 0)) problems.push(`--repository-poll-secs must be > 0, got ${o.repositoryPollSecs}`);
   if (!Number.isInteger(o.modelLoadThreadCount) || o.modelLoadThreadCount < 1) problems.push(`--model-load-thread-count must be an integer >= 1, got ${o.modelLoadThreadCount}`);
   if (!Number.isInteger(o.workerPoolSize) || o.workerPoolSize < 0) problems.push(`--worker-pool-size must be an integer >= 0, got ${o.workerPoolSize}`);

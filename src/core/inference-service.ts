@@ -325,7 +325,7 @@ export class InferenceService {
   async #resolveOnDemand(req: InferenceRequest, err: unknown): Promise<{ entry: ModelEntry; loaded: LoadedVersion }> {
     const control = this.#control;
     const entry = this.#registry.get(req.modelName);
-    const notLoaded = entry === undefined || entry.unloaded === true || entry.versions.size === 0;
+    const notLoaded = entry === undefined || entry.unloaded === true || entry.versions.size === 0 || entry.state === 'UNLOADING';
     const code = err instanceof InferenceError ? err.code : undefined;
     if (control?.loadOnDemand !== true || control.ensureLoaded === undefined || !notLoaded || (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE')) throw err;
     let timer: NodeJS.Timeout | undefined;

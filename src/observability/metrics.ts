@@ -38,6 +38,8 @@ function us(ns: number): number {
 export interface InferenceMetricsOptions {
   /** Add prom-client's Node process metrics (default true). */
   processMetrics?: boolean;
+  /** Evictions per model under --model-memory-budget (infera_model_evictions_total). */
+  evictions?: () => ReadonlyMap<string, number>;
 }
 
 export class InferenceMetrics {
@@ -118,6 +120,18 @@ export class InferenceMetrics {
         for (const s of samples()) if (s.shadow !== undefined) this.set({ model: s.name, version: s.version }, s.shadow.max_abs_diff);
       },
     });
+    const evictions = o.evictions;
+    if (evictions !== undefined) {
+      new Counter<'model'>({
+        name: 'infera_model_evictions_total',
+        help: 'Models unloaded to stay within --model-memory-budget (least recently used, idle, unpinned).',
+        labelNames: ['model'], registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [model, n] of evictions()) this.inc({ model }, n);
+        },
+      });
+    }
     this.#firstResponse = new Histogram({
       name: 'nv_inference_first_response_histogram_ms',
       help: 'Duration from request to first response in milliseconds',

@@ -31,6 +31,8 @@ import { ensembleDependencies, ensembleLoadWaves } from '../ensemble/ensemble-or
 import { Semaphore } from '../util/semaphore.js';
 import type { EnsembleHost } from '../ensemble/ensemble-loader.js';
 import { LoadProgress } from './load-progress.js';
+import { folderBytes, formatBytes, idle, lastUsedMs, measuredBytes } from './memory-budget.js';
+import { ErrorCode } from '../errors/error-codes.js';
 
 export type ControlMode = 'none' | 'poll' | 'explicit';
 
@@ -56,6 +58,8 @@ export interface RepositoryManagerOptions {
    * (ensureLoaded); poll mode then registers new models without loading them.
    */
   loadOnDemand?: boolean;
+  /** --model-memory-budget in bytes: loads evict idle, unpinned models to stay within it (memory-budget.ts). */
+  memoryBudgetBytes?: number;
 }
 
 export interface LoadOverride {
@@ -72,6 +76,13 @@ export class RepositoryManager {
   readonly #fingerprints = new Map<string, string>();
   /** On-demand loads in progress: concurrent first requests share one. */
   readonly #onDemand = new Map<string, Promise<boolean>>();
+  /** Memory budget bookkeeping: each loaded model's footprint and load time, bytes reserved by loads under way, evictions. */
+  readonly #footprints = new Map<string, number>();
+  readonly #loadedAt = new Map<string, number>();
+  #reserved = 0;
+  readonly #evictions = new Map<string, number>();
+  /** Evictions under way: an on-demand load of that model waits for its drain first. */
+  readonly #evicting = new Map<string, Promise<void>>();
   #pollTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -111,7 +122,7 @@ export class RepositoryManager {
     }
     const progress = new LoadProgress(this.#o.logger, wanted.length);
     const load = (s: ModelSource): Promise<unknown> => this.#serial(s.name, async () => {
-      progress.settled((await this.#loadSource(s)).state === 'READY');
+      progress.settled((await this.#loadSource(s).catch((e: unknown) => this.#refused(s.name, e))).state === 'READY');
     });
     // Ensembles load after the models they compose (their validation reads those configs).
     const first = wanted.filter((s) => !isEnsembleSource(s));
@@ -146,6 +157,7 @@ export class RepositoryManager {
     if (pending !== undefined) return pending;
     const load = this.#serial(name, async () => {
       if (this.#stopped) throw errors.serverStopping();
+      await this.#evicting.get(name);
       const current = this.#o.registry.get(name);
       if (current !== undefined && current.unloaded !== true && current.state === 'READY') return true;
       const { sources } = await discoverModels(this.#o.repositories);
@@ -221,7 +233,7 @@ export class RepositoryManager {
       const fp = await fingerprintModel(s);
       if (this.#fingerprints.get(s.name) === fp && this.#o.registry.get(s.name) !== undefined) continue;
       this.#o.logger.info({ model: s.name }, this.#fingerprints.has(s.name) ? 'model changed: reloading' : 'new model: loading');
-      work.push(this.#serial(s.name, () => this.#loadSource(s)));
+      work.push(this.#serial(s.name, () => this.#loadSource(s).catch((e: unknown) => this.#refused(s.name, e))));
     }
     for (const [name, dirs] of duplicates) this.#markDuplicate(name, dirs);
     for (const e of this.#o.registry.all()) {
@@ -303,7 +315,17 @@ export class RepositoryManager {
       return skipped;
     }
     const old = registry.get(src.name);
-    const fresh = await loadModel(src, { backends, autoComplete, logger, ensembles: this.#o.ensembles, gpus: this.#o.gpus });
+    const reservation = await this.#makeRoom(src);
+    let fresh: ModelEntry;
+    try {
+      fresh = await loadModel(src, { backends, autoComplete, logger, ensembles: this.#o.ensembles, gpus: this.#o.gpus });
+    } finally {
+      this.#reserved -= reservation;
+    }
+    if (this.#o.memoryBudgetBytes !== undefined) {
+      this.#footprints.set(src.name, await this.#footprint(src, fresh));
+      this.#loadedAt.set(src.name, Date.now());
+    }
     this.#fingerprints.set(src.name, await fingerprintModel(src).catch(() => ''));
     if (old === undefined || old.versions.size === 0) {
       registry.set(fresh);
@@ -328,6 +350,104 @@ export class RepositoryManager {
     }
     await Promise.all(retired.map((lv) => this.#drainAndRelease(lv, 'replaced by a reload')));
     return fresh;
+  }
+
+  /** Evictions per model since start (the infera_model_evictions_total metric). */
+  evictionCounts(): ReadonlyMap<string, number> {
+    return this.#evictions;
+  }
+
+  /** A load refused by the budget: the model is listed UNAVAILABLE with the reason (and may load on demand later). */
+  #refused(name: string, e: unknown): ModelEntry {
+    const err = InferenceError.from(e);
+    const current = this.#o.registry.get(name);
+    if (current !== undefined && current.state === 'READY' && current.unloaded !== true) return { ...current, state: 'UNAVAILABLE', reason: err.message };
+    const entry: ModelEntry = { name, state: 'UNAVAILABLE', reason: err.message, versions: new Map(), unloaded: true };
+    this.#o.registry.set(entry);
+    this.#o.logger.warn({ model: name, reason: err.message }, 'model load refused');
+    return entry;
+  }
+
+  /**
+   * With a budget: evicts least recently used idle, unpinned models until `src` fits, then
+   * reserves its need (returned; the caller releases it once the load settled). Throws
+   * RESOURCE_EXHAUSTED naming what holds the memory when nothing more can be evicted.
+   */
+  async #makeRoom(src: ModelSource): Promise<number> {
+    const budget = this.#o.memoryBudgetBytes;
+    if (budget === undefined) return 0;
+    const need = this.#footprints.get(src.name)
+      ?? (await Promise.all(src.versions.map((v) => folderBytes(path.join(src.dir, String(v)))))).reduce((a, b) => a + b, 0);
+    for (;;) {
+      const used = this.#usedBytes(src.name);
+      if (used + need <= budget) break;
+      const victim = this.#victim(src.name);
+      if (victim === undefined) {
+        const holders = this.#o.registry.all().filter((e) => e.name !== src.name && this.#holds(e))
+          .map((e) => `${e.name} (${formatBytes(this.#footprints.get(e.name) ?? 0)}, ${this.#whyKept(e)})`);
+        throw new InferenceError(ErrorCode.RESOURCE_EXHAUSTED,
+          `cannot load model '${src.name}': it needs about ${formatBytes(need)} and --model-memory-budget is ${formatBytes(budget)}, ` +
+          `with ${formatBytes(used)} held by models that cannot be evicted now: ${holders.join(', ') || 'none'}`);
+      }
+      const freed = this.#footprints.get(victim.name) ?? 0;
+      this.#evictions.set(victim.name, (this.#evictions.get(victim.name) ?? 0) + 1);
+      this.#o.logger.info({ model: victim.name, freedBytes: freed, for: src.name, budgetBytes: budget, usedBytes: used }, 'model evicted: least recently used, to stay within the memory budget');
+      // #unloadEntry marks the versions UNLOADING synchronously, before any request can resolve to them.
+      const eviction = this.#unloadEntry(victim.name, `evicted to stay within --model-memory-budget (to load '${src.name}')`);
+      this.#evicting.set(victim.name, eviction.catch(() => undefined));
+      try {
+        await eviction;
+      } finally {
+        this.#evicting.delete(victim.name);
+      }
+    }
+    this.#reserved += need;
+    return need;
+  }
+
+  #holds(e: ModelEntry): boolean {
+    return e.unloaded !== true && [...e.versions.values()].some((v) => v.state === 'READY' || v.state === 'UNLOADING');
+  }
+
+  #usedBytes(except: string): number {
+    let used = this.#reserved;
+    for (const e of this.#o.registry.all()) if (e.name !== except && this.#holds(e)) used += this.#footprints.get(e.name) ?? 0;
+    return used;
+  }
+
+  #pinned(e: ModelEntry): boolean {
+    const byFlag = this.#o.mode === 'explicit' && this.#o.startupModels.includes(e.name);
+    return byFlag || e.config?.parameters?.['memory_pinned']?.string_value?.trim().toLowerCase() === 'true';
+  }
+
+  #whyKept(e: ModelEntry): string {
+    if (this.#pinned(e)) return 'pinned';
+    if (!idle(e)) return 'requests in flight';
+    if (this.#locks.has(e.name)) return 'loading or unloading';
+    return 'not evictable';
+  }
+
+  /** The least recently used model that may be evicted now, if any. */
+  #victim(except: string): ModelEntry | undefined {
+    const candidates = this.#o.registry.all().filter((e) => e.name !== except && e.state === 'READY' && this.#holds(e)
+      && (e.config === undefined || !isEnsembleConfig(e.config)) && !this.#pinned(e) && !this.#locks.has(e.name) && idle(e));
+    let best: ModelEntry | undefined;
+    let bestT = Infinity;
+    for (const e of candidates) {
+      const t = lastUsedMs(e, this.#loadedAt.get(e.name) ?? 0);
+      if (t < bestT) [best, bestT] = [e, t];
+    }
+    return best;
+  }
+
+  /** Sum over the loaded versions of max(measured memory, version folder bytes). */
+  async #footprint(src: ModelSource, entry: ModelEntry): Promise<number> {
+    let total = 0;
+    for (const lv of entry.versions.values()) {
+      if (lv.state !== 'READY') continue;
+      total += Math.max(measuredBytes(lv), await folderBytes(path.join(src.dir, String(lv.version))));
+    }
+    return total;
   }
 
   async #unloadEntry(name: string, reason: string): Promise<void> {

@@ -88,6 +88,13 @@ describe('command line', () => {
     assert.throws(() => parse('--model-load-on-demand'), /--model-load-on-demand requires --model-control-mode=explicit or poll/);
   });
 
+  it('--model-memory-budget takes bytes or a percent of memory', () => {
+    assert.equal(parse('--model-memory-budget', '2g').modelMemoryBudgetBytes, 2 * 1024 ** 3);
+    assert.ok(parse('--model-memory-budget', '50%').modelMemoryBudgetBytes > 0);
+    assert.equal(parse().modelMemoryBudgetBytes, 0, 'no budget by default');
+    assert.throws(() => parse('--model-memory-budget', 'lots'), /--model-memory-budget must be bytes/);
+  });
+
   it('--help lists every flag with its description', () => {
     const help = buildCli().helpInformation();
     for (const o of buildCli().options) assert.ok(help.includes(o.long!), `${o.long} in --help`);
