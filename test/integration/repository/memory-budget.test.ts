@@ -87,6 +87,7 @@ describe('memory budget: nothing evictable', () => {
     heavy(repo, 'p1');
     heavy(repo, 'p2', 'identity_fp32.onnx', 'parameters { key: "memory_pinned" value: { string_value: "true" } }');
     heavy(repo, 'x');
+    heavy(repo, 'busy', 'slow.onnx');
     const ts = await startServer([repo.dir], { modelControlMode: 'explicit', loadModels: ['p1'], modelLoadOnDemand: true, modelMemoryBudgetBytes: BUDGET });
     t.after(async () => {
       await ts.close();
@@ -97,5 +98,15 @@ describe('memory budget: nothing evictable', () => {
       /cannot load model 'x': it needs about 64\.0 MiB and --model-memory-budget is 150\.0 MiB.*p1 \(64\.0 MiB, pinned\), p2 \(64\.0 MiB, pinned\)/));
     assert.deepEqual(loaded(ts).sort(), ['p1', 'p2'], 'pinned models stay');
     assert.equal((await inferOn(ts, 'p1')).model_name, 'p1', 'the server keeps serving');
+
+    // Only a model with requests in flight could make room: it is kept, and the load refused.
+    await ts.server.service.unloadModel('p2', false);
+    await inferOn(ts, 'busy');
+    const inFlight = Array.from({ length: 12 }, () => inferOn(ts, 'busy'));
+    await new Promise((r) => setTimeout(r, 20));
+    await assert.rejects(inferOn(ts, 'x'), fails(status.RESOURCE_EXHAUSTED, /busy \(64\.0 MiB, requests in flight\)/));
+    assert.equal((await Promise.all(inFlight)).length, 12, 'every in-flight request was served');
+    assert.equal((await inferOn(ts, 'x')).model_name, 'x', 'once idle, busy is evicted for x');
+    assert.deepEqual(loaded(ts).sort(), ['p1', 'x']);
   });
 });
