@@ -319,13 +319,14 @@ export class InferenceService {
 
   /**
    * With --model-load-on-demand, a request for a model the repository has but that is not loaded
-   * (never loaded, unloaded, evicted) waits for one shared load, bounded by ON_DEMAND_WAIT_MS and
+   * (never loaded, unloaded, evicted, refused for memory) or is still loading waits for one shared load, bounded by ON_DEMAND_WAIT_MS and
    * the request's own signal; otherwise `err` (the resolution error) stands.
    */
   async #resolveOnDemand(req: InferenceRequest, err: unknown): Promise<{ entry: ModelEntry; loaded: LoadedVersion }> {
     const control = this.#control;
     const entry = this.#registry.get(req.modelName);
-    const notLoaded = entry === undefined || entry.unloaded === true || entry.versions.size === 0 || entry.state === 'UNLOADING';
+    // Not a model whose last load failed: it stays failed until loaded again (no load per request).
+    const notLoaded = entry === undefined || entry.unloaded === true || entry.state === 'LOADING' || entry.state === 'UNLOADING';
     const code = err instanceof InferenceError ? err.code : undefined;
     if (control?.loadOnDemand !== true || control.ensureLoaded === undefined || !notLoaded || (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE')) throw err;
     let timer: NodeJS.Timeout | undefined;

@@ -48,6 +48,7 @@ describe('--model-load-on-demand in explicit mode', () => {
   before(async () => {
     repo.add('lazy', { config: IDENTITY, versions: { 1: 'identity_fp32.onnx' } });
     repo.add('other', { config: IDENTITY, versions: { 1: 'identity_fp32.onnx' } });
+    repo.add('broken', { config: IDENTITY, versions: { 1: 'invalid.onnx' } });
     ts = await startServer([repo.dir], { modelControlMode: 'explicit', modelLoadOnDemand: true }, log);
   });
   after(async () => {
@@ -72,6 +73,14 @@ describe('--model-load-on-demand in explicit mode', () => {
 
   it('an unknown model is still NOT_FOUND', async () => {
     await assert.rejects(inferOn(ts, 'nowhere'), fails(status.NOT_FOUND, /unknown model: 'nowhere'/));
+  });
+
+  it('a model that fails to load on demand answers the reason, and is not loaded again per request', async () => {
+    await assert.rejects(inferOn(ts, 'broken'), fails(status.UNAVAILABLE, /model 'broken' failed to load on demand: .*version 1/));
+    const attempts = () => lines.filter((l) => l['msg'] === 'model version failed to load' && l['model'] === 'broken').length;
+    assert.equal(attempts(), 1);
+    await assert.rejects(inferOn(ts, 'broken'), (e: { code: number }) => e.code !== status.OK);
+    assert.equal(attempts(), 1, 'no second load');
   });
 
   it('a model unloaded through the API loads again on its next request', async () => {
