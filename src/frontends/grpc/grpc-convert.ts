@@ -18,7 +18,7 @@ type Contents = InferTensorContents__Output;
 type ContentsField = keyof Contents;
 
 /** Which InferTensorContents field carries each datatype; FP16/BF16 have none (raw only). */
-const CONTENTS_FIELD: Readonly<Record<DataType, ContentsField | undefined>> = {
+export const CONTENTS_FIELD: Readonly<Record<DataType, ContentsField | undefined>> = {
   BOOL: 'bool_contents', INT8: 'int_contents', INT16: 'int_contents', INT32: 'int_contents',
   INT64: 'int64_contents', UINT8: 'uint_contents', UINT16: 'uint_contents', UINT32: 'uint_contents',
   UINT64: 'uint64_contents', FP32: 'fp32_contents', FP64: 'fp64_contents', BYTES: 'bytes_contents',
