@@ -184,7 +184,6 @@ export class HttpTransport implements Transport {
     return inferResponse(res);
   }
 
-  // eslint-disable-next-line require-yield
   async *inferStream(): AsyncIterable<WireInferResponse> {
     throw new InferenceClientError(
       ErrorCode.UNSUPPORTED,
