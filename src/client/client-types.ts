@@ -14,6 +14,7 @@ export type { ModelMetadataResponse__Output as ModelMetadata } from '../generate
 export type { ModelConfig__Output as ModelConfig } from '../generated/inference/ModelConfig.js';
 export type { ModelStatistics__Output as ModelStatistics } from '../generated/inference/ModelStatistics.js';
 export type { _inference_RepositoryIndexResponse_ModelIndex__Output as RepositoryIndexEntry } from '../generated/inference/RepositoryIndexResponse.js';
+export type { _inference_SystemSharedMemoryStatusResponse_RegionStatus__Output as SharedMemoryRegion } from '../generated/inference/SystemSharedMemoryStatusResponse.js';
 
 /** A request, tensor or response parameter. Integers beyond ±2^53 travel exactly as bigints. */
 export type ParameterValue = boolean | number | bigint | string;
@@ -107,6 +108,17 @@ export interface LoadModelOptions extends CallOptions {
 export interface UnloadModelOptions extends CallOptions {
   /** Also unload the ensembles' composing models that nothing else uses. */
   unloadDependents?: boolean;
+}
+
+/** A POSIX shared-memory region to register (Triton's system shared memory extension). */
+export interface SharedMemoryRegistration extends CallOptions {
+  /** The name requests will use for the region. */
+  name: string;
+  /** The shm_open key of the region, e.g. '/input_data'. */
+  key: string;
+  byteSize: number;
+  /** Where the registered part starts inside the region (default 0). */
+  offset?: number;
 }
 
 export interface ClientOptions {

@@ -23,7 +23,7 @@ import type { ModelStreamInferResponse__Output } from '../generated/inference/Mo
 import { codeForGrpcStatus, InferenceClientError, malformedResponse } from './client-error.js';
 import type { CallOptions, ClientOptions, Parameters, ParameterValue } from './client-types.js';
 import type { RawOutput } from './client-tensors.js';
-import type { Transport, WireInferRequest, WireInferResponse, WireLoad } from './transport.js';
+import type { Transport, WireInferRequest, WireInferResponse, WireLoad, WireShmRegistration } from './transport.js';
 
 type Callback<Res> = (err: ServiceError | null, res?: Res) => void;
 type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: GrpcCallOptions, cb: Callback<Res>) => { cancel(): void };
@@ -176,6 +176,19 @@ export class GrpcTransport implements Transport {
   async unloadModel(model: string, unloadDependents: boolean, o: CallOptions): Promise<void> {
     const parameters = unloadDependents ? { unload_dependents: { bool_param: true } } : {};
     await this.#unary('RepositoryModelUnload', { repository_name: '', model_name: model, parameters }, o);
+  }
+
+  async systemSharedMemoryStatus(name: string, o: CallOptions): ReturnType<Transport['systemSharedMemoryStatus']> {
+    const r = await this.#unary<object, { regions: Record<string, Awaited<ReturnType<Transport['systemSharedMemoryStatus']>>[number]> }>('SystemSharedMemoryStatus', { name }, o);
+    return Object.values(r.regions);
+  }
+
+  async registerSystemSharedMemory(r: WireShmRegistration, o: CallOptions): Promise<void> {
+    await this.#unary('SystemSharedMemoryRegister', { name: r.name, key: r.key, offset: r.offset, byte_size: r.byteSize }, o);
+  }
+
+  async unregisterSystemSharedMemory(name: string, o: CallOptions): Promise<void> {
+    await this.#unary('SystemSharedMemoryUnregister', { name }, o);
   }
 
   async infer(req: WireInferRequest, o: CallOptions): Promise<WireInferResponse> {

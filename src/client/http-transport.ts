@@ -22,7 +22,7 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { codeForHttpStatus, InferenceClientError, malformedResponse } from './client-error.js';
 import type { CallOptions, ClientOptions, Parameters } from './client-types.js';
 import type { RawOutput } from './client-tensors.js';
-import type { Transport, WireInferRequest, WireInferResponse, WireLoad } from './transport.js';
+import type { Transport, WireInferRequest, WireInferResponse, WireLoad, WireShmRegistration } from './transport.js';
 
 const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -56,6 +56,10 @@ function isObj(v: unknown): v is Obj {
 function pathOf(model: string, version: string): string {
   const m = `/v2/models/${encodeURIComponent(model)}`;
   return version === '' ? m : `${m}/versions/${encodeURIComponent(version)}`;
+}
+
+function shmPath(region: string): string {
+  return region === '' ? '/v2/systemsharedmemory' : `/v2/systemsharedmemory/region/${encodeURIComponent(region)}`;
 }
 
 function parametersOf(v: unknown): Parameters {
@@ -173,6 +177,22 @@ export class HttpTransport implements Transport {
   async unloadModel(model: string, unloadDependents: boolean, o: CallOptions): Promise<void> {
     const body = JSON.stringify({ parameters: { unload_dependents: unloadDependents } });
     await this.#ok('POST', `/v2/repository/models/${encodeURIComponent(model)}/unload`, o, body, { 'content-type': 'application/json' });
+  }
+
+  async systemSharedMemoryStatus(name: string, o: CallOptions): ReturnType<Transport['systemSharedMemoryStatus']> {
+    const regions = await this.#json('GET', `${shmPath(name)}/status`, o);
+    if (!Array.isArray(regions)) throw malformedResponse('the shared-memory status is not a JSON array');
+    const byName = Object.fromEntries(regions.map((r: unknown) => [isObj(r) ? String(r['name']) : '', r]));
+    return Object.values(asGrpcMessage<{ regions: Record<string, Awaited<ReturnType<Transport['systemSharedMemoryStatus']>>[number]> }>('SystemSharedMemoryStatus', { regions: byName }).regions);
+  }
+
+  async registerSystemSharedMemory(r: WireShmRegistration, o: CallOptions): Promise<void> {
+    const body = JSON.stringify({ key: r.key, offset: r.offset, byte_size: r.byteSize });
+    await this.#ok('POST', `${shmPath(r.name)}/register`, o, body, { 'content-type': 'application/json' });
+  }
+
+  async unregisterSystemSharedMemory(name: string, o: CallOptions): Promise<void> {
+    await this.#ok('POST', `${shmPath(name)}/unregister`, o);
   }
 
   async infer(req: WireInferRequest, o: CallOptions): Promise<WireInferResponse> {

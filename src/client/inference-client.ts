@@ -13,7 +13,7 @@ import { GrpcTransport } from './grpc-transport.js';
 import { HttpTransport } from './http-transport.js';
 import type {
   CallOptions, ClientOptions, InferRequest, InferResult, LoadModelOptions, ModelConfig, ModelMetadata,
-  ModelStatistics, RepositoryIndexEntry, ServerMetadata, UnloadModelOptions,
+  ModelStatistics, RepositoryIndexEntry, ServerMetadata, SharedMemoryRegion, SharedMemoryRegistration, UnloadModelOptions,
 } from './client-types.js';
 import type { Transport, WireInferRequest, WireInferResponse } from './transport.js';
 
@@ -105,6 +105,24 @@ export class InferenceClient {
       for await (const r of requests) yield toWire(r);
     }
     for await (const r of this.#transport.inferStream(wire(), this.#o(o))) yield toResult(r);
+  }
+
+  /**
+   * Triton's system shared-memory extension: register a POSIX shared-memory region with the server,
+   * list registered regions (one by name, or all), unregister one (or all). Requests then name the
+   * region in their tensors' shared_memory_* parameters. A server without the extension (Infera
+   * until its shared-memory support lands) rejects with UNSUPPORTED.
+   */
+  registerSystemSharedMemory(r: SharedMemoryRegistration): Promise<void> {
+    return this.#transport.registerSystemSharedMemory({ name: r.name, key: r.key, offset: r.offset ?? 0, byteSize: r.byteSize }, this.#o(r));
+  }
+
+  systemSharedMemoryStatus(name = '', o?: CallOptions): Promise<SharedMemoryRegion[]> {
+    return this.#transport.systemSharedMemoryStatus(name, this.#o(o));
+  }
+
+  unregisterSystemSharedMemory(name = '', o?: CallOptions): Promise<void> {
+    return this.#transport.unregisterSystemSharedMemory(name, this.#o(o));
   }
 
   /** Closes the channel; pending calls fail, later calls reject. */

@@ -9,7 +9,7 @@
  */
 import type { EncodedInput, RawOutput } from './client-tensors.js';
 import type {
-  CallOptions, ModelConfig, ModelMetadata, ModelStatistics, Parameters, RepositoryIndexEntry, ServerMetadata,
+  CallOptions, ModelConfig, ModelMetadata, ModelStatistics, Parameters, RepositoryIndexEntry, ServerMetadata, SharedMemoryRegion,
 } from './client-types.js';
 
 export interface WireInferRequest {
@@ -36,6 +36,13 @@ export interface WireLoad {
   files: ReadonlyMap<string, Uint8Array>;
 }
 
+export interface WireShmRegistration {
+  name: string;
+  key: string;
+  offset: number;
+  byteSize: number;
+}
+
 export interface Transport {
   serverLive(o: CallOptions): Promise<boolean>;
   serverReady(o: CallOptions): Promise<boolean>;
@@ -55,6 +62,10 @@ export interface Transport {
    * they arrive. Transports without a streaming RPC reject with UNSUPPORTED.
    */
   inferStream(requests: AsyncIterable<WireInferRequest>, o: CallOptions): AsyncIterable<WireInferResponse>;
+  /** System shared memory: status of one region ('' = all), register, unregister one ('' = all). */
+  systemSharedMemoryStatus(name: string, o: CallOptions): Promise<SharedMemoryRegion[]>;
+  registerSystemSharedMemory(r: WireShmRegistration, o: CallOptions): Promise<void>;
+  unregisterSystemSharedMemory(name: string, o: CallOptions): Promise<void>;
   /** Releases the connection; calls after close fail. */
   close(): void;
 }

@@ -242,6 +242,19 @@ for (const transport of ['grpc', 'http'] as const) {
       assert.equal((await rejection(c.loadModel('spare', { config: '{not json' }))).code, 'INVALID_ARG');
     });
 
+    it('system shared memory is UNSUPPORTED until the server has it', async () => {
+      for (const call of [
+        () => c.registerSystemSharedMemory({ name: 'r', key: '/r', byteSize: 16 }),
+        () => c.systemSharedMemoryStatus(),
+        () => c.unregisterSystemSharedMemory('r'),
+      ]) {
+        const e = await rejection(call);
+        assert.equal(e.code, 'UNSUPPORTED');
+        assert.deepEqual([e.grpcStatus, e.httpStatus], transport === 'grpc' ? [12, undefined] : [undefined, 501]);
+        assert.match(e.message, /shared ?memory/i);
+      }
+    });
+
     it(`inferStream ${transport === 'grpc' ? 'reports that the server has no ModelStreamInfer yet' : 'needs gRPC'}`, async () => {
       const e = await rejection(async () => {
         for await (const r of c.inferStream([{ model: 'simple', inputs: simpleInputs }])) assert.fail(`unexpected ${r.model}`);

@@ -1,9 +1,11 @@
 /**
- * inferStream over the wire, before Infera's own ModelStreamInfer exists: a grpc-js server built
- * from the same protos implements only that RPC, the way Triton answers it (one response per
- * request here, echoing the inputs as outputs, or an `error_message` response). Checks that
- * requests are written as the caller's iterable yields them, responses come back typed and in
- * order, an error response ends the iterator with its message, and leaving the loop cancels the call.
+ * The calls Infera does not serve yet (ModelStreamInfer, system shared memory), over the wire: a
+ * grpc-js server built from the same protos implements only those RPCs, the way Triton answers
+ * them (one stream response per request here, echoing the inputs as outputs, or an
+ * `error_message` response; a map of registered regions). Checks that stream requests are written
+ * as the caller's iterable yields them, responses come back typed and in order, an error response
+ * ends the iterator with its message, leaving the loop cancels the call, and the shared-memory
+ * helpers send and read Triton's fields.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +18,8 @@ import type { ModelStreamInferResponse } from '../../../src/generated/inference/
 let server: Server;
 let target = '';
 let cancelled = 0;
+const regions = new Map<string, { name: string; key: string; offset: number; byte_size: number }>();
+type Unary<Req> = (call: { request: Req }, cb: (e: null, r: object) => void) => void;
 
 before(async () => {
   server = new Server();
@@ -37,6 +41,18 @@ before(async () => {
       });
       call.on('end', () => call.end());
     },
+    SystemSharedMemoryRegister: ((call, cb) => {
+      regions.set(call.request.name, call.request);
+      cb(null, {});
+    }) as Unary<{ name: string; key: string; offset: number; byte_size: number }>,
+    SystemSharedMemoryStatus: ((call, cb) => {
+      cb(null, { regions: Object.fromEntries([...regions].filter(([n]) => call.request.name === '' || n === call.request.name)) });
+    }) as Unary<{ name: string }>,
+    SystemSharedMemoryUnregister: ((call, cb) => {
+      if (call.request.name === '') regions.clear();
+      else regions.delete(call.request.name);
+      cb(null, {});
+    }) as Unary<{ name: string }>,
   } as never);
   const port = await new Promise<number>((ok, fail) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? fail(e) : ok(p))));
   target = `127.0.0.1:${port}`;
@@ -88,6 +104,21 @@ describe('inferStream (gRPC ModelStreamInfer)', () => {
     await assert.rejects(async () => {
       for await (const _ of c.inferStream([bad])) assert.fail('no response expected');
     }, (e: unknown) => e instanceof InferenceClientError && e.code === 'INVALID_ARG' && /3 elements but data has 1/.test(e.message));
+    c.close();
+  });
+});
+
+describe('system shared-memory helpers (gRPC)', () => {
+  it('register, status and unregister carry Triton\'s fields', async () => {
+    const c = new InferenceClient(target);
+    await c.registerSystemSharedMemory({ name: 'in0', key: '/infera_in0', byteSize: 64 });
+    await c.registerSystemSharedMemory({ name: 'out0', key: '/infera_out0', byteSize: 128, offset: 16 });
+    assert.deepEqual(await c.systemSharedMemoryStatus('out0'), [{ name: 'out0', key: '/infera_out0', offset: 16, byte_size: 128 }]);
+    assert.deepEqual((await c.systemSharedMemoryStatus()).map((r) => r.name).sort(), ['in0', 'out0']);
+    await c.unregisterSystemSharedMemory('in0');
+    assert.deepEqual((await c.systemSharedMemoryStatus()).map((r) => r.name), ['out0']);
+    await c.unregisterSystemSharedMemory();
+    assert.deepEqual(await c.systemSharedMemoryStatus(), []);
     c.close();
   });
 });
