@@ -66,7 +66,7 @@ const clone = (o: Obj): Obj => structuredClone(o);
 
 describe('deploy/ manifests against the schemas', () => {
   it('there is one of each expected kind', () => {
-    assert.deepEqual(all.map((m) => m.doc['kind']).sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'InferenceService', 'Service', 'ServingRuntime']);
+    assert.deepEqual(all.map((m) => m.doc['kind']).sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'InferenceService', 'InferenceService', 'Service', 'ServingRuntime']);
   });
 
   for (const { file, doc } of all) {
@@ -116,13 +116,18 @@ describe('deploy/ manifests fit Infera and each other', () => {
     assert.equal(c['readinessProbe']['httpGet']['port'], o.httpPort);
   });
 
-  it('the InferenceService uses the runtime, with a model format it supports', () => {
-    const isvc = byKind('InferenceService');
+  it('the InferenceServices use the runtime, with a model format and protocol it supports', () => {
     const rt = byKind('ServingRuntime');
-    const model = isvc['spec']['predictor']['model'];
-    assert.equal(model['runtime'], rt['metadata']['name']);
-    assert.ok(rt['spec']['supportedModelFormats'].some((f: Obj) => f['name'] === model['modelFormat']['name']));
-    assert.ok(rt['spec']['protocolVersions'].includes(model['protocolVersion']));
+    const grpcPort = optionsOf(rt['spec']['containers'][0]).grpcPort;
+    const services = all.filter((m) => m.doc['kind'] === 'InferenceService').map((m) => m.doc);
+    assert.deepEqual(services.map((s) => s['spec']['predictor']['model']['protocolVersion']).sort(), ['grpc-v2', 'v2']);
+    for (const isvc of services) {
+      const model = isvc['spec']['predictor']['model'];
+      assert.equal(model['runtime'], rt['metadata']['name']);
+      assert.ok(rt['spec']['supportedModelFormats'].some((f: Obj) => f['name'] === model['modelFormat']['name']));
+      assert.ok(rt['spec']['protocolVersions'].includes(model['protocolVersion']));
+      if (model['protocolVersion'] === 'grpc-v2') assert.deepEqual(model['ports'], [{ name: 'h2c', containerPort: grpcPort, protocol: 'TCP' }]);
+    }
   });
 
   it('Deployment, Service and HPA agree on names, ports and probes', () => {
