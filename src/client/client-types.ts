@@ -106,7 +106,7 @@ export interface LoadModelOptions extends CallOptions {
 }
 
 export interface UnloadModelOptions extends CallOptions {
-  /** Also unload the ensembles' composing models that nothing else uses. */
+  /** Sends `unload_dependents`: the server also unloads the models that depend on this one (Infera: the ensembles using it). */
   unloadDependents?: boolean;
 }
 

@@ -62,6 +62,7 @@ const repo = new TempRepo();
 before(async () => {
   for (const [file, type] of Object.values(TYPE_NAMES)) repo.add(`id_${file}`, { config: identity(`id_${file}`, type), versions: { 1: `identity_${file}.onnx` } });
   repo.add('slow', { config: SLOW, versions: { 1: 'slow.onnx' } }).addBundled('simple').addBundled('classifier');
+  for (const m of ['pipeline', 'preprocess', 'branch_a', 'branch_b', 'combine']) repo.addBundled(m);
   repo.add('spare', { config: identity('spare', 'TYPE_FP32'), versions: { 1: 'identity_fp32.onnx' } });
   ts = await startServer([repo.dir], { modelControlMode: 'explicit', loadModels: ['*'] });
 });
@@ -240,6 +241,15 @@ for (const transport of ['grpc', 'http'] as const) {
       await c.loadModel('spare');
       assert.deepEqual((await c.modelMetadata('spare')).versions, ['1']);
       assert.equal((await rejection(c.loadModel('spare', { config: '{not json' }))).code, 'INVALID_ARG');
+    });
+
+    it('unloadDependents also unloads the ensemble using the model', async () => {
+      assert.equal(await c.modelReady('pipeline'), true);
+      await c.unloadModel('preprocess', { unloadDependents: true });
+      assert.deepEqual([await c.modelReady('preprocess'), await c.modelReady('pipeline')], [false, false]);
+      await c.loadModel('preprocess');
+      await c.loadModel('pipeline');
+      assert.deepEqual([await c.modelReady('preprocess'), await c.modelReady('pipeline')], [true, true]);
     });
 
     it('system shared memory is UNSUPPORTED until the server has it', async () => {
