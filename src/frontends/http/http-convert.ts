@@ -228,7 +228,7 @@ export function toHttpInferResponse(r: InferenceResponse, isBinary: (output: str
   return { json: Buffer.from(text, 'utf8'), binary };
 }
 
-function parametersText(p: Parameters): string {
+export function parametersText(p: Parameters): string {
   const parts = Object.entries(p).map(([k, v]) => `${JSON.stringify(k)}:${typeof v === 'bigint' ? v.toString() : JSON.stringify(v)}`);
   return `{${parts.join(',')}}`;
 }
