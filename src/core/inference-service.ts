@@ -16,6 +16,7 @@ import { classify } from './classification.js';
 import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
+import type { ResponseSink } from './response-stream.js';
 import { modelConfigFromJson } from '../config/model-config-json.js';
 
 export interface TensorMetadata {
@@ -226,11 +227,27 @@ export class InferenceService {
   }
 
   /**
+   * A request whose responses go to `sink` (ModelStreamInfer; see response-stream.ts for the
+   * contract). Resolves after the final send(); rejects with InferenceError instead. Same
+   * validation, scheduling, statistics and observers as infer(). Models that are not decoupled
+   * answer exactly once, with the final flag.
+   */
+  async inferStream(req: InferenceRequest, sink: ResponseSink): Promise<void> {
+    if (this.#stopping) throw errors.serverStopping();
+    sink.send(await this.#run(req, () => sink.accepted()), true);
+  }
+
+  /**
    * infer() for requests the server makes itself (ensemble steps): the same path, statistics and
    * observers, but accepted while the server is stopping, so pipelines in flight finish during a
    * drain. Front-ends must call infer().
    */
   async inferInternal(req: InferenceRequest): Promise<InferenceResponse> {
+    return this.#run(req, undefined);
+  }
+
+  /** `onAccepted` runs once the request is validated, just before it enters its scheduler. */
+  async #run(req: InferenceRequest, onAccepted: (() => void) | undefined): Promise<InferenceResponse> {
     const start = nowNs();
     const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
     const stats = loaded.stats!;
@@ -239,6 +256,7 @@ export class InferenceService {
     try {
       const vr = validateRequest(loaded.signature!, req);
       inScheduler = true;
+      onAccepted?.();
       const tensors = await loaded.scheduler!.enqueue(vr, start);
       inScheduler = false;
       const outputs = postprocess(loaded, vr, tensors);
