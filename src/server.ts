@@ -33,6 +33,7 @@ import { GpuMetrics } from './observability/gpu-metrics.js';
  */
 export const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
+  'sequence',
   'model_repository',
   'model_repository(unload_dependents)',
   'schedule_policy',

@@ -48,7 +48,7 @@ describe('health and server metadata', () => {
     const m = await call(c().ServerMetadata.bind(c()), {});
     assert.equal(m.name, 'infera');
     assert.match(m.version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(m.extensions, ['classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'statistics']);
+    assert.deepEqual(m.extensions, ['classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'statistics']);
   });
 
   it('ModelReady: true, false for a version that is not served, NOT_FOUND for an unknown model', async () => {
