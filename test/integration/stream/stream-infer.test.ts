@@ -5,7 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { status } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { Client, credentials, status } from '@grpc/grpc-js';
 import { TempRepo } from '../../helpers/repo.js';
 import { call, startServer, type TestServer } from '../../helpers/start-server.js';
 import { StreamClient, int32, readFloat32, readInt32 } from '../../helpers/stream-client.js';
@@ -137,6 +138,45 @@ describe('ModelStreamInfer', () => {
     const again = new StreamClient(ts.client);
     assert.equal((await again.infer(simple('alive'))).error_message, '');
     await again.end();
+  });
+
+  it('a reader that stops reading makes the server stop reading too (bounded buffering), then all answers arrive', { timeout: 60_000 }, async () => {
+    const N = 4000;
+    const before = Number((await stats('simple')).inference_stats!.success!.count);
+    const s = new StreamClient(ts.client);
+    s.call.pause();
+    for (let i = 0; i < N; i++) s.call.write(simple(`bp${i}`));
+    await new Promise((r) => setTimeout(r, 1500));
+    const whilePaused = Number((await stats('simple')).inference_stats!.success!.count) - before;
+    assert.ok(whilePaused < N, `the server ran all ${N} requests for a reader that reads nothing`);
+    s.call.resume();
+    assert.equal(await s.end(), null);
+    assert.equal(s.received.length, N);
+    assert.ok(s.received.every((m) => m.error_message === ''));
+  });
+
+  it('garbage on the stream: an error status or an error message, and the server keeps serving', async () => {
+    const raw = new Client(ts.target, credentials.createInsecure());
+    try {
+      for (let i = 0; i < 10; i++) {
+        const st = await new Promise<{ code: number; messages: number }>((resolve) => {
+          const c = raw.makeBidiStreamRequest('/inference.GRPCInferenceService/ModelStreamInfer', (b: Buffer) => b, (b: Buffer) => b);
+          let messages = 0;
+          c.on('data', () => messages++);
+          c.on('status', (x: { code: number }) => resolve({ code: x.code, messages }));
+          c.on('error', () => undefined);
+          c.write(randomBytes(5 + i * 41));
+          c.write(Buffer.from([0x0a, 0x03, 0x61, 0x62, 0x2a, 0xff]));
+          c.end();
+        });
+        assert.ok(st.code !== status.OK || st.messages > 0, `garbage stream ${i}: OK status without answers`);
+      }
+    } finally {
+      raw.close();
+    }
+    const s = new StreamClient(ts.client);
+    assert.equal((await s.infer(simple('after-garbage'))).error_message, '');
+    await s.end();
   });
 
   it('feeds the same statistics as unary calls', async () => {
