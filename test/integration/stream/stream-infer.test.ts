@@ -189,6 +189,20 @@ describe('ModelStreamInfer', () => {
   });
 });
 
+describe('ModelStreamInfer and shutdown', () => {
+  it('a stream the client keeps open does not keep the server from stopping', { timeout: 30_000 }, async () => {
+    const own = await startServer([repo.dir], { exitTimeoutSecs: 2 });
+    const s = new StreamClient(own.client);
+    assert.equal((await s.infer(simple('before-stop'))).error_message, '');
+    const t0 = Date.now();
+    await own.server.stop();
+    assert.ok(Date.now() - t0 < 10_000, `stop took ${Date.now() - t0} ms`);
+    const end = await s.closed;
+    assert.notEqual(end?.code, undefined, 'the client sees the stream end with a status');
+    own.client.close();
+  });
+});
+
 async function stats(model: string) {
   const r = await call<{ name: string }, ModelStatisticsResponse__Output>(ts.client.ModelStatistics.bind(ts.client), { name: model });
   return r.model_stats[0]!;
