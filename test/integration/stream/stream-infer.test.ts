@@ -121,20 +121,20 @@ describe('ModelStreamInfer', () => {
 
   it('cancelling the stream fails its queued requests and the server keeps serving', async () => {
     const before = await stats('slow');
+    const sched = ts.server.registry.get('slow')!.versions.get(1)!.scheduler!;
     const s = new StreamClient(ts.client);
-    for (let i = 0; i < 8; i++) s.call.write(slow(`c${i}`));
-    await new Promise((r) => setTimeout(r, 30));
+    for (let i = 0; i < 12; i++) s.call.write(slow(`c${i}`));
+    for (let i = 0; i < 400 && sched.pendingCount < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(sched.pendingCount >= 3, 'requests should be queued behind the running batch');
     s.call.cancel();
-    const st = await s.closed;
-    assert.equal(st?.code, status.CANCELLED);
-    // Give the in-flight batch time to finish; the rest was failed while queued.
-    let after = await stats('slow');
-    for (let i = 0; i < 100 && Number(after.inference_stats!.fail!.count) + Number(after.inference_stats!.success!.count) < Number(before.inference_stats!.fail!.count) + Number(before.inference_stats!.success!.count) + 8; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      after = await stats('slow');
-    }
+    assert.equal((await s.closed)?.code, status.CANCELLED);
+    for (let i = 0; i < 500 && sched.inflightCount > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(sched.inflightCount, 0);
+    const after = await stats('slow');
     const failed = Number(after.inference_stats!.fail!.count) - Number(before.inference_stats!.fail!.count);
+    const ran = Number(after.inference_stats!.success!.count) - Number(before.inference_stats!.success!.count);
     assert.ok(failed >= 1, `expected queued requests to fail as cancelled, got ${failed}`);
+    assert.ok(ran < 12, `cancelled requests still ran (${ran} of 12)`);
     const again = new StreamClient(ts.client);
     assert.equal((await again.infer(simple('alive'))).error_message, '');
     await again.end();
