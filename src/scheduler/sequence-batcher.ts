@@ -94,6 +94,8 @@ interface Sequence {
   lastNs: number;
   /** An END request is queued or ran and no START followed. */
   ended: boolean;
+  /** Some request of the sequence has executed. */
+  ran: boolean;
 }
 
 interface Lane {
@@ -200,6 +202,7 @@ export class SequenceBatcher implements Scheduler {
       signal.addEventListener('abort', onAbort, { once: true });
       p.detach = () => signal.removeEventListener('abort', onAbort);
     }
+    if (seq.lane === undefined && vr.schedule.timeoutUs > 0) this.#expireInBacklog(seq, p, vr.schedule.timeoutUs);
     seq.queue.push(p);
     seq.ended = sp.end;
     seq.lastNs = arrivalNs;
@@ -216,7 +219,7 @@ export class SequenceBatcher implements Scheduler {
       const slots = this.#lanes.reduce((n, l) => n + l.slots.length, 0);
       throw errors.sequenceCapacity(this.#ref, label, `all ${slots} sequence slots are in use and ${this.#backlog.length} sequences already wait for one`);
     }
-    const seq: Sequence = { key, id, label, queue: [], lane: undefined, slot: -1, busy: false, state: undefined, lastNs: 0, ended: false };
+    const seq: Sequence = { key, id, label, queue: [], lane: undefined, slot: -1, busy: false, state: undefined, lastNs: 0, ended: false, ran: false };
     if (lane !== undefined) this.#bind(seq, lane);
     else this.#backlog.push(seq);
     this.#live.set(key, seq);
@@ -257,12 +260,37 @@ export class SequenceBatcher implements Scheduler {
     if (next !== undefined) this.#bind(next, lane);
   }
 
+  /**
+   * The request's `timeout` bounds how long it waits for its sequence to get a slot (Triton
+   * applies request timeouts to sequences waiting for a slot); once the sequence has a slot the
+   * timeout no longer applies.
+   */
+  #expireInBacklog(seq: Sequence, p: SeqRequest, timeoutUs: number): void {
+    const timer = setTimeout(() => {
+      if (seq.lane !== undefined) return;
+      this.#cancel(seq, p, errors.unavailable(
+        `Request timeout expired: sequence ${seq.label} waited ${timeoutUs} µs for a sequence slot of ${this.#ref}`,
+      ));
+    }, Math.max(1, timeoutUs / 1000));
+    timer.unref();
+    const detach = p.detach;
+    p.detach = () => {
+      clearTimeout(timer);
+      detach();
+    };
+  }
+
   #cancel(seq: Sequence, p: SeqRequest, err: InferenceError): void {
     const i = seq.queue.indexOf(p);
     if (i < 0) return; // executing: best effort, the caller discards the result
     seq.queue.splice(i, 1);
     this.#queued--;
     this.#settle(p, () => p.d.reject(err));
+    if (!seq.ran && !seq.busy && seq.queue.length === 0) {
+      // Nothing of it ever ran: it never started, so it holds no place (later requests need START).
+      this.#release(seq);
+      this.#pump();
+    }
   }
 
   #pump(): void {
@@ -317,7 +345,10 @@ export class SequenceBatcher implements Scheduler {
     this.#queued -= n;
     this.#executing += n;
     lane.busy = true;
-    for (const s of seqs) s.busy = true;
+    for (const s of seqs) {
+      s.busy = true;
+      s.ran = true;
+    }
     const { stats, modelName, controls, state } = this.#o;
     for (const p of items) {
       p.detach();

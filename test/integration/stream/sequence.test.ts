@@ -102,15 +102,23 @@ describe('simple_sequence (direct strategy)', () => {
     assert.equal(await step('idle_sequence', 31, 6, { start: true, end: true }), 6);
   });
 
-  it('a sequence beyond the slots waits for one and gets it when another ends', async () => {
+  it('sequences beyond the slots wait in a bounded backlog, within their timeout, and get a slot when one ends', async () => {
     const b = sequenceBatcher(ts.server, 'simple_sequence');
     for (let i = 0; i < 8; i++) await step('simple_sequence', 2000 + i, i, { start: true });
     assert.equal(b.counts().slotsInUse, 8);
     const waiting = step('simple_sequence', 2100, 50, { start: true });
     await waitFor(() => b.counts().backlog === 1);
+    const timed = { ...seqRequest('simple_sequence', 2101, 1, { start: true }), parameters: { ...seqRequest('simple_sequence', 2101, 1, { start: true }).parameters, timeout: { int64_param: 100_000 } } };
+    await rejects(timed, status.UNAVAILABLE, /Request timeout expired: sequence 2101 waited 100000 µs for a sequence slot of model 'simple_sequence' version 1/);
+    // 2101 never started (its only request timed out), so it holds no place.
+    const backlogged = Array.from({ length: 63 }, (_, i) => step('simple_sequence', 3000 + i, 1, { start: true, end: true }));
+    await waitFor(() => b.counts().backlog === 64);
+    await rejects(seqRequest('simple_sequence', 2999, 1, { start: true }), status.UNAVAILABLE,
+      /sequence 2999 for model 'simple_sequence' version 1 cannot be accepted: all 8 sequence slots are in use and 64 sequences already wait for one/);
     await step('simple_sequence', 2000, 0, { end: true });
     assert.equal(await waiting, 50);
     for (let i = 1; i < 8; i++) await step('simple_sequence', 2000 + i, 0, { end: true });
+    assert.deepEqual(await Promise.all(backlogged), backlogged.map(() => 1));
     assert.equal(await step('simple_sequence', 2100, 1, { end: true }), 51);
     assert.deepEqual(b.counts(), NOTHING_HELD);
   });
