@@ -178,7 +178,7 @@ export class SequenceBatcher implements Scheduler {
     if (this.#stopping) throw errors.serverStopping();
     const sp = readSequenceParameters(vr.request.parameters, this.#ref);
     if (sp.id === undefined) throw errors.noCorrelationId(this.#ref);
-    const label = typeof sp.id === 'string' ? `'${sp.id}'` : String(sp.id);
+    const label = typeof sp.id === 'string' ? `'${sp.id.length > 64 ? `${sp.id.slice(0, 64)}…` : sp.id}'` : String(sp.id);
     const refused = this.#o.controls.refuse(sp.id);
     if (refused !== undefined) throw errors.sequenceRefused(this.#ref, label, refused);
     if (this.#batching && vr.batchSize !== 1) throw errors.sequenceRefused(this.#ref, label, `a request of a sequence must have batch size 1, got ${vr.batchSize}`);

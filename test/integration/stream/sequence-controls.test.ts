@@ -113,6 +113,16 @@ describe('control tensors', () => {
     });
   });
 
+  it('a long string id is cut to 64 characters in messages', async () => {
+    const id = 'x'.repeat(10_000);
+    await assert.rejects(infer(seqRequest('echo_int32_uint64', id, 1, { start: true })), (e: ServiceError) => {
+      assert.equal(e.code, status.INVALID_ARGUMENT);
+      assert.ok(e.details.includes(`sequence '${'x'.repeat(64)}…' to model 'echo_int32_uint64'`), e.details.slice(0, 200));
+      assert.ok(e.details.length < 400);
+      return true;
+    });
+  });
+
   it('UINT32 and INT32 CORRID hold ids in their range and refuse larger ones', async () => {
     const u = await infer(seqRequest('echo_int32_uint32', 4_000_000_000, 1, { start: true, end: true }));
     assert.equal(byName(u, 'CORRID_OUT').readUInt32LE(0), 4_000_000_000);
