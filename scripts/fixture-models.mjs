@@ -11,6 +11,7 @@ import {
   node,
   valueInfo,
 } from './onnx-builder.mjs';
+import { buildSimpleSequence } from './repository-models.mjs';
 
 /** v2 wire datatype → ONNX element type, for the identity fixtures. */
 export const IDENTITY_DATATYPES = Object.freeze({
@@ -193,6 +194,8 @@ export function fixtureFiles() {
     { path: 'batched_scalar_double.onnx', bytes: buildBatchedScalarDouble() },
     { path: 'runtime_error.onnx', bytes: buildRuntimeError() },
     { path: 'slow.onnx', bytes: buildSlow() },
+    // simple_sequence for a model that does not batch: every tensor [1].
+    { path: 'sequence_accumulate_unbatched.onnx', bytes: buildSimpleSequence({ dims: [1] }) },
     ...SEQUENCE_ECHO_TYPES.map(([c, id]) => ({ path: `sequence_echo_${c.toLowerCase()}_${id.toLowerCase()}.onnx`, bytes: buildSequenceEcho(c, id) })),
     // Not protobuf at all: ORT must refuse to load it.
     { path: 'invalid.onnx', bytes: utf8('this is not an ONNX model\n') },

@@ -245,14 +245,18 @@ function accumulatorNodes() {
 const int32Io = (name) => valueInfo(name, DataType.INT32, ['batch', 1]);
 const int32One = () => rawTensor('one', DataType.INT32, [], Int32Array.from([1]));
 
-/** simple_sequence: OUTPUT = running sum of INPUT over the sequence (START, READY controls; ACC state). */
-export function buildSimpleSequence() {
+/**
+ * simple_sequence: OUTPUT = running sum of INPUT over the sequence (START, READY controls; ACC
+ * state). `dims` [1] makes the variant for a model that does not batch (a test fixture).
+ */
+export function buildSimpleSequence({ dims = ['batch', 1] } = {}) {
+  const io = (name) => valueInfo(name, DataType.INT32, dims);
   return encodeModel({
     name: 'simple_sequence',
     doc: 'OUTPUT = running sum of INPUT within a sequence',
     nodes: [...accumulatorNodes(), node('Identity', ['ACC_OUT'], ['OUTPUT'])],
-    inputs: ['INPUT', 'START', 'READY', 'ACC_IN'].map(int32Io),
-    outputs: ['OUTPUT', 'ACC_OUT'].map(int32Io),
+    inputs: ['INPUT', 'START', 'READY', 'ACC_IN'].map(io),
+    outputs: ['OUTPUT', 'ACC_OUT'].map(io),
     initializers: [int32One()],
   });
 }

@@ -6,7 +6,8 @@
  *
  * Ownership: initial values are shared read-only by every sequence; a stored value is a private
  * copy of the sequence's row of the batch output (a row is small; keeping a view would pin the
- * whole batch buffer for as long as the sequence lives).
+ * whole batch buffer for as long as the sequence lives). Batch inputs are always fresh buffers,
+ * since an instance may transfer what it is given.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -71,7 +72,8 @@ export class ImplicitState {
     return this.#specs.map((s) => {
       const values = rows.map((r) => r.get(s.input)!);
       const first = values[0]!;
-      if (!this.#batching) return { name: s.input, datatype: s.datatype, shape: [...first.shape], data: first.data };
+      // Always a fresh buffer: execute() may transfer (detach) its inputs, and stored values are reused.
+      if (!this.#batching) return { name: s.input, datatype: s.datatype, shape: [...first.shape], data: first.data.slice() };
       let bytes = 0;
       for (const v of values) bytes += v.data.byteLength;
       const data = new Uint8Array(bytes);

@@ -62,6 +62,23 @@ const repo = new TempRepo()
   .add('echo_int32_int32', { config: echoConfig('echo_int32_int32', 'int32', 'TYPE_INT32'), versions: { 1: 'sequence_echo_int32_int32.onnx' } })
   .add('ema_sequence', { config: emaConfig, files: emaFiles })
   .add('ema_oldest', { config: emaConfig.replace('"ema_sequence"', '"ema_oldest"').replace('sequence_batching {', 'sequence_batching {\n  oldest { max_candidate_sequences: 8 max_queue_delay_microseconds: 1000 }'), files: emaFiles })
+  .add('unbatched_sequence', {
+    config: `
+platform: "onnxruntime_onnx"
+max_batch_size: 0
+input [ { name: "INPUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
+output [ { name: "OUTPUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
+sequence_batching {
+  control_input [
+    { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
+    { name: "READY" control [ { kind: CONTROL_SEQUENCE_READY int32_false_true: [ 0, 1 ] } ] }
+  ]
+  state [ { input_name: "ACC_IN" output_name: "ACC_OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
+}
+instance_group [ { count: 2 kind: KIND_CPU } ]
+`,
+    versions: { 1: 'sequence_accumulate_unbatched.onnx' },
+  })
   .add('no_controls', {
     // The echo model needs START/END/READY/CORRID; without control_input the config does not list them.
     config: echoConfig('no_controls', 'int32', 'TYPE_UINT64').replace(/control_input \[[\s\S]*?\n  \]/, ''),
@@ -149,6 +166,26 @@ describe('control tensors', () => {
     const entry = idx.models.find((m) => m.name === 'no_controls')!;
     assert.equal(entry.state, 'UNAVAILABLE');
     assert.match(entry.reason, /input 'START': the model requires it but the configuration does not list it/);
+  });
+});
+
+describe('a sequence model that does not batch', () => {
+  it('has one slot per instance; a third sequence waits for one; each keeps its own sum', async () => {
+    const step = (id: number, v: number, f: { start?: boolean; end?: boolean }) => infer({
+      model_name: 'unbatched_sequence', inputs: [{ name: 'INPUT', datatype: 'INT32', shape: [1] }],
+      raw_input_contents: [Buffer.from(Int32Array.of(v).buffer)], parameters: sequenceParameters(id, f),
+    }).then((r) => readInt32(r.raw_output_contents[0]!)[0]);
+    const b = sequenceBatcher(ts.server, 'unbatched_sequence');
+    assert.equal(await step(1, 10, { start: true }), 10);
+    assert.equal(await step(2, 20, { start: true }), 20);
+    const third = step(3, 30, { start: true });
+    for (let i = 0; i < 300 && b.counts().backlog === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual([b.counts().slotsInUse, b.counts().backlog], [2, 1]);
+    assert.equal(await step(1, 1, { end: true }), 11);
+    assert.equal(await third, 30);
+    assert.equal(await step(2, 2, { end: true }), 22);
+    assert.equal(await step(3, 3, { end: true }), 33);
+    assert.deepEqual(b.counts(), NOTHING_HELD);
   });
 });
 
