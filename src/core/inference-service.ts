@@ -255,6 +255,7 @@ export class InferenceService {
     let inScheduler = false;
     try {
       const vr = validateRequest(loaded.signature!, req);
+      loaded.scheduler!.admit?.(vr);
       inScheduler = true;
       onAccepted?.();
       const tensors = await loaded.scheduler!.enqueue(vr, start);

@@ -98,6 +98,16 @@ interface Sequence {
   ran: boolean;
 }
 
+/** A request that passed the sequence rules; `seq` undefined = it starts a new sequence. */
+interface Checked {
+  readonly id: CorrelationId;
+  readonly start: boolean;
+  readonly end: boolean;
+  readonly key: string;
+  readonly label: string;
+  readonly seq: Sequence | undefined;
+}
+
 interface Lane {
   readonly instance: ModelInstance;
   readonly slots: (Sequence | undefined)[];
@@ -173,8 +183,12 @@ export class SequenceBatcher implements Scheduler {
     }
   }
 
-  #accept(vr: ValidatedRequest, arrivalNs: number): Promise<Tensor[]> {
-    const { modelName, version } = this.#o;
+  /** The sequence rules of enqueue(), checked without changing anything (see Scheduler.admit). */
+  admit(vr: ValidatedRequest): void {
+    this.#check(vr);
+  }
+
+  #check(vr: ValidatedRequest): Checked {
     if (this.#stopping) throw errors.serverStopping();
     const sp = readSequenceParameters(vr.request.parameters, this.#ref);
     if (sp.id === undefined) throw errors.noCorrelationId(this.#ref);
@@ -182,10 +196,8 @@ export class SequenceBatcher implements Scheduler {
     const refused = this.#o.controls.refuse(sp.id);
     if (refused !== undefined) throw errors.sequenceRefused(this.#ref, label, refused);
     if (this.#batching && vr.batchSize !== 1) throw errors.sequenceRefused(this.#ref, label, `a request of a sequence must have batch size 1, got ${vr.batchSize}`);
-    const signal = vr.request.signal;
-    if (signal?.aborted) throw abortError(signal, modelName, version);
     const key = `${typeof sp.id === 'string' ? 's' : 'n'}:${sp.id}`;
-    let seq = this.#live.get(key);
+    const seq = this.#live.get(key);
     if ((seq === undefined || seq.ended) && !sp.start) {
       throw errors.sequenceNotStarted(this.#ref, label, seq !== undefined
         ? 'the sequence has ended'
@@ -194,8 +206,16 @@ export class SequenceBatcher implements Scheduler {
     if (seq !== undefined && seq.queue.length >= MAX_QUEUED_PER_SEQUENCE) {
       throw errors.sequenceCapacity(this.#ref, label, `it already has ${MAX_QUEUED_PER_SEQUENCE} requests queued`);
     }
-    if (seq === undefined) seq = this.#open(key, sp.id, label);
-    const p: SeqRequest = { vr, arrivalNs, start: sp.start, end: sp.end, d: deferred<Tensor[]>(), detach: () => {} };
+    return { id: sp.id, start: sp.start, end: sp.end, key, label, seq };
+  }
+
+  #accept(vr: ValidatedRequest, arrivalNs: number): Promise<Tensor[]> {
+    const { modelName, version } = this.#o;
+    const c = this.#check(vr);
+    const signal = vr.request.signal;
+    if (signal?.aborted) throw abortError(signal, modelName, version);
+    const seq = c.seq ?? this.#open(c.key, c.id, c.label);
+    const p: SeqRequest = { vr, arrivalNs, start: c.start, end: c.end, d: deferred<Tensor[]>(), detach: () => {} };
     if (signal !== undefined) {
       const s = seq;
       const onAbort = () => this.#cancel(s, p, abortError(signal, modelName, version));
@@ -204,7 +224,7 @@ export class SequenceBatcher implements Scheduler {
     }
     if (seq.lane === undefined && vr.schedule.timeoutUs > 0) this.#expireInBacklog(seq, p, vr.schedule.timeoutUs);
     seq.queue.push(p);
-    seq.ended = sp.end;
+    seq.ended = c.end;
     seq.lastNs = arrivalNs;
     this.#queued++;
     this.#armIdle();
