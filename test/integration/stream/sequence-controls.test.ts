@@ -15,6 +15,7 @@ import { NOTHING_HELD, sequenceParameters, seqRequest, sequenceBatcher } from '.
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
 import type { ModelMetadataResponse__Output } from '../../../src/generated/inference/ModelMetadataResponse.js';
+import type { ModelStatisticsResponse__Output } from '../../../src/generated/inference/ModelStatisticsResponse.js';
 import type { RepositoryIndexResponse__Output } from '../../../src/generated/inference/RepositoryIndexResponse.js';
 import { bytesElementStrings } from '../../../src/core/bytes-tensor.js';
 
@@ -78,6 +79,12 @@ sequence_batching {
 instance_group [ { count: 2 kind: KIND_CPU } ]
 `,
     versions: { 1: 'sequence_accumulate_unbatched.onnx' },
+  })
+  .add('direct_delay', {
+    config: readFileSync(path.join(BUNDLED_REPO, 'simple_sequence', 'config.pbtxt'), 'utf8')
+      .replace('"simple_sequence"', '"direct_delay"').replace('max_batch_size: 8', 'max_batch_size: 2')
+      .replace('direct { }', 'direct { max_queue_delay_microseconds: 400000 minimum_slot_utilization: 1.0 }'),
+    files: { '1/model.onnx': readFileSync(path.join(BUNDLED_REPO, 'simple_sequence', '1', 'model.onnx')) },
   })
   .add('no_controls', {
     // The echo model needs START/END/READY/CORRID; without control_input the config does not list them.
@@ -169,6 +176,22 @@ describe('control tensors', () => {
   });
 });
 
+describe('direct strategy delay', () => {
+  it('waits up to max_queue_delay_microseconds for minimum_slot_utilization, and runs at once when it is met', async () => {
+    const step = (id: number, v: number, f: { start?: boolean; end?: boolean }) => infer(seqRequest('direct_delay', id, v, f)).then((r) => readInt32(r.raw_output_contents[0]!)[0]);
+    const t0 = Date.now();
+    assert.equal(await step(1, 5, { start: true }), 5);
+    assert.ok(Date.now() - t0 >= 390, `a lone request ran after ${Date.now() - t0} ms, before the 400 ms delay`);
+    const before = await statsOf('direct_delay');
+    const t1 = Date.now();
+    const both = await Promise.all([step(1, 1, { end: true }), step(2, 7, { start: true, end: true })]);
+    assert.deepEqual(both, [6, 7]);
+    const after = await statsOf('direct_delay');
+    assert.equal(Number(after.execution_count) - Number(before.execution_count), 1, 'both slots ran in one batch');
+    assert.ok(Date.now() - t1 < 5000);
+  });
+});
+
 describe('a sequence model that does not batch', () => {
   it('has one slot per instance; a third sequence waits for one; each keeps its own sum', async () => {
     const step = (id: number, v: number, f: { start?: boolean; end?: boolean }) => infer({
@@ -214,3 +237,8 @@ describe('implicit state', () => {
     second.forEach((got, k) => assert.deepEqual(got, [10, 20, 30, 40].map((s) => (s + k) / 4)));
   });
 });
+
+async function statsOf(model: string) {
+  const r = await call<{ name: string }, ModelStatisticsResponse__Output>(ts.client.ModelStatistics.bind(ts.client), { name: model });
+  return r.model_stats[0]!;
+}
