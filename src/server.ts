@@ -45,6 +45,7 @@ import { WorkerPool } from './workers/worker-pool.js';
  */
 export const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
+  'sequence',
   'model_repository',
   'model_repository(unload_dependents)',
   'schedule_policy',

@@ -24,6 +24,7 @@ import { LogSettings } from '../observability/log-settings.js';
 import { Tracer } from '../observability/trace/tracer.js';
 import { DEFAULT_TRACE_VALUES, TraceSettings, type TraceSettingChange, type TraceSettingsView } from '../observability/trace/trace-settings.js';
 import { beginTrace, endTrace, NO_TRACE_SINK, traceQueued } from './request-tracing.js';
+import type { ResponseSink } from './response-stream.js';
 
 export interface TensorMetadata {
   name: string;
@@ -250,10 +251,30 @@ export class InferenceService {
    */
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     if (this.#stopping) throw errors.serverStopping();
-    if (!usesSharedMemory(req)) return this.inferInternal(req);
+    return this.#withSharedMemory(req, (r) => this.#run(r, undefined));
+  }
+
+  /**
+   * A request whose responses go to `sink` (ModelStreamInfer; see response-stream.ts for the
+   * contract). Resolves after the final send(); rejects with InferenceError instead. Same
+   * validation, scheduling, statistics and observers as infer(). Models that are not decoupled
+   * answer exactly once, with the final flag.
+   */
+  async inferStream(req: InferenceRequest, sink: ResponseSink): Promise<void> {
+    if (this.#stopping) throw errors.serverStopping();
+    sink.send(await this.#withSharedMemory(req, (r) => this.#run(r, () => sink.accepted())), true);
+  }
+
+  /**
+   * Inputs read from and outputs written to registered shared-memory regions, for unary and stream
+   * requests alike; the regions are leased for the whole request. Requests without shm parameters
+   * pass straight through.
+   */
+  async #withSharedMemory(req: InferenceRequest, run: (r: InferenceRequest) => Promise<InferenceResponse>): Promise<InferenceResponse> {
+    if (!usesSharedMemory(req)) return run(req);
     const shm = await RequestShm.bind(this.systemShm, req, modelRef(req.modelName, req.modelVersion));
     try {
-      const res = await this.inferInternal(shm.request);
+      const res = await run(shm.request);
       return { ...res, outputs: await shm.writeOutputs(res.outputs, modelRef(res.modelName, res.modelVersion)) };
     } finally {
       shm.release();
@@ -266,6 +287,11 @@ export class InferenceService {
    * drain. Front-ends must call infer().
    */
   async inferInternal(req: InferenceRequest): Promise<InferenceResponse> {
+    return this.#run(req, undefined);
+  }
+
+  /** `onAccepted` runs once the request is validated, just before it enters its scheduler. */
+  async #run(req: InferenceRequest, onAccepted: (() => void) | undefined): Promise<InferenceResponse> {
     const start = nowNs();
     const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
     const stats = loaded.stats!;
@@ -275,7 +301,9 @@ export class InferenceService {
     try {
       const vr = validateRequest(loaded.signature!, req);
       if (trace !== undefined) traceQueued(trace, vr.inputs);
+      loaded.scheduler!.admit?.(vr);
       inScheduler = true;
+      onAccepted?.();
       const tensors = await loaded.scheduler!.enqueue(vr, start);
       inScheduler = false;
       const outputs = postprocess(loaded, vr, tensors);

@@ -60,6 +60,18 @@ export const errors = {
     new InferenceError(ErrorCode.CANCELLED, `Request for ${modelRef(model, version)} was cancelled`),
   deadlineExceeded: (model: string, version: string | number) =>
     new InferenceError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded for request to ${modelRef(model, version)}`),
+  /** `ref` is modelRef(model, version); `id` the correlation id as the client sent it. */
+  noCorrelationId: (ref: string) =>
+    new InferenceError(ErrorCode.INVALID_ARG, `inference request to ${ref} must specify a non-zero or non-empty correlation ID`),
+  sequenceNotStarted: (ref: string, id: string, why: string) =>
+    new InferenceError(
+      ErrorCode.INVALID_ARG,
+      `inference request for sequence ${id} to ${ref} must specify the START flag on the first request of the sequence: ${why}`,
+    ),
+  sequenceRefused: (ref: string, id: string, why: string) =>
+    new InferenceError(ErrorCode.INVALID_ARG, `inference request for sequence ${id} to ${ref} is refused: ${why}`),
+  sequenceCapacity: (ref: string, id: string, why: string) =>
+    new InferenceError(ErrorCode.UNAVAILABLE, `sequence ${id} for ${ref} cannot be accepted: ${why}`),
   notImplemented: (rpc: string) =>
     new InferenceError(ErrorCode.UNSUPPORTED, `${rpc} is not implemented by this Infera server yet`),
 };

@@ -15,6 +15,9 @@ import { deepFreeze, isEnsemble, normalizeModelConfig } from '../config/model-co
 import { validateModelConfig } from '../config/model-config-validate.js';
 import { buildModelSignature } from '../core/model-signature.js';
 import { DynamicBatcher } from '../scheduler/dynamic-batcher.js';
+import { SequenceBatcher } from '../scheduler/sequence-batcher.js';
+import { SequenceControls } from '../scheduler/sequence-controls.js';
+import { ImplicitState } from '../scheduler/sequence-state.js';
 import { InferenceStats } from '../observability/inference-stats.js';
 import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
@@ -160,15 +163,15 @@ async function loadVersion(
     await runWarmup(config, instances, src.dir);
     lv.stats = new InferenceStats();
     lv.signature = buildModelSignature(config, version, labels);
-    lv.scheduler = new DynamicBatcher({
-      modelName: src.name,
-      version: String(version),
-      maxBatchSize: config.max_batch_size ?? 0,
-      dynamicBatching: config.dynamic_batching,
-      instances,
-      stats: lv.stats,
-      logger: log,
-    });
+    const common = { modelName: src.name, version: String(version), maxBatchSize: config.max_batch_size ?? 0, instances, stats: lv.stats, logger: log };
+    lv.scheduler = config.sequence_batching === undefined
+      ? new DynamicBatcher({ ...common, dynamicBatching: config.dynamic_batching })
+      : new SequenceBatcher({
+        ...common,
+        sequenceBatching: config.sequence_batching,
+        controls: new SequenceControls(config),
+        state: await ImplicitState.load(config, src.dir),
+      });
     lv.state = 'READY';
     log.debug({ instances: instances.length, backend: backend.name }, 'model version ready');
   } catch (e) {

@@ -25,6 +25,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
 import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
+import { sequenceInputs, sequenceOutputs } from '../../config/sequence-tensors.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
@@ -103,8 +104,8 @@ function tensorSpec(kind: 'input' | 'output', t: ModelInput | ModelOutput): Tens
 /** The config's inputs and outputs as the runner checks and uses them. */
 export function tensorSpecsFromConfig(config: Readonly<ModelConfig>): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
   return {
-    inputs: (config.input ?? []).map((t) => tensorSpec('input', t)),
-    outputs: (config.output ?? []).map((t) => tensorSpec('output', t)),
+    inputs: [...(config.input ?? []), ...sequenceInputs(config)].map((t) => tensorSpec('input', t)),
+    outputs: [...(config.output ?? []), ...sequenceOutputs(config)].map((t) => tensorSpec('output', t)),
   };
 }
 

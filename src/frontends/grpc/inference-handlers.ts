@@ -2,7 +2,7 @@
  * One handler per RPC of inference.GRPCInferenceService: convert → InferenceService → convert.
  * No business logic here. RPCs whose feature has not landed answer UNIMPLEMENTED.
  */
-import type { ServerUnaryCall, sendUnaryData, ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import type { GRPCInferenceServiceHandlers } from '../../generated/inference/GRPCInferenceService.js';
 import type { HealthHandlers } from '../../generated/grpc/health/v1/Health.js';
 import type { InferenceService } from '../../core/inference-service.js';
@@ -12,6 +12,7 @@ import { InferenceError } from '../../errors/inference-error.js';
 import { toServiceError } from './grpc-status.js';
 import { toInferenceRequest, toModelInferResponse, toProtoConfig } from './grpc-convert.js';
 import { callSignal } from './call-signal.js';
+import { streamInferHandler } from './stream-infer-handler.js';
 import { loadParameters, unloadDependents } from './grpc-repository.js';
 import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
 import { logChanges, logResponse, traceChanges, traceContextOf, traceResponse } from './grpc-settings.js';
@@ -63,10 +64,7 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
         dispose();
       }
     }),
-    ModelStreamInfer: (call: ServerDuplexStream<unknown, unknown>) => {
-      call.on('error', () => undefined);
-      call.emit('error', toServiceError(errors.notImplemented('ModelStreamInfer')));
-    },
+    ModelStreamInfer: streamInferHandler(svc, log),
     RepositoryModelLoad: unary('RepositoryModelLoad', log, async (r) => {
       noRepositoryName(r.repository_name);
       await svc.loadModel(r.model_name, loadParameters(r.parameters));
