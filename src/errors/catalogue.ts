@@ -15,6 +15,7 @@ export const errors = {
   internal: (msg: string, cause?: unknown) => new InferenceError(ErrorCode.INTERNAL, msg, { cause }),
   unsupported: (msg: string) => new InferenceError(ErrorCode.UNSUPPORTED, msg),
   unavailable: (msg: string) => new InferenceError(ErrorCode.UNAVAILABLE, msg),
+  resourceExhausted: (msg: string) => new InferenceError(ErrorCode.RESOURCE_EXHAUSTED, msg),
 
   modelNotFound: (model: string) =>
     new InferenceError(ErrorCode.NOT_FOUND, `Request for unknown model: '${model}' is not found`),

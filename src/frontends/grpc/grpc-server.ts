@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import { loadInferenceProtos } from './proto-loader.js';
 import { healthHandlers, inferenceHandlers } from './inference-handlers.js';
+import { withBoundedRequests } from './bounded-deserialize.js';
 
 /** Triton's MAX_GRPC_MESSAGE_SIZE. */
 export const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
@@ -26,8 +27,9 @@ export class GrpcFrontend {
       'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
     });
     const glog = log.child({ frontend: 'grpc' });
-    server.addService(protos.inference, inferenceHandlers(svc, glog));
-    server.addService(protos.health, healthHandlers(svc, glog));
+    // Every request is scanned against REQUEST_LIMITS before it is decoded (bounded-deserialize.ts).
+    server.addService(withBoundedRequests(protos.inference, 'inference.GRPCInferenceService'), inferenceHandlers(svc, glog));
+    server.addService(withBoundedRequests(protos.health, 'grpc.health.v1.Health'), healthHandlers(svc, glog));
     return new GrpcFrontend(server);
   }
 
