@@ -12,7 +12,8 @@
  * BENCH_SKIP=<substring> leaves attacks out.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -98,27 +99,49 @@ function httpInfer(port: number, model: string, body: Buffer, headers: Record<st
   });
 }
 
+function grpcSend(session: http2.ClientHttp2Session, message: Buffer, gzip = false): () => Promise<Outcome> {
+  return () => grpcCall(session, 'ModelInfer', message, gzip);
+}
+function httpSend(port: number, body: Buffer, headers: Record<string, string> = {}): () => Promise<Outcome> {
+  return () => httpInfer(port, 'simple', body, headers);
+}
+
 // ---- measurement -------------------------------------------------------------------------------
 
-function startProbe(port: number): { stop(): number } {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  let worst = 0;
-  let running = true;
-  const tick = (): void => {
-    if (!running) return;
-    const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path: '/v2/health/live', agent }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        worst = Math.max(worst, performance.now() - t0);
-        setTimeout(tick, 10);
-      });
-    });
-    req.on('error', () => setTimeout(tick, 10));
-    req.end();
+/**
+ * The prober runs in its own process, so the bench's own work (building and writing hundreds of
+ * MB of payload, its GC) never shows up as server latency. It prints its worst latency when its
+ * stdin closes.
+ */
+const PROBE = `
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+let worst = 0, running = true;
+const tick = () => {
+  if (!running) return;
+  const t0 = performance.now();
+  const req = http.request({ host: '127.0.0.1', port: Number(process.argv[1]), path: '/v2/health/live', agent }, (res) => {
+    res.resume();
+    res.on('end', () => { worst = Math.max(worst, performance.now() - t0); setTimeout(tick, 10); });
+  });
+  req.on('error', () => setTimeout(tick, 10));
+  req.end();
+};
+tick();
+process.stdin.resume();
+process.stdin.on('end', () => { running = false; process.stdout.write(String(worst)); process.exit(0); });
+`;
+
+function startProbe(port: number): { stop(): Promise<number> } {
+  const p = spawn(process.execPath, ['-e', PROBE, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  return {
+    stop: () => new Promise((resolve) => {
+      p.on('exit', () => resolve(Number(out)));
+      p.stdin.end();
+    }),
   };
-  tick();
-  return { stop: () => ((running = false), agent.destroy(), worst) };
 }
 
 function hwmKiB(pid: number): number {
@@ -130,15 +153,17 @@ function rssKiB(pid: number): number {
   return m === null ? 0 : Number(m[1]);
 }
 
-async function measure(child: Child, httpPort: number, attack: string, run: () => Promise<Outcome>): Promise<Row> {
+/** `prepare` builds the payload before the probe starts, so building it never counts as server time. */
+async function measure(child: Child, httpPort: number, attack: string, prepare: () => () => Promise<Outcome>): Promise<Row> {
   const pid = child.proc.pid!;
+  const run = prepare();
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const base = rssKiB(pid);
   const probe = startProbe(httpPort);
-  await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 300));
   const outcome = await run();
   await new Promise((r) => setTimeout(r, 50));
-  const worstProbeMs = probe.stop();
+  const worstProbeMs = await probe.stop();
   let peak = 0;
   try {
     peak = (hwmKiB(pid) - base) / 1024;
@@ -175,22 +200,22 @@ async function main(): Promise<void> {
   session.on('error', () => undefined);
   const name = str(1, 'simple');
   const bigBytes = BIG_MIB * 1024 * 1024;
-  const attacks: [string, () => Promise<Outcome>][] = [
-    ['gRPC 5 M empty raw_input_contents (9.5 MB)', () => grpcCall(session, 'ModelInfer', Buffer.concat([name, emptyRepeats(7, 5_000_000)]))],
-    ['gRPC 3 M empty inputs (5.7 MB)', () => grpcCall(session, 'ModelInfer', Buffer.concat([name, emptyRepeats(5, 3_000_000)]))],
-    ['gRPC 30 M empty raw_input_contents, gzip (57 KiB)', () => grpcCall(session, 'ModelInfer', zlib.gzipSync(Buffer.concat([name, emptyRepeats(7, 30_000_000)])), true)],
-    ['gRPC gzip bomb: 1 MiB → 1 GiB of zeros', () => grpcCall(session, 'ModelInfer', zlib.gzipSync(Buffer.alloc(1024 ** 3), { level: 9 }), true)],
-    [`gRPC ${BIG_MIB} MiB tensor for simple (refused)`, () => grpcCall(session, 'ModelInfer', Buffer.concat([
+  const attacks: [string, () => () => Promise<Outcome>][] = [
+    ['gRPC 5 M empty raw_input_contents (9.5 MB)', () => grpcSend(session, Buffer.concat([name, emptyRepeats(7, 5_000_000)]))],
+    ['gRPC 3 M empty inputs (5.7 MB)', () => grpcSend(session, Buffer.concat([name, emptyRepeats(5, 3_000_000)]))],
+    ['gRPC 30 M empty raw_input_contents, gzip (57 KiB)', () => grpcSend(session, zlib.gzipSync(Buffer.concat([name, emptyRepeats(7, 30_000_000)])), true)],
+    ['gRPC gzip bomb: 1 MiB → 1 GiB of zeros', () => grpcSend(session, zlib.gzipSync(Buffer.alloc(1024 ** 3), { level: 9 }), true)],
+    [`gRPC ${BIG_MIB} MiB tensor for simple (refused)`, () => grpcSend(session, Buffer.concat([
       name, lenField(5, tensor('INPUT0', 'INT32', [1, 16])), lenField(5, tensor('INPUT1', 'INT32', [1, 16])),
       lenField(7, Buffer.alloc(bigBytes)), lenField(7, Buffer.alloc(64)),
     ]))],
-    [`gRPC ${BIG_MIB} MiB tensor for identity_fp32 (served)`, () => grpcCall(session, 'ModelInfer', Buffer.concat([
+    [`gRPC ${BIG_MIB} MiB tensor for identity_fp32 (served)`, () => grpcSend(session, Buffer.concat([
       str(1, 'identity_fp32'), lenField(5, tensor('IN', 'FP32', [1, bigBytes / 4])), lenField(7, Buffer.alloc(bigBytes)),
     ]))],
-    ['HTTP JSON header of 43 MB {"inputs":[{},{},…]}', () => httpInfer(httpPort, 'simple', Buffer.from(`{"inputs":[${'{},'.repeat(14_300_000)}{}]}`))],
-    ['HTTP JSON header of 43 MB [[],[],…]', () => httpInfer(httpPort, 'simple', Buffer.from(`[${'[],'.repeat(14_300_000)}[]]`))],
-    ['HTTP JSON 5 M levels of nesting', () => httpInfer(httpPort, 'simple', Buffer.from(`${'['.repeat(5_000_000)}${']'.repeat(5_000_000)}`))],
-    ['HTTP gzip bomb: 64 MiB of zeros', () => httpInfer(httpPort, 'simple', zlib.gzipSync(Buffer.alloc(64 * 1024 ** 2)), { 'content-encoding': 'gzip' })],
+    ['HTTP JSON header of 43 MB {"inputs":[{},{},…]}', () => httpSend(httpPort, Buffer.from(`{"inputs":[${'{},'.repeat(14_300_000)}{}]}`))],
+    ['HTTP JSON header of 43 MB [[],[],…]', () => httpSend(httpPort, Buffer.from(`[${'[],'.repeat(14_300_000)}[]]`))],
+    ['HTTP JSON 5 M levels of nesting', () => httpSend(httpPort, Buffer.from(`${'['.repeat(5_000_000)}${']'.repeat(5_000_000)}`))],
+    ['HTTP gzip bomb: 64 MiB of zeros', () => httpSend(httpPort, zlib.gzipSync(Buffer.alloc(64 * 1024 ** 2)), { 'content-encoding': 'gzip' })],
   ];
   const rows: Row[] = [];
   for (const [attack, run] of attacks) {

@@ -21,6 +21,7 @@
  * wire type) are skipped, as protobuf requires, but count against the field budget.
  */
 import protobuf from 'protobufjs';
+import { REQUEST_LIMITS as CORE_LIMITS } from '../../core/request-limits.js';
 
 export interface WireLimits {
   /** Entries of one repeated message, string or bytes field (inputs, outputs, raw_input_contents). */
@@ -38,18 +39,17 @@ export interface WireLimits {
 }
 
 /**
- * Far above any real model (Triton's models have at most hundreds of inputs and rank ≤ 8), far
- * below what costs the server: 4,096 empty inputs decode in about a millisecond. Typed contents
- * are bounded at 2^23 values (32 MiB of FP32, ~0.1 s to decode); larger tensors belong in
+ * The core's REQUEST_LIMITS on the wire: 4,096 empty inputs decode in about a millisecond.
+ * Typed contents are bounded at 2^23 values (32 MiB of FP32); larger tensors belong in
  * raw_input_contents, which decodes as views without a per-element cost.
  */
 export const REQUEST_LIMITS: WireLimits = Object.freeze({
-  entries: 4096,
-  mapEntries: 1024,
-  dims: 64,
+  entries: CORE_LIMITS.entries,
+  mapEntries: CORE_LIMITS.parameters,
+  dims: CORE_LIMITS.dims,
   values: 1 << 23,
   fields: 1 << 20,
-  depth: 32,
+  depth: CORE_LIMITS.depth,
 });
 
 /** Why a message was refused; `exhausted` → RESOURCE_EXHAUSTED, else INVALID_ARG. */

@@ -5,6 +5,7 @@
  */
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
+import { boundedMessage } from '../../errors/catalogue.js';
 
 /**
  * Triton's mapping where Triton has one. DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED have no
@@ -69,6 +70,7 @@ export function toHttpFailure(e: unknown, maxInputBytes: number): HttpFailure {
   return { status: HTTP_STATUS[err.code], message: err.message, error: err };
 }
 
+/** `{"error": "<message>"}`, the message bounded as over gRPC (it may also be logged or proxied as a header). */
 export function errorBody(message: string): string {
-  return JSON.stringify({ error: message });
+  return JSON.stringify({ error: boundedMessage(message) });
 }
