@@ -111,7 +111,12 @@ export class InferenceServer {
         await this.#metrics.listen(o.metricsAddress, o.metricsPort);
       }
       if (o.allowHttp) {
-        this.#http = HttpFrontend.create(this.service, this.#log, { maxInputBytes: o.httpMaxInputBytes });
+        this.#http = HttpFrontend.create(this.service, this.#log, {
+          maxInputBytes: o.httpMaxInputBytes,
+          headerTimeoutMs: o.httpHeaderTimeoutSecs * 1000,
+          requestTimeoutMs: o.httpRequestTimeoutSecs * 1000,
+          idleTimeoutMs: o.httpIdleTimeoutSecs * 1000,
+        });
         await this.#http.listen(o.httpAddress, o.httpPort);
       }
       if (o.allowGrpc) {

@@ -40,6 +40,16 @@ describe('command line', () => {
     assert.deepEqual([o.exitTimeoutSecs, o.logVerbose, o.logInfo, o.logPretty], [7, 1, false, true]);
   });
 
+  it('the HTTP timeout flags reach their options and are checked', () => {
+    const o = parse('--http-header-timeout-secs', '5', '--http-request-timeout-secs', '0', '--http-idle-timeout-secs', '9');
+    assert.deepEqual([o.httpHeaderTimeoutSecs, o.httpRequestTimeoutSecs, o.httpIdleTimeoutSecs], [5, 0, 9]);
+    const d = parse();
+    assert.deepEqual([d.httpHeaderTimeoutSecs, d.httpRequestTimeoutSecs, d.httpIdleTimeoutSecs], [30, 300, 60]);
+    assert.throws(() => parse('--http-header-timeout-secs', '0'), /--http-header-timeout-secs must be an integer in \[1, 86400\]/);
+    assert.throws(() => parse('--http-header-timeout-secs', '20', '--http-request-timeout-secs', '10'), /must not exceed --http-request-timeout-secs/);
+    assert.throws(() => parse('--http-idle-timeout-secs', '-1'), /--http-idle-timeout-secs must be an integer in \[0, 86400\]/);
+  });
+
   it('--strict-model-config and --disable-auto-complete-config turn auto-complete off', () => {
     assert.equal(parse('--strict-model-config').autoCompleteConfig, false);
     assert.equal(parse('--strict-model-config=true').autoCompleteConfig, false);

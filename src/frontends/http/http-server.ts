@@ -15,7 +15,19 @@ import { registerRoutes } from './routes.js';
 export interface HttpFrontendOptions {
   /** Largest request body in bytes, before and after decompression. */
   maxInputBytes: number;
+  /** Headers must arrive within this (408). Default 30 s. */
+  headerTimeoutMs?: number;
+  /** The whole request (headers and body) must arrive within this (408); 0 = none. Default 300 s. */
+  requestTimeoutMs?: number;
+  /** A connection whose request moves no bytes this long is closed; 0 = never. Default 60 s. */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * How often Node checks the header and request timeouts of open connections (its default, 30 s,
+ * would let a slow connection overstay a short timeout by that much).
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 500;
 
 /** Connections idle this long are closed; above common load-balancer idle timeouts (60 s). */
 const KEEP_ALIVE_TIMEOUT_MS = 75_000;
@@ -43,8 +55,14 @@ export class HttpFrontend {
   }
 
   static create(svc: InferenceService, log: Logger, o: HttpFrontendOptions): HttpFrontend {
+    const requestTimeout = o.requestTimeoutMs ?? 300_000;
     const app = Fastify({
       logger: false,
+      // Slow or stalled clients (a body trickled byte by byte, headers and then nothing, a chunk
+      // declaring 2^64 bytes) are ended: Node answers 408 through clientErrorHandler, or closes.
+      requestTimeout,
+      connectionTimeout: o.idleTimeoutMs ?? 60_000,
+      http: { headersTimeout: o.headerTimeoutMs ?? 30_000, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
       bodyLimit: o.maxInputBytes,
       exposeHeadRoutes: false,
       // While closing, requests on open connections still reach the routes: the core answers them
