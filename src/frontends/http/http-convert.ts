@@ -195,8 +195,9 @@ function requestParameters(p: Obj, where: string): { parameters: Parameters; bin
   return { parameters: plainParameters(rest, 'the request', where), binaryDefault: bdo === true };
 }
 
+/** A JSON integer in uint64's range (priority, timeout and sequence_id are uint64 in Triton's protocol). */
 function isUint(v: unknown): boolean {
-  return (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'bigint' && v >= 0n);
+  return (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'bigint' && v >= 0n && v <= 0xffff_ffff_ffff_ffffn);
 }
 
 /** JSON scalars → parameter values (integers stay integers, other numbers are doubles); anything else is refused. */

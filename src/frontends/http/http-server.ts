@@ -4,13 +4,14 @@
  * --http-max-input-size, Triton's error bodies for unknown paths (404) and wrong methods (405),
  * and the route table of routes.ts.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import { logOutcome } from '../../observability/log-policy.js';
 import { errorBody, toHttpFailure } from './http-status.js';
 import { registerRoutes } from './routes.js';
+import { clip } from '../../errors/catalogue.js';
 
 export interface HttpFrontendOptions {
   /** Largest request body in bytes, before and after decompression. */
@@ -46,6 +47,14 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
+/** The router's own refusals (a path segment over MAX_PARAM_LENGTH, a malformed URL) in Triton's error format. */
+function frameworkErrors(e: Error & { code?: string }, _req: FastifyRequest, reply: FastifyReply): void {
+  const [status, message] = e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? [414, `URI Too Long: a path segment (model name or version) is longer than ${MAX_PARAM_LENGTH} characters`]
+    : [400, `malformed URL: ${e.message}`];
+  reply.code(status).header('content-type', 'application/json').send(errorBody(message));
+}
+
 export class HttpFrontend {
   readonly #app: FastifyInstance;
   #port = 0;
@@ -71,9 +80,15 @@ export class HttpFrontend {
       forceCloseConnections: 'idle',
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      frameworkErrors,
       clientErrorHandler,
     });
     const hlog = log.child({ frontend: 'http' });
+    // Node answers an unknown Expect header with a bare 417; answer it in the error format.
+    app.server.on('checkExpectation', (req, res) => {
+      const body = errorBody(`unsupported Expect header '${clip(String(req.headers.expect ?? ''))}': only 100-continue is supported`);
+      res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     // The declared type is irrelevant (and fastify would refuse a malformed one with 415 first).

@@ -59,6 +59,11 @@ export function toHttpFailure(e: unknown, maxInputBytes: number): HttpFailure {
   if (e instanceof InferenceError) return { status: HTTP_STATUS[e.code], message: e.message, error: e };
   if (e instanceof Error) {
     const f = e as Error & FastifyLikeError;
+    if (f.code === 'ECONNRESET' || f.code === 'ECONNABORTED' || f.message === 'aborted') {
+      // The client went away mid-body: its doing, not a server fault (logged at debug, answer unseen).
+      const err = new InferenceError(ErrorCode.CANCELLED, 'the client closed the connection before the request body arrived');
+      return { status: HTTP_STATUS[err.code], message: err.message, error: err };
+    }
     if (f.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return { status: 400, message: `request body is larger than the maximum input size of ${maxInputBytes} bytes (--http-max-input-size)` };
     }
