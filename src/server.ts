@@ -4,8 +4,10 @@
  *
  *   create(): discover + load every model (failures become UNAVAILABLE entries, never throw)
  *   start():  bind the listeners (metrics, HTTP, gRPC; each can be switched off)
- *   stop():   refuse new work (UNAVAILABLE) → drain schedulers up to the exit timeout → fail what
- *             is left → close listeners → finalize instances (workers end, sessions released)
+ *   stop():   refuse new work (UNAVAILABLE) → drain schedulers up to the exit timeout → answer
+ *             every unfinished request, queued or executing, with UNAVAILABLE "server stopping"
+ *             → close listeners (after the answers) → finalize instances (workers end, sessions
+ *             released)
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -174,10 +176,14 @@ export class InferenceServer {
     ]);
     clearTimeout(timer);
     if (!drained) {
-      this.#log.warn('exit timeout reached: failing queued requests');
-      for (const s of schedulers) s.failQueued(errors.serverStopping());
+      // Answer every unfinished request with a reason before the listeners close (closing first
+      // would end executing calls with a bare CANCELLED).
+      this.#log.warn('exit timeout reached: failing unfinished requests');
+      const secs = this.options.exitTimeoutSecs;
+      for (const m of this.registry.all()) for (const v of m.versions.values()) v.scheduler?.failQueued(errors.stoppedInflight(m.name, v.version, secs));
+      this.service.failUnanswered((model, version) => errors.stoppedInflight(model, version, secs));
     }
-    await this.#closeListeners(drained);
+    await this.#closeListeners(true);
     await Promise.all(versions.map((v) => unloadVersion(v)));
     this.#log.info('stopped');
   }

@@ -74,6 +74,8 @@ export class InferenceService {
   #control: ModelControl | undefined;
   #stopping = false;
   readonly #observers = new Set<InferenceObserver>();
+  /** One fail function per request accepted by infer() and not yet answered. */
+  readonly #answering = new Set<(why: (model: string, version: string) => InferenceError) => void>();
 
   constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl) {
     this.#registry = registry;
@@ -220,9 +222,34 @@ export class InferenceService {
    * Runs one request through its model's scheduler. Resolves with the requested outputs (all,
    * when none were requested), classification applied; rejects with InferenceError.
    */
-  async infer(req: InferenceRequest): Promise<InferenceResponse> {
-    if (this.#stopping) throw errors.serverStopping();
-    return this.inferInternal(req);
+  infer(req: InferenceRequest): Promise<InferenceResponse> {
+    if (this.#stopping) return Promise.reject(errors.serverStopping());
+    return new Promise((resolve, reject) => {
+      const fail = (why: (model: string, version: string) => InferenceError) => reject(why(req.modelName, req.modelVersion));
+      this.#answering.add(fail);
+      this.inferInternal(req).then(
+        (r) => {
+          this.#answering.delete(fail);
+          resolve(r);
+        },
+        (e: unknown) => {
+          this.#answering.delete(fail);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /**
+   * Answers every request accepted by infer() and not yet answered, queued or executing, with
+   * `why(model, version)`; used on shutdown when the exit timeout ran out, before the listeners
+   * close, so clients get a reason rather than a dropped call. The work itself is not stopped
+   * (schedulers drop what is queued; an executing batch finishes or ends with its instance) and
+   * its result, if any, is discarded.
+   */
+  failUnanswered(why: (model: string, version: string) => InferenceError): void {
+    for (const fail of this.#answering) fail(why);
+    this.#answering.clear();
   }
 
   /**

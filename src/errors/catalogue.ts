@@ -56,6 +56,12 @@ export const errors = {
     ),
   serverNotReady: () => new InferenceError(ErrorCode.UNAVAILABLE, 'Server not ready'),
   serverStopping: () => new InferenceError(ErrorCode.UNAVAILABLE, 'Server exiting: not accepting new requests'),
+  /** An accepted request, queued or executing, still unfinished when the exit timeout ran out. */
+  stoppedInflight: (model: string, version: string | number, exitTimeoutSecs: number) =>
+    new InferenceError(
+      ErrorCode.UNAVAILABLE,
+      `server stopping: the request for ${modelRef(model, version)} did not finish within the exit timeout (--exit-timeout-secs=${exitTimeoutSecs})`,
+    ),
 
   /** `ref` is modelRef(model, version) of the resolved model. */
   unexpectedInput: (ref: string, input: string, expected: readonly string[]) =>
