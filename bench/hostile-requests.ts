@@ -9,7 +9,7 @@
  * gRPC attacks are written as raw HTTP/2 frames (node:http2), so the wire bytes are exactly the
  * hostile ones, compression flag included. BENCH_BIG_MIB (default 256) sizes the big tensors;
  * the issue's figures used 1024 (refused) and 512 (served). BENCH_ONLY=<substring> runs a subset,
- * BENCH_SKIP=<substring> leaves attacks out.
+ * BENCH_SKIP=<substring> leaves attacks out, BENCH_GRPC_MAX_INPUT=<bytes> passes --grpc-max-input-size.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -34,6 +34,8 @@ interface Outcome {
 interface Row extends Outcome {
   attack: string;
   worstProbeMs: number;
+  /** Probes answered while the attack was in flight. */
+  probes: number;
   peakRssMiB: number;
 }
 
@@ -116,29 +118,38 @@ function httpSend(port: number, body: Buffer, headers: Record<string, string> = 
 const PROBE = `
 const http = require('node:http');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-let worst = 0, running = true;
+let worst = 0, n = 0, running = true;
 const tick = () => {
   if (!running) return;
   const t0 = performance.now();
   const req = http.request({ host: '127.0.0.1', port: Number(process.argv[1]), path: '/v2/health/live', agent }, (res) => {
     res.resume();
-    res.on('end', () => { worst = Math.max(worst, performance.now() - t0); setTimeout(tick, 10); });
+    res.on('end', () => { if (n++ === 0) process.stdout.write('ready\\n'); else worst = Math.max(worst, performance.now() - t0); setTimeout(tick, 10); });
   });
   req.on('error', () => setTimeout(tick, 10));
   req.end();
 };
 tick();
 process.stdin.resume();
-process.stdin.on('end', () => { running = false; process.stdout.write(String(worst)); process.exit(0); });
+process.stdin.on('end', () => { running = false; process.stdout.write(String(worst) + ' ' + n); process.exit(0); });
 `;
 
-function startProbe(port: number): { stop(): Promise<number> } {
+/** Starts the prober and resolves once it has had its first answer (a warm connection). */
+async function startProbe(port: number): Promise<{ stop(): Promise<{ worst: number; probes: number }> }> {
   const p = spawn(process.execPath, ['-e', PROBE, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
-  p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise<void>((resolve) => {
+    p.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.startsWith('ready\n')) resolve();
+    });
+  });
   return {
     stop: () => new Promise((resolve) => {
-      p.on('exit', () => resolve(Number(out)));
+      p.on('exit', () => {
+        const [worst = '0', probes = '0'] = out.slice('ready\n'.length).split(' ');
+        resolve({ worst: Number(worst), probes: Number(probes) - 1 });
+      });
       p.stdin.end();
     }),
   };
@@ -159,18 +170,17 @@ async function measure(child: Child, httpPort: number, attack: string, prepare: 
   const run = prepare();
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const base = rssKiB(pid);
-  const probe = startProbe(httpPort);
-  await new Promise((r) => setTimeout(r, 300));
+  const probe = await startProbe(httpPort);
   const outcome = await run();
   await new Promise((r) => setTimeout(r, 50));
-  const worstProbeMs = await probe.stop();
+  const { worst: worstProbeMs, probes } = await probe.stop();
   let peak = 0;
   try {
     peak = (hwmKiB(pid) - base) / 1024;
   } catch {
     outcome.answer += ' (server process gone)';
   }
-  return { attack, ...outcome, worstProbeMs, peakRssMiB: peak };
+  return { attack, ...outcome, worstProbeMs, probes, peakRssMiB: peak };
 }
 
 // ---- the attacks -------------------------------------------------------------------------------
@@ -191,7 +201,7 @@ function repository(): string {
 async function main(): Promise<void> {
   const repo = repository();
   const child = await startChild(
-    [path.join(ROOT, 'dist', 'src', 'main.js'), `--model-repository=${repo}`, '--grpc-port=0', '--http-port=0', '--allow-metrics=false', '--log-format=json', '--log-info=true'],
+    [path.join(ROOT, 'dist', 'src', 'main.js'), `--model-repository=${repo}`, ...(process.env['BENCH_GRPC_MAX_INPUT'] ? [`--grpc-max-input-size=${process.env['BENCH_GRPC_MAX_INPUT']}`] : []), '--grpc-port=0', '--http-port=0', '--allow-metrics=false', '--log-format=json', '--log-info=true'],
     (rec) => rec['msg'] === 'server started',
   );
   const grpcPort = child.info['grpcPort'] as number;
@@ -226,10 +236,10 @@ async function main(): Promise<void> {
     if (child.proc.exitCode !== null) break;
   }
   session.close();
-  console.log('| attack | answer | answered in | worst concurrent probe | peak RSS growth |');
+  console.log('| attack | answer | answered in | worst concurrent probe (probes) | peak RSS growth |');
   console.log('|---|---|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.attack} | ${r.answer.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${r.ms.toFixed(0)} ms | ${r.worstProbeMs.toFixed(0)} ms | ${r.peakRssMiB.toFixed(0)} MiB |`);
+    console.log(`| ${r.attack} | ${r.answer.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${r.ms.toFixed(0)} ms | ${r.worstProbeMs.toFixed(0)} ms (${r.probes}) | ${r.peakRssMiB.toFixed(0)} MiB |`);
   }
   await child.stop();
   rmSync(repo, { recursive: true, force: true });

@@ -33,6 +33,7 @@ export function buildCli(): Command {
     .option('--model-repository <path>', 'model repository folder; repeat for several (default: the bundled model-repository/)', collect, [])
     .option('--grpc-port <port>', 'gRPC port (0 = any free port)', int, d.grpcPort)
     .option('--grpc-address <host>', 'address the gRPC listener binds', d.host)
+    .option('--grpc-max-input-size <bytes>', 'largest gRPC request message, as sent and after decompression', int, d.grpcMaxInputBytes)
     .option('--http-port <port>', 'HTTP/REST port (0 = any free port)', int, d.httpPort)
     .option('--http-address <host>', 'address the HTTP listener binds', d.httpAddress)
     .option('--http-max-input-size <bytes>', 'largest HTTP request body, before and after decompression', int, d.httpMaxInputBytes)
@@ -79,6 +80,7 @@ export function parseCommandLine(
     modelRepositories: repos,
     grpcPort: f['grpcPort'] as number,
     host: f['grpcAddress'] as string,
+    grpcMaxInputBytes: f['grpcMaxInputSize'] as number,
     httpPort: f['httpPort'] as number,
     httpAddress: f['httpAddress'] as string,
     httpMaxInputBytes: f['httpMaxInputSize'] as number,

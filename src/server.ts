@@ -122,7 +122,7 @@ export class InferenceServer {
         await this.#http.listen(o.httpAddress, o.httpPort);
       }
       if (o.allowGrpc) {
-        this.#grpc = GrpcFrontend.create(this.service, this.#log);
+        this.#grpc = GrpcFrontend.create(this.service, this.#log, { maxInputBytes: o.grpcMaxInputBytes });
         await this.#grpc.listen(o.host, o.grpcPort);
       }
     } catch (e) {

@@ -22,6 +22,12 @@ export interface ServerOptions {
   allowMetrics: boolean;
   /** Largest HTTP request body, compressed and after decompression (Triton's --http-max-input-size). */
   httpMaxInputBytes: number;
+  /**
+   * --grpc-max-input-size: largest gRPC request message, as sent and after decompression
+   * (grpc.max_receive_message_length; Triton's fixed 2 GiB − 1 by default). Larger messages are
+   * refused from their declared length, before their bytes are read.
+   */
+  grpcMaxInputBytes: number;
   /** --http-header-timeout-secs: a request's headers must arrive within this (408). */
   httpHeaderTimeoutSecs: number;
   /** --http-request-timeout-secs: a whole request, headers and body, must arrive within this (408); 0 = no limit. */
@@ -65,6 +71,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   allowHttp: true,
   allowMetrics: true,
   httpMaxInputBytes: 64 * 1024 * 1024,
+  grpcMaxInputBytes: 2_147_483_647,
   httpHeaderTimeoutSecs: 30,
   httpRequestTimeoutSecs: 300,
   httpIdleTimeoutSecs: 60,
@@ -92,6 +99,9 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   }
   if (!Number.isSafeInteger(o.httpMaxInputBytes) || o.httpMaxInputBytes <= 0) {
     problems.push(`--http-max-input-size must be a positive integer (bytes), got ${o.httpMaxInputBytes}`);
+  }
+  if (!Number.isInteger(o.grpcMaxInputBytes) || o.grpcMaxInputBytes < 1024 || o.grpcMaxInputBytes > 2_147_483_647) {
+    problems.push(`--grpc-max-input-size must be an integer in [1024, 2147483647] (bytes), got ${o.grpcMaxInputBytes}`);
   }
   problems.push(...httpTimeoutProblems(o));
   if (!['none', 'poll', 'explicit'].includes(o.modelControlMode)) problems.push(`--model-control-mode must be none, poll or explicit, got '${o.modelControlMode}'`);

@@ -40,6 +40,12 @@ describe('command line', () => {
     assert.deepEqual([o.exitTimeoutSecs, o.logVerbose, o.logInfo, o.logPretty], [7, 1, false, true]);
   });
 
+  it('--grpc-max-input-size reaches its option and is checked', () => {
+    assert.equal(parse().grpcMaxInputBytes, 2_147_483_647);
+    assert.equal(parse('--grpc-max-input-size', '1048576').grpcMaxInputBytes, 1_048_576);
+    assert.throws(() => parse('--grpc-max-input-size', '10'), /--grpc-max-input-size must be an integer in \[1024, 2147483647\]/);
+  });
+
   it('the HTTP timeout flags reach their options and are checked', () => {
     const o = parse('--http-header-timeout-secs', '5', '--http-request-timeout-secs', '0', '--http-idle-timeout-secs', '9');
     assert.deepEqual([o.httpHeaderTimeoutSecs, o.httpRequestTimeoutSecs, o.httpIdleTimeoutSecs], [5, 0, 9]);

@@ -1,6 +1,9 @@
 /**
  * The gRPC listener: inference.GRPCInferenceService + grpc.health.v1.Health over @grpc/grpc-js,
- * with Triton's message size limits (INT32_MAX both ways, not grpc-js's 4 MiB default).
+ * with Triton's message size limits (INT32_MAX both ways, not grpc-js's 4 MiB default) unless
+ * --grpc-max-input-size lowers the receive limit. grpc-js applies that limit to the declared
+ * length of a message before reading it, and to the inflated size of a compressed one while it
+ * inflates: the only bound on what a gzip bomb costs before the wire scan sees its bytes.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -20,10 +23,10 @@ export class GrpcFrontend {
     this.#server = server;
   }
 
-  static create(svc: InferenceService, log: Logger): GrpcFrontend {
+  static create(svc: InferenceService, log: Logger, o: { maxInputBytes?: number } = {}): GrpcFrontend {
     const protos = loadInferenceProtos();
     const server = new Server({
-      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
+      'grpc.max_receive_message_length': o.maxInputBytes ?? MAX_GRPC_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
     });
     const glog = log.child({ frontend: 'grpc' });

@@ -22,9 +22,9 @@ before(async () => {
 after(() => ts.close());
 
 /** One ModelInfer call written as raw HTTP/2 frames: [grpc-status, grpc-message, ms]. */
-function rawInfer(message: Buffer, gzip = false): Promise<[number, string, number]> {
+function rawInfer(message: Buffer, gzip = false, target = ts.target): Promise<[number, string, number]> {
   const t0 = performance.now();
-  const session = http2.connect(`http://${ts.target}`);
+  const session = http2.connect(`http://${target}`);
   session.on('error', () => undefined);
   return new Promise((resolve) => {
     const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' };
@@ -81,6 +81,24 @@ describe('gRPC requests that declare too much', () => {
     const [c2, m2] = await rawInfer(Buffer.concat([NAME, Buffer.from([0x7e, 0x00])]));
     assert.equal(c2, status.INVALID_ARGUMENT, m2);
     assert.match(m2, /malformed ModelInferRequest to model 'simple': invalid wire type 6/);
+  });
+});
+
+describe('--grpc-max-input-size', () => {
+  let small: TestServer;
+  before(async () => {
+    small = await startServer([BUNDLED_REPO], { allowMetrics: false, allowHttp: false, grpcMaxInputBytes: 1 << 20 });
+  });
+  after(() => small.close());
+
+  it('refuses a larger message from its declared length, and a gzip bomb once it inflates past the limit', async () => {
+    // The declared length alone decides: the bytes are never sent in full.
+    const [c1, m1] = await rawInfer(Buffer.concat([NAME, Buffer.alloc(2 << 20)]), false, small.target);
+    assert.equal(c1, status.RESOURCE_EXHAUSTED, m1);
+    assert.match(m1, /Received message larger than max \(\d+ vs 1048576\)/);
+    const [c2, m2] = await rawInfer(zlib.gzipSync(Buffer.alloc(64 << 20)), true, small.target);
+    assert.equal(c2, status.RESOURCE_EXHAUSTED, m2);
+    assert.match(m2, /decompresses to a size larger than 1048576/);
   });
 });
 
