@@ -14,7 +14,7 @@ import protobuf from 'protobufjs';
 import { errors, modelRef } from '../../errors/catalogue.js';
 import type { InferenceError } from '../../errors/inference-error.js';
 import { PROTO_FILES, resolveProtoDir } from './proto-loader.js';
-import { REQUEST_LIMITS, scanMessage, WireScanError, type WireLimits } from './wire-scan.js';
+import { REQUEST_LIMITS, scanMessage, WireScanError, type ScanResult, type WireLimits } from './wire-scan.js';
 
 const REFUSED: unique symbol = Symbol('refused request');
 
@@ -59,12 +59,12 @@ export function boundedDeserializer<T>(typeName: string, decode: (b: Buffer) => 
   const type = schema().lookupType(typeName);
   const short = typeName.replace(/^.*\./, '');
   return (b) => {
-    let name: string | undefined;
+    let scanned: ScanResult | undefined;
     try {
-      name = scanMessage(b, type, limits).name;
+      scanned = scanMessage(b, type, limits);
       return decode(b);
     } catch (e) {
-      return refuse(e, short, e instanceof WireScanError ? e.modelName : name);
+      return refuse(e, short, e instanceof WireScanError ? e.modelName : scanned?.name);
     }
   };
 }

@@ -65,7 +65,7 @@ export class WireScanError extends Error {
 
 /** What the scan learned along the way, for error messages. */
 export interface ScanResult {
-  /** The top-level `model_name` or `name` string field, when the message has one. */
+  /** The top-level `model_name` or `name` string field, when the message has one (decoded on read). */
   readonly name: string | undefined;
 }
 
@@ -89,7 +89,11 @@ class Scanner {
   pos = 0;
   fields = 0;
   values = 0;
-  name: string | undefined;
+  /** Where the top-level name string lies (decoded only when an error needs it). */
+  nameAt = -1;
+  nameLength = 0;
+  /** Per-depth counts of repeated fields, reused across sibling messages (no allocation per message). */
+  readonly counts: Map<number, number>[] = [];
 
   constructor(readonly buf: Uint8Array, readonly limits: WireLimits) {}
 
@@ -128,7 +132,8 @@ class Scanner {
 
   message(type: protobuf.Type, end: number, depth: number): void {
     if (depth > this.limits.depth) throw new WireScanError(true, `messages nested deeper than ${this.limits.depth} levels`);
-    const counts = new Map<number, number>();
+    const counts = (this.counts[depth] ??= new Map<number, number>());
+    counts.clear();
     while (this.pos < end) {
       if (++this.fields > this.limits.fields) throw new WireScanError(true, `more than ${this.limits.fields} fields in one message`);
       const tag = this.varint(end);
@@ -142,6 +147,10 @@ class Scanner {
       if (field === undefined) this.skip(wire, end);
       else this.field(type, field, wire, end, depth, counts);
     }
+  }
+
+  get name(): string | undefined {
+    return this.nameAt < 0 ? undefined : Buffer.from(this.buf.buffer, this.buf.byteOffset + this.nameAt, this.nameLength).toString('utf8');
   }
 
   field(type: protobuf.Type, f: protobuf.Field, wire: number, end: number, depth: number, counts: Map<number, number>): void {
@@ -175,9 +184,9 @@ class Scanner {
       return;
     }
     if (depth === 0 && f.type === 'string' && (f.name === 'model_name' || f.name === 'name')) {
-      const len = this.length(end);
-      this.name = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, len).toString('utf8');
-      this.pos += len;
+      this.nameLength = this.length(end);
+      this.nameAt = this.pos;
+      this.pos += this.nameLength;
       return;
     }
     this.skip(wire, end);
@@ -241,5 +250,5 @@ export function scanMessage(buf: Uint8Array, type: protobuf.Type, limits: WireLi
     if (e instanceof WireScanError) e.modelName = s.name;
     throw e;
   }
-  return { name: s.name };
+  return { get name() { return s.name; } };
 }
