@@ -26,7 +26,10 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_OBJECT = 0x7d;
 const CLOSE_ARRAY = 0x5d;
 
-/** Throws RESOURCE_EXHAUSTED naming `what` when the JSON in `b` goes beyond JSON_LIMITS. */
+/**
+ * Throws naming `what` when the JSON in `b` goes beyond JSON_LIMITS: INVALID_ARG (400) for
+ * nesting, as a malformed request; RESOURCE_EXHAUSTED (413) for too many objects or arrays.
+ */
 export function scanJson(b: Uint8Array, what: string, limits: typeof JSON_LIMITS = JSON_LIMITS): void {
   let depth = 0;
   let objects = 0;
@@ -45,7 +48,7 @@ export function scanJson(b: Uint8Array, what: string, limits: typeof JSON_LIMITS
         else if (d === QUOTE) break;
       }
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      if (++depth > limits.depth) throw errors.resourceExhausted(`${what} nests JSON deeper than ${limits.depth} levels`);
+      if (++depth > limits.depth) throw errors.invalidArg(`${what} is nested deeper than ${limits.depth} levels`);
       if (c === OPEN_OBJECT ? ++objects > limits.objects : ++arrays > limits.arrays) {
         throw errors.resourceExhausted(`${what} has more than ${c === OPEN_OBJECT ? `${limits.objects} JSON objects` : `${limits.arrays} JSON arrays`}`);
       }

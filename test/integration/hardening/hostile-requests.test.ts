@@ -133,11 +133,17 @@ describe('errors fit in a header whatever the client sent', () => {
 
 describe('HTTP JSON headers that declare too much', () => {
   const url = () => `${ts.httpUrl}/v2/models/simple/infer`;
-  it('too many objects, arrays, levels or inputs: 413 before parsing', async () => {
+  it('nesting deeper than 32 levels: 400 before parsing', async () => {
+    const r = await http(url(), { method: 'POST', body: `${'['.repeat(100_000)}${']'.repeat(100_000)}` });
+    assert.equal(r.status, 400, errorOf(r));
+    assert.match(errorOf(r), /the inference request header for model 'simple' is nested deeper than 32 levels/);
+  });
+
+  it('too many objects, arrays, inputs or dims: 413 before parsing', async () => {
     const cases: [string, RegExp][] = [
       [`{"inputs":[${'{},'.repeat(20_000)}{}]}`, /has more than 16384 JSON objects/],
       [`[${'[],'.repeat(1_100_000)}[]]`, /has more than 1048576 JSON arrays/],
-      [`${'['.repeat(100_000)}${']'.repeat(100_000)}`, /nests JSON deeper than 32 levels/],
+
       [JSON.stringify({ inputs: Array.from({ length: 5000 }, () => 1) }), /has 5000 inputs, more than the limit of 4096/],
       [JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: Array<number>(65).fill(1), data: [] }] }), /shape of 65 dimensions, more than the limit of 64/],
     ];
