@@ -13,7 +13,13 @@
 import { REQUEST_LIMITS } from '../../core/request-limits.js';
 import { errors } from '../../errors/catalogue.js';
 
-export const JSON_LIMITS = Object.freeze({
+export interface JsonLimits {
+  readonly depth: number;
+  readonly objects: number;
+  readonly arrays: number;
+}
+
+export const JSON_LIMITS: JsonLimits = Object.freeze({
   depth: REQUEST_LIMITS.depth,
   objects: REQUEST_LIMITS.entries * 4,
   arrays: 1 << 20,
@@ -30,7 +36,7 @@ const CLOSE_ARRAY = 0x5d;
  * Throws naming `what` when the JSON in `b` goes beyond JSON_LIMITS: INVALID_ARG (400) for
  * nesting, as a malformed request; RESOURCE_EXHAUSTED (413) for too many objects or arrays.
  */
-export function scanJson(b: Uint8Array, what: string, limits: typeof JSON_LIMITS = JSON_LIMITS): void {
+export function scanJson(b: Uint8Array, what: string, limits: JsonLimits = JSON_LIMITS): void {
   let depth = 0;
   let objects = 0;
   let arrays = 0;
