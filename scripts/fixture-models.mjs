@@ -85,6 +85,52 @@ export function buildBatchedScalarDouble() {
 }
 
 /**
+ * scalar_io: Y = X * S, FP32 [n] with a rank-0 input S; T = ReduceSum(Y), a rank-0 output
+ * (the shapes of ONNX's scalar backend tests, e.g. Clip's min/max and keepdims=0 reductions).
+ */
+export function buildScalarIo() {
+  return encodeModel({
+    name: 'scalar_io',
+    doc: 'Y = X * S; T = ReduceSum(Y)',
+    nodes: [node('Mul', ['X', 'S'], ['Y']), node('ReduceSum', ['Y'], ['T'], [attrInt('keepdims', 0)])],
+    inputs: [valueInfo('X', DataType.FLOAT, ['n']), valueInfo('S', DataType.FLOAT, [])],
+    outputs: [valueInfo('Y', DataType.FLOAT, ['n']), valueInfo('T', DataType.FLOAT, [])],
+  });
+}
+
+/** zero_dim: OUT = IN + 1, FP32 [batch, 0, 2]: a model declaring a 0-sized dimension. */
+export function buildZeroDim() {
+  const io = (name) => valueInfo(name, DataType.FLOAT, ['batch', 0, 2]);
+  return encodeModel({
+    name: 'zero_dim',
+    doc: 'OUT = IN + 1 on a [batch, 0, 2] tensor',
+    nodes: [node('Add', ['IN', 'one'], ['OUT'])],
+    inputs: [io('IN')],
+    outputs: [io('OUT')],
+    initializers: [floatTensor('one', [], [1])],
+  });
+}
+
+/**
+ * bytes_mangled: OUT = IN (BYTES [n]); BAD = a constant string whose bytes (FF FE) are not UTF-8,
+ * which onnxruntime-node can only hand back as U+FFFD; NUL = a constant "he\\0llo", which it
+ * hands back exactly.
+ */
+export function buildBytesMangled() {
+  return encodeModel({
+    name: 'bytes_mangled',
+    doc: 'OUT = IN; BAD = constant ["\\xff\\xfe"]; NUL = constant ["he\\0llo"]',
+    nodes: [node('Identity', ['IN'], ['OUT']), node('Identity', ['C'], ['BAD']), node('Identity', ['Z'], ['NUL'])],
+    inputs: [valueInfo('IN', DataType.STRING, ['n'])],
+    outputs: [valueInfo('OUT', DataType.STRING, ['n']), valueInfo('BAD', DataType.STRING, [1]), valueInfo('NUL', DataType.STRING, [1])],
+    initializers: [
+      { name: 'C', dims: [1], dataType: DataType.STRING, stringData: [new Uint8Array([0xff, 0xfe])] },
+      { name: 'Z', dims: [1], dataType: DataType.STRING, stringData: [new Uint8Array([0x68, 0x65, 0, 0x6c, 0x6c, 0x6f])] },
+    ],
+  });
+}
+
+/**
  * runtime_error: OUT = IN reshaped to [-1, 3]; loads fine, and Run fails
  * whenever IN's element count is not a multiple of 3.
  */
@@ -168,6 +214,9 @@ export function fixtureFiles() {
     { path: 'scalar_sum.onnx', bytes: buildScalarSum() },
     { path: 'batched_scalar_double.onnx', bytes: buildBatchedScalarDouble() },
     { path: 'runtime_error.onnx', bytes: buildRuntimeError() },
+    { path: 'scalar_io.onnx', bytes: buildScalarIo() },
+    { path: 'zero_dim.onnx', bytes: buildZeroDim() },
+    { path: 'bytes_mangled.onnx', bytes: buildBytesMangled() },
     { path: 'slow.onnx', bytes: buildSlow() },
     // Not protobuf at all: ORT must refuse to load it.
     { path: 'invalid.onnx', bytes: utf8('this is not an ONNX model\n') },

@@ -53,9 +53,14 @@ export function buildCli(): Command {
     .option('--load-model <name>', 'model to load at startup in explicit mode; repeat; * = all', collect, [])
     .option('--repository-poll-secs <secs>', 'poll mode: seconds between repository scans', int, d.repositoryPollSecs)
     .option('--model-load-thread-count <n>', 'models loaded in parallel', int, d.modelLoadThreadCount)
+    .option('--allow-client-shm [bool]', 'let clients register system shared memory regions for inputs and outputs', bool, d.allowClientShm)
+    .option('--trace-config <setting>', 'tracing: [<mode>,]<setting>=<value>, e.g. level=TIMESTAMPS, rate=1, triton,file=/tmp/trace.json, mode=opentelemetry, opentelemetry,url=http://host:4318/v1/traces; repeat', collect, [])
     .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
     .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
     .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
+    .option('--log-warning [bool]', 'log warnings', bool, d.logWarning)
+    .option('--log-error [bool]', 'log errors', bool, d.logError)
+    .option('--log-file <path>', 'write JSON log lines to this file instead of stdout', d.logFile)
     .addOption(new Option('--log-format <format>', 'log format: json lines or pretty (default: pretty on a terminal)').choices(['json', 'pretty']))
     .allowExcessArguments(false);
 }
@@ -100,9 +105,15 @@ export function parseCommandLine(
     modelLoadThreadCount: f['modelLoadThreadCount'] as number,
     logVerbose: f['logVerbose'] as number,
     logInfo: f['logInfo'] as boolean,
-    logPretty: format === undefined ? isTTY : format === 'pretty',
+    logWarning: f['logWarning'] as boolean,
+    logError: f['logError'] as boolean,
+    logFile: f['logFile'] as string,
+    // A log file gets JSON lines; pretty output is for a terminal.
+    logPretty: f['logFile'] !== '' ? false : format === undefined ? isTTY : format === 'pretty',
     allowGpuMetrics: f['allowGpuMetrics'] as boolean,
     metricsIntervalMs: f['metricsIntervalMs'] as number,
+    allowClientShm: f['allowClientShm'] as boolean,
+    traceConfig: f['traceConfig'] as string[],
     // GPU discovery: INFERA_NVIDIA_SMI replaces the nvidia-smi command ('' = no GPUs); CUDA's own
     // CUDA_VISIBLE_DEVICES decides which GPUs this process sees and how they are numbered.
     nvidiaSmi: env['INFERA_NVIDIA_SMI'] ?? DEFAULT_OPTIONS.nvidiaSmi,

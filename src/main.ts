@@ -1,23 +1,35 @@
 #!/usr/bin/env node
 /**
  * Process entry: command line (cli.ts) → InferenceServer → signals.
+ *
+ * The first SIGINT/SIGTERM drains and exits 0. One signal often arrives twice: `npm start` forwards
+ * the SIGTERM it gets, and a signal to the whole process group reaches both npm and the server. So
+ * a repeat within DUPLICATE_SIGNAL_MS is the same request; a later one means "stop now" (exit 1).
  */
 import { CommanderError } from 'commander';
 import { InferenceServer } from './server.js';
-import { logLevel } from './config/server-options.js';
+import { pino } from 'pino';
+import { initialLogSettings, logLevel } from './config/server-options.js';
 import { createLogger } from './observability/logger.js';
+import { LogSettings } from './observability/log-settings.js';
 import { parseCommandLine } from './cli.js';
+
+const DUPLICATE_SIGNAL_MS = 1000;
 
 async function main(argv: string[]): Promise<void> {
   const options = parseCommandLine(argv);
-  const log = createLogger({ level: logLevel(options), pretty: options.logPretty });
+  const settings = new LogSettings(initialLogSettings(options));
+  const destination = options.logFile === '' ? undefined : pino.destination({ dest: options.logFile, mkdir: true, sync: true });
+  const log = createLogger({ level: logLevel(options), pretty: options.logPretty, settings, ...(destination ? { destination } : {}) });
   const server = await InferenceServer.create(options, log);
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (sig: string) => {
-    if (++signals > 1) {
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
       log.warn({ signal: sig }, 'second signal: exiting now');
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     log.info({ signal: sig }, 'shutting down');
     server.stop().then(() => process.exit(0), (e: unknown) => {
       log.error({ err: e }, 'shutdown failed');

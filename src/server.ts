@@ -14,7 +14,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { BackendRegistry } from './backends/backend-registry.js';
 import { setupBackends } from './backends/setup-backends.js';
-import { resolveOptions, type ServerOptions } from './config/server-options.js';
+import { initialLogSettings, resolveOptions, type ServerOptions } from './config/server-options.js';
+import { logSettingsOf } from './observability/logger.js';
+import { LogSettings } from './observability/log-settings.js';
 import { InferenceService } from './core/inference-service.js';
 import { GrpcFrontend } from './frontends/grpc/grpc-server.js';
 import { HttpFrontend } from './frontends/http/http-server.js';
@@ -28,6 +30,11 @@ import { drainWaves } from './ensemble/ensemble-order.js';
 import { findPackageRoot } from './util/package-root.js';
 import { discoverGpus, queryNvidiaSmi, visibleDevices, type GpuInventory } from './backends/gpu/gpu-devices.js';
 import { GpuMetrics } from './observability/gpu-metrics.js';
+import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './core/shared-memory/system-shm-registry.js';
+import { parseTraceConfig, type TraceConfig } from './observability/trace/trace-config.js';
+import { TraceSettings } from './observability/trace/trace-settings.js';
+import { Tracer } from './observability/trace/tracer.js';
+import { TraceFileSink } from './observability/trace/trace-file-sink.js';
 
 /**
  * Extensions reported by ServerMetadata: only what this build really implements
@@ -39,9 +46,17 @@ export const EXTENSIONS: readonly string[] = Object.freeze([
   'model_repository(unload_dependents)',
   'schedule_policy',
   'model_configuration',
+  'system_shared_memory',
   'binary_tensor_data',
   'statistics',
+  'trace',
+  'logging',
 ]);
+
+/** The extensions this server's options switch off (system_shared_memory needs --allow-client-shm). */
+export function serverExtensions(o: Pick<ServerOptions, 'allowClientShm'>): string[] {
+  return EXTENSIONS.filter((e) => e !== 'system_shared_memory' || o.allowClientShm);
+}
 
 /** Bound ports; undefined for a listener switched off (--allow-grpc/--allow-http/--allow-metrics=false). */
 export interface StartedAddresses {
@@ -94,7 +109,11 @@ export class InferenceServer {
       // Ensemble steps re-enter the core; `service` exists before any model loads.
       ensembles: { registry, runStep: (req) => service.inferInternal(req) },
     });
-    const service = new InferenceService(registry, { name: 'infera', version: packageVersion(), extensions: [...EXTENSIONS] }, manager);
+    const systemShm = new SystemSharedMemoryRegistry({ allowClientShm: options.allowClientShm, shmDir: DEFAULT_SHM_DIR });
+    const metadata = { name: 'infera', version: packageVersion(), extensions: serverExtensions(options) };
+    const logSettings = logSettingsOf(log) ?? new LogSettings(initialLogSettings(options));
+    const tracer = await createTracer(parseTraceConfig(options.traceConfig), log);
+    const service = new InferenceService(registry, metadata, manager, { systemShm, logSettings, tracer });
     await manager.startup();
     const server = new InferenceServer(options, registry, service, manager, log);
     server.#gpus = gpus;
@@ -185,8 +204,24 @@ export class InferenceServer {
     }
     await this.#closeListeners(true);
     await Promise.all(versions.map((v) => unloadVersion(v)));
+    this.service.systemShm.close();
+    await this.service.tracer.close();
     this.#log.info('stopped');
   }
+}
+
+/**
+ * The trace sink of the configured mode: Triton's trace file, or an OTLP/HTTP exporter (the
+ * OpenTelemetry SDK is loaded only in that mode).
+ */
+async function createTracer(cfg: TraceConfig, log: Logger): Promise<Tracer> {
+  const settings = new TraceSettings(cfg.values);
+  if (cfg.values.trace_mode !== 'opentelemetry') {
+    if (cfg.values.trace_file === '' && !cfg.values.trace_level.includes('OFF')) log.warn('tracing is on in triton mode without --trace-config triton,file=<path>: traces are not written');
+    return new Tracer(settings, new TraceFileSink(settings, log));
+  }
+  const { OtelSink } = await import('./observability/trace/otel-sink.js');
+  return new Tracer(settings, new OtelSink(cfg.otel, log.child({ component: 'trace' })));
 }
 
 function packageVersion(): string {

@@ -83,15 +83,33 @@ export function configProblems<T extends DeclaredTensor>(
   return problems;
 }
 
-/** The shape to feed the model for a request tensor of shape `shape` (config reshape applied). */
+/**
+ * The shape to feed the model for a request tensor of shape `shape` (config reshape applied). A
+ * request may send a dims-[1] input of a non-batching model as the scalar shape [] (the request
+ * validator allows it): the model gets [] when its tensor is rank 0, else the config dims.
+ */
 export function feedShape(spec: ConfigTensorSpec, model: DeclaredTensor, shape: readonly number[], batching: boolean): number[] {
   if (spec.reshape !== undefined) return batching ? [shape[0] ?? 0, ...spec.reshape] : [...spec.reshape];
   if (isUnreshapedScalar(spec, model, batching)) return [];
+  if (!batching && shape.length === 0) return [...spec.dims];
   return [...shape];
 }
 
-/** The model's output shape, except that reshaped and rank-0 outputs are reported in config dims, as Triton does. */
-export function reportedShape(spec: ConfigTensorSpec, dims: readonly number[], batching: boolean): number[] {
+/**
+ * True when a request to a non-batching model sent some input with the scalar shape []: its
+ * rank-0 outputs then come back as [] too (see reportedShape).
+ */
+export function sentScalar(inputs: readonly { shape: readonly number[] }[], batching: boolean): boolean {
+  return !batching && inputs.some((t) => t.shape.length === 0);
+}
+
+/**
+ * The model's output shape, except that reshaped outputs are reported in config dims, as Triton
+ * does, and so are rank-0 outputs (as [1]) unless the request sent a scalar input as [] (`scalarRequest`):
+ * then they stay [], the shape the client used.
+ */
+export function reportedShape(spec: ConfigTensorSpec, dims: readonly number[], batching: boolean, scalarRequest = false): number[] {
+  if (dims.length === 0 && !batching && scalarRequest) return [];
   if (spec.reshape === undefined && !(dims.length === 0 && !batching)) return [...dims];
   const want = batching ? [dims[0] ?? 0, ...spec.dims] : [...spec.dims];
   return want.every((d) => d >= 0) && elementCount(want) === elementCount(dims) ? want : [...dims];

@@ -5,15 +5,19 @@
  * Reading follows the proto3 JSON mapping as Triton accepts it: field names as in the proto
  * (the lowerCamelCase JSON names are accepted too), enum names case-insensitively or enum
  * numbers, 64-bit (and 32-bit) integers as numbers or decimal strings, floats also as "NaN" /
- * "Infinity" / "-Infinity", `null` meaning "not set". Unknown fields are rejected.
+ * "Infinity" / "-Infinity", `null` meaning "not set". Unknown fields are rejected. Text is read with
+ * the lossless JSON parser (modelConfigFromJsonText), so uint64 values beyond 2^53 written as JSON
+ * numbers stay exact (bigints, see integerValue); a JS-parsed object cannot hold them and is refused.
  * Writing uses proto field names and enum names, and writes every 64-bit integer as a JSON number
- * (Triton rewrites protobuf's quoted int64 strings to numbers in its /config responses).
+ * (Triton rewrites protobuf's quoted int64 strings to numbers in its /config responses); serialize
+ * with stringifyLosslessJson so bigints come out as exact integers.
  */
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import type { ModelConfig } from './model-config.js';
+import { JsonFloat, parseLosslessJson } from '../util/lossless-json.js';
 import {
-  enumTypeOf, integerToNumber, isMapField, messageTypeOf, modelConfigSchema, scalarKind, setEntry, valueKind,
+  enumTypeOf, integerValue, isMapField, messageTypeOf, modelConfigSchema, scalarKind, setEntry, valueKind,
   type ProtoField, type ProtoType, type ValueKind,
 } from './model-config-schema.js';
 
@@ -33,7 +37,21 @@ export function modelConfigFromJson(obj: unknown, source: string): ModelConfig {
   return messageFromJson(modelConfigSchema().modelConfig, obj, new JsonPath(source, 'config')) as ModelConfig;
 }
 
-/** Writes a ModelConfig as a JSON-ready object (pass it to JSON.stringify). */
+/**
+ * Reads ModelConfig JSON text (a load's `config` override); `source` names it in errors. Throws
+ * INVALID_ARG for text that is not JSON and for JSON that is not a ModelConfig.
+ */
+export function modelConfigFromJsonText(text: string, source: string): ModelConfig {
+  let obj: unknown;
+  try {
+    obj = parseLosslessJson(text);
+  } catch (e) {
+    throw new InferenceError(ErrorCode.INVALID_ARG, `${source}: ${(e as Error).message}`);
+  }
+  return modelConfigFromJson(obj, source);
+}
+
+/** Writes a ModelConfig as a JSON-ready object (pass it to stringifyLosslessJson). */
 export function modelConfigToJson(config: ModelConfig, options: ModelConfigJsonOptions = {}): Obj {
   return messageToJson(modelConfigSchema().modelConfig, config as Obj, options.includeDefaults ?? true);
 }
@@ -52,6 +70,7 @@ class JsonPath {
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value instanceof JsonFloat) return `number ${value.text}`;
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
   if (typeof value === 'object') return 'an object';
@@ -134,9 +153,12 @@ function valueFromJson(field: ProtoField, kind: ValueKind, raw: unknown, at: Jso
   }
 }
 
-function integerFromJson(protoType: string, raw: unknown, at: JsonPath): number {
+function integerFromJson(protoType: string, raw: unknown, at: JsonPath): number | bigint {
   let exact: bigint | undefined;
-  if (typeof raw === 'number' && Number.isInteger(raw)) {
+  if (raw instanceof JsonFloat && Number.isSafeInteger(raw.value)) raw = raw.value; // `4.0` or `4e0`, as protobuf's JSON parser
+  if (typeof raw === 'bigint') {
+    exact = raw;
+  } else if (typeof raw === 'number' && Number.isInteger(raw)) {
     if (!Number.isSafeInteger(raw)) {
       at.fail(`integer ${raw} is beyond Number.MAX_SAFE_INTEGER and may have lost precision; write it as a decimal string`);
     }
@@ -145,13 +167,15 @@ function integerFromJson(protoType: string, raw: unknown, at: JsonPath): number 
     exact = BigInt(raw.trim());
   }
   if (exact === undefined) at.fail(`expected an integer (${protoType}), got ${describe(raw)}`);
-  const result = integerToNumber(exact, protoType);
+  const result = integerValue(exact, protoType);
   if (typeof result === 'string') at.fail(result);
   return result;
 }
 
 function floatFromJson(raw: unknown, at: JsonPath): number {
   if (typeof raw === 'number') return raw;
+  if (raw instanceof JsonFloat) return raw.value;
+  if (typeof raw === 'bigint') return Number(raw);
   if (raw === 'NaN') return NaN;
   if (raw === 'Infinity') return Infinity;
   if (raw === '-Infinity') return -Infinity;

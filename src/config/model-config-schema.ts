@@ -92,20 +92,24 @@ const INTEGER_RANGES: ReadonlyMap<string, readonly [bigint, bigint]> = new Map([
 ]);
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const UNSIGNED_64: ReadonlySet<string> = new Set(['uint64', 'fixed64']);
 
 /**
- * Converts an exact integer to a JS number for a field of `protoType`, or returns the reason it
- * cannot be: outside the proto type's range, or (for 64-bit types) beyond ±Number.MAX_SAFE_INTEGER,
- * where a JS number would silently lose precision.
+ * The value of an exact integer for a field of `protoType`, or the reason it cannot be one: outside
+ * the proto type's range. Values within ±Number.MAX_SAFE_INTEGER are JS numbers; larger uint64
+ * values stay exact as bigints (Triton's own configs use 18446744073709551615 for "no limit", and
+ * /config must give it back unchanged). Larger int64 values (dims, shapes, versions, device ids,
+ * none of which can be that large in a working model) are refused rather than rounded.
  */
-export function integerToNumber(value: bigint, protoType: string): number | string {
+export function integerValue(value: bigint, protoType: string): number | bigint | string {
   const range = INTEGER_RANGES.get(protoType);
   if (range === undefined) return `'${protoType}' is not an integer type`;
   if (value < range[0] || value > range[1]) {
     return `integer ${value} is out of range for ${protoType} [${range[0]}, ${range[1]}]`;
   }
   if (value > MAX_SAFE || value < -MAX_SAFE) {
-    return `integer ${value} is beyond Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) and cannot be represented exactly`;
+    if (UNSIGNED_64.has(protoType)) return value;
+    return `integer ${value} is beyond Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}), which no ${protoType} field of a model config can use`;
   }
   return Number(value);
 }

@@ -90,10 +90,11 @@ function checkShape(tensor: ModelInput | ModelOutput, maxBatchSize: number, labe
   const dims = tensor.dims ?? [];
   const reshape = tensor.reshape?.shape;
   if (dims.length === 0 && reshape === undefined) report(`${label} must specify 'dims'`);
-  const badDim = (d: number): boolean => d < 1 && d !== WILDCARD_DIM;
-  if (dims.some(badDim)) report(`${label}: every dim must be >= 1, or -1 for a variable-size dimension; got [${dims.join(', ')}]`);
+  // 0 is a valid (zero-size) dimension: such tensors hold no elements and still flow end to end.
+  const badDim = (d: number): boolean => d < 0 && d !== WILDCARD_DIM;
+  if (dims.some(badDim)) report(`${label}: every dim must be >= 0, or -1 for a variable-size dimension; got [${dims.join(', ')}]`);
   if (reshape === undefined) return;
-  if (reshape.some(badDim)) report(`${label}: every reshape dim must be >= 1 or -1; got [${reshape.join(', ')}]`);
+  if (reshape.some(badDim)) report(`${label}: every reshape dim must be >= 0 or -1; got [${reshape.join(', ')}]`);
   if (reshape.length === 0 && maxBatchSize === 0) {
     report(`${label} cannot have an empty reshape in a non-batching model: scalar tensors are not supported`);
   }
@@ -174,7 +175,7 @@ function checkDynamicBatching(dynamic: ModelDynamicBatching, maxBatchSize: numbe
       report(`dynamic_batching.default_priority_level must be in [1, ${levels}], got ${level}`);
     }
     for (const [key] of policies) {
-      if (Number(key) < 1 || Number(key) > levels) {
+      if (BigInt(key) < 1n || BigInt(key) > BigInt(levels)) { // exact: keys and levels may be uint64 beyond 2^53
         report(`dynamic_batching.priority_queue_policy level ${key} is outside [1, ${levels}]`);
       }
     }

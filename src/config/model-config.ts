@@ -129,33 +129,39 @@ export interface ModelOptimizationPolicy {
   eager_batching?: boolean;
 }
 
+/**
+ * A uint64 config value: a number up to 2^53 - 1, an exact bigint beyond it (e.g. Triton's
+ * 18446744073709551615 for "no limit"). Use Number(v) where only the magnitude matters.
+ */
+export type Uint64 = number | bigint;
+
 export interface ModelQueuePolicy {
   timeout_action?: TimeoutAction;
-  default_timeout_microseconds?: number;
+  default_timeout_microseconds?: Uint64;
   allow_timeout_override?: boolean;
   max_queue_size?: number;
 }
 
 export interface ModelDynamicBatching {
   preferred_batch_size?: number[];
-  max_queue_delay_microseconds?: number;
+  max_queue_delay_microseconds?: Uint64;
   preserve_ordering?: boolean;
-  priority_levels?: number;
-  default_priority_level?: number;
+  priority_levels?: Uint64;
+  default_priority_level?: Uint64;
   default_queue_policy?: ModelQueuePolicy;
   /** Keyed by priority level as a decimal string ("1", "2", …). */
   priority_queue_policy?: Record<string, ModelQueuePolicy>;
 }
 
 export interface SequenceStrategyDirect {
-  max_queue_delay_microseconds?: number;
+  max_queue_delay_microseconds?: Uint64;
   minimum_slot_utilization?: number;
 }
 
 export interface SequenceStrategyOldest {
   max_candidate_sequences?: number;
   preferred_batch_size?: number[];
-  max_queue_delay_microseconds?: number;
+  max_queue_delay_microseconds?: Uint64;
   preserve_ordering?: boolean;
 }
 
@@ -192,7 +198,7 @@ export interface SequenceState {
 export interface ModelSequenceBatching {
   direct?: SequenceStrategyDirect;
   oldest?: SequenceStrategyOldest;
-  max_sequence_idle_microseconds?: number;
+  max_sequence_idle_microseconds?: Uint64;
   control_input?: SequenceControlInput[];
   state?: SequenceState[];
   iterative_sequence?: boolean;

@@ -11,14 +11,16 @@
  * maps as repeated `{ key: … value: … }` entries; enums by name or number; strings in either
  * quote with C escapes, adjacent strings concatenated; signed decimal / hex / octal integers;
  * floats incl. exponents, an `f` suffix, `inf`, `infinity`, `nan`; bools `true/false/True/False/t/f/1/0`;
- * an optional `,` or `;` after each field.
- * Rejected with INVALID_ARG citing `file:line:column`: unknown fields, wrong value types, a second
- * value for a singular field or oneof, out-of-range integers, unterminated strings and blocks,
- * and nesting deeper than MAX_NESTING_DEPTH.
+ * an optional `,` or `;` after each field. As protobuf's own TextFormat parser (which Triton uses):
+ * a singular field given twice keeps the last value, a message given twice is merged (its lists
+ * appended), and a oneof member replaces the member set before it. uint64 values beyond 2^53 are
+ * kept exact as bigints (see integerValue).
+ * Rejected with INVALID_ARG citing `file:line:column`: unknown fields, wrong value types,
+ * out-of-range integers, unterminated strings and blocks, and nesting deeper than MAX_NESTING_DEPTH.
  */
 import type { ModelConfig } from './model-config.js';
 import {
-  enumTypeOf, integerToNumber, isMapField, mapKeyKind, messageTypeOf, modelConfigSchema, setEntry, valueKind,
+  enumTypeOf, integerValue, isMapField, mapKeyKind, messageTypeOf, modelConfigSchema, setEntry, valueKind,
   type ProtoField, type ProtoMapField, type ProtoType, type ValueKind,
 } from './model-config-schema.js';
 import { PbtxtTokenizer, type Token } from './pbtxt-tokenizer.js';
@@ -54,7 +56,7 @@ class TextFormatParser {
   }
 
   parseDocument(type: ProtoType): Obj {
-    return this.#messageBody(type, undefined, 0);
+    return this.#messageBody(type, undefined, 0, {});
   }
 
   #fail(token: Token, message: string): never {
@@ -73,9 +75,8 @@ class TextFormatParser {
   }
 
   /** Fields up to `closer` (or end of file for the document itself, when `opener` is undefined). */
-  #messageBody(type: ProtoType, opener: Token | undefined, depth: number): Obj {
+  #messageBody(type: ProtoType, opener: Token | undefined, depth: number, message: Obj): Obj {
     const closer = opener === undefined ? undefined : opener.text === '{' ? '}' : '>';
-    const message: Obj = {};
     for (;;) {
       const token = this.#tokens.peek();
       if (token.kind === 'eof') {
@@ -105,7 +106,7 @@ class TextFormatParser {
       const found = this.#tokens.peek();
       this.#fail(found, `expected ':' after field name '${field.name}', got ${this.#describe(found)}`);
     }
-    this.#checkSingular(field, message, nameToken);
+    clearOneofSiblings(field, message);
     const listOpen = this.#tokens.peek();
     if (listOpen.kind === 'symbol' && listOpen.text === '[') {
       if (!field.repeated && !isMapField(field)) {
@@ -115,18 +116,6 @@ class TextFormatParser {
       this.#list(field, kind, message, depth);
     } else {
       this.#storeOne(field, kind, message, depth);
-    }
-  }
-
-  /** Rejects a second value for a singular field and a second member of a oneof. */
-  #checkSingular(field: ProtoField, message: Obj, at: Token): void {
-    if (field.repeated || isMapField(field)) return;
-    if (Object.hasOwn(message, field.name)) {
-      this.#fail(at, `field '${field.name}' is not repeated and is already set`);
-    }
-    const other = field.partOf?.fieldsArray.find((f) => f !== field && Object.hasOwn(message, f.name));
-    if (other !== undefined) {
-      this.#fail(at, `field '${field.name}' cannot be set together with '${other.name}': both belong to oneof '${field.partOf!.name}'`);
     }
   }
 
@@ -150,7 +139,8 @@ class TextFormatParser {
       setEntry(map, key, value);
       return;
     }
-    const value = this.#value(field, kind, depth);
+    const existing = field.repeated ? undefined : message[field.name];
+    const value = this.#value(field, kind, depth, existing as Obj | undefined);
     if (field.repeated) {
       ((message[field.name] ??= []) as unknown[]).push(value);
     } else {
@@ -196,10 +186,11 @@ class TextFormatParser {
     return [String(key ?? defaultValue(field, keyKind)), value ?? defaultValue(field, kind)];
   }
 
-  #value(field: ProtoField, kind: ValueKind, depth: number): unknown {
+  /** `into`: the message already set for a singular message field, which a second occurrence merges into. */
+  #value(field: ProtoField, kind: ValueKind, depth: number, into?: Obj): unknown {
     if (kind === 'message') {
       const opener = this.#openMessage(depth, `message '${field.name}'`);
-      return this.#messageBody(messageTypeOf(field), opener, depth + 1);
+      return this.#messageBody(messageTypeOf(field), opener, depth + 1, into ?? {});
     }
     if (kind === 'enum') return this.#enumValue(field);
     return this.#scalar(field.type, kind, field.name);
@@ -225,7 +216,7 @@ class TextFormatParser {
     }
     const integer = token.kind === 'number' ? parseIntegerLiteral(token.text) : undefined;
     if (integer === undefined) this.#fail(token, `${expected}, got ${negative ? "'-' " : ''}${this.#describe(token)}`);
-    const result = integerToNumber(negative ? -integer : integer, protoType);
+    const result = integerValue(negative ? -integer : integer, protoType);
     if (typeof result === 'string') this.#fail(start, `${result} (field '${fieldName}')`);
     return result;
   }
@@ -263,6 +254,11 @@ class TextFormatParser {
     }
     return name;
   }
+}
+
+/** Setting one member of a oneof clears the others, as protobuf does. */
+function clearOneofSiblings(field: ProtoField, message: Obj): void {
+  for (const f of field.partOf?.fieldsArray ?? []) if (f !== field) delete message[f.name];
 }
 
 function defaultValue(field: ProtoField, kind: ValueKind): unknown {

@@ -4,6 +4,7 @@
  * argv or process.env.
  */
 import { errors } from '../errors/catalogue.js';
+import { parseTraceConfig } from '../observability/trace/trace-config.js';
 
 export interface ServerOptions {
   /** One or more repository folders; model names must be unique across them. */
@@ -49,6 +50,11 @@ export interface ServerOptions {
   /** 0 = info level; ≥ 1 = debug. */
   logVerbose: number;
   logInfo: boolean;
+  /** --log-warning / --log-error: write warning / error records. */
+  logWarning: boolean;
+  logError: boolean;
+  /** --log-file: JSON lines go to this file instead of stdout ('' = stdout). */
+  logFile: string;
   logPretty: boolean;
   /** nvidia-smi used for GPU discovery and GPU metrics ('' = no GPUs); main.ts reads INFERA_NVIDIA_SMI. */
   nvidiaSmi: string;
@@ -58,6 +64,10 @@ export interface ServerOptions {
   allowGpuMetrics: boolean;
   /** --metrics-interval-ms: how often GPU metrics are polled. */
   metricsIntervalMs: number;
+  /** --allow-client-shm: clients may register system shared memory (Triton's default since 26.05: false). */
+  allowClientShm: boolean;
+  /** --trace-config entries, `[<mode>,]<setting>=<value>` (Triton's syntax; see trace-config.ts). */
+  traceConfig: string[];
 }
 
 export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>> = Object.freeze({
@@ -83,15 +93,22 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   exitTimeoutSecs: 30,
   logVerbose: 0,
   logInfo: true,
+  logWarning: true,
+  logError: true,
+  logFile: '',
   logPretty: false,
   nvidiaSmi: 'nvidia-smi',
   cudaVisibleDevices: undefined,
   allowGpuMetrics: true,
   metricsIntervalMs: 2000,
+  allowClientShm: false,
+  traceConfig: [],
 });
 
 export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOptions, 'modelRepositories'>): Readonly<ServerOptions> {
-  const o: ServerOptions = { ...DEFAULT_OPTIONS, ...partial, modelRepositories: [...partial.modelRepositories], loadModels: [...(partial.loadModels ?? [])] };
+  const o: ServerOptions = {
+    ...DEFAULT_OPTIONS, ...partial, modelRepositories: [...partial.modelRepositories], loadModels: [...(partial.loadModels ?? [])], traceConfig: [...(partial.traceConfig ?? [])],
+  };
   const problems: string[] = [];
   if (o.modelRepositories.length === 0) problems.push('at least one --model-repository is required');
   for (const [name, port] of [['grpc-port', o.grpcPort], ['http-port', o.httpPort], ['metrics-port', o.metricsPort]] as const) {
@@ -112,6 +129,11 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (!(o.exitTimeoutSecs >= 0)) problems.push(`--exit-timeout-secs must be >= 0, got ${o.exitTimeoutSecs}`);
   if (!Number.isInteger(o.metricsIntervalMs) || o.metricsIntervalMs < 100) problems.push(`--metrics-interval-ms must be an integer >= 100, got ${o.metricsIntervalMs}`);
   if (!Number.isInteger(o.logVerbose) || o.logVerbose < 0) problems.push(`--log-verbose must be an integer >= 0, got ${o.logVerbose}`);
+  try {
+    parseTraceConfig(o.traceConfig);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
   if (problems.length > 0) throw errors.invalidArg(problems.join('; '));
   return Object.freeze(o);
 }
@@ -126,6 +148,11 @@ function httpTimeoutProblems(o: ServerOptions): string[] {
     out.push(`--http-header-timeout-secs (${o.httpHeaderTimeoutSecs}) must not exceed --http-request-timeout-secs (${o.httpRequestTimeoutSecs})`);
   }
   return out;
+}
+
+/** The LogSettings the server starts with (Triton's logging extension names). */
+export function initialLogSettings(o: Pick<ServerOptions, 'logVerbose' | 'logInfo' | 'logWarning' | 'logError' | 'logFile'>) {
+  return { log_file: o.logFile, log_info: o.logInfo, log_warning: o.logWarning, log_error: o.logError, log_verbose_level: o.logVerbose };
 }
 
 export function logLevel(o: Pick<ServerOptions, 'logVerbose' | 'logInfo'>): string {

@@ -1,5 +1,6 @@
 import type { DataType } from './datatype.js';
 import type { Parameters, Tensor } from './tensor.js';
+import type { RequestTrace, TraceContextHeaders } from '../observability/trace/request-trace.js';
 
 /** An input as a front-end hands it to the core; `data` holds raw bytes (typed contents already encoded). */
 export interface InputTensor extends Tensor {
@@ -25,6 +26,12 @@ export interface InferenceRequest {
   inputs: InputTensor[];
   outputs: RequestedOutput[];
   signal?: AbortSignal;
+  /** W3C trace context the client sent (traceparent metadata / header); only read when traced. */
+  traceContext?: TraceContextHeaders;
+  /** The trace of the ensemble request this step belongs to (set by the ensemble, not front-ends). */
+  parentTrace?: RequestTrace;
+  /** Set by the core when this request is traced; the scheduler stamps its compute phases. */
+  trace?: RequestTrace;
 }
 
 export interface OutputTensor extends Tensor {

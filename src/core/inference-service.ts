@@ -13,10 +13,17 @@ import { readyVersions } from '../repository/model-registry.js';
 import { metadataShape } from './model-signature.js';
 import { validateRequest, type ValidatedRequest } from './request-validator.js';
 import { classify } from './classification.js';
-import { errors } from '../errors/catalogue.js';
+import { errors, modelRef } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
-import { modelConfigFromJson } from '../config/model-config-json.js';
+import { modelConfigFromJsonText } from '../config/model-config-json.js';
+import { DEFAULT_SHM_DIR, SystemSharedMemoryRegistry } from './shared-memory/system-shm-registry.js';
+import { CudaSharedMemoryRegistry } from './shared-memory/cuda-shm-registry.js';
+import { RequestShm, usesSharedMemory } from './shared-memory/request-shm.js';
+import { LogSettings } from '../observability/log-settings.js';
+import { Tracer } from '../observability/trace/tracer.js';
+import { DEFAULT_TRACE_VALUES, TraceSettings, type TraceSettingChange, type TraceSettingsView } from '../observability/trace/trace-settings.js';
+import { beginTrace, endTrace, NO_TRACE_SINK, traceQueued } from './request-tracing.js';
 
 export interface TensorMetadata {
   name: string;
@@ -68,7 +75,22 @@ export interface LoadParameters {
   files?: ReadonlyMap<string, Uint8Array>;
 }
 
+/** The registries the service owns besides the models; each defaults to its "off" form. */
+export interface ServiceExtras {
+  systemShm?: SystemSharedMemoryRegistry;
+  logSettings?: LogSettings;
+  tracer?: Tracer;
+}
+
 export class InferenceService {
+  /** Triton's system_shared_memory regions (register/status/unregister go straight to it). */
+  readonly systemShm: SystemSharedMemoryRegistry;
+  /** Triton's cuda_shared_memory API on a server without CUDA. */
+  readonly cudaShm: CudaSharedMemoryRegistry;
+  /** Triton's logging settings (LogSettings RPC, /v2/logging), applied to the server's logger. */
+  readonly logSettings: LogSettings;
+  /** Triton's trace extension: settings, sampling and the trace sink. */
+  readonly tracer: Tracer;
   readonly #registry: ModelRegistry;
   readonly #metadata: ServerMetadata;
   #control: ModelControl | undefined;
@@ -77,7 +99,11 @@ export class InferenceService {
   /** One fail function per request accepted by infer() and not yet answered. */
   readonly #answering = new Set<(why: (model: string, version: string) => InferenceError) => void>();
 
-  constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl) {
+  constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl, extras: ServiceExtras = {}) {
+    this.systemShm = extras.systemShm ?? new SystemSharedMemoryRegistry({ allowClientShm: false, shmDir: DEFAULT_SHM_DIR });
+    this.cudaShm = new CudaSharedMemoryRegistry((name) => this.systemShm.has(name));
+    this.logSettings = extras.logSettings ?? new LogSettings();
+    this.tracer = extras.tracer ?? new Tracer(new TraceSettings(DEFAULT_TRACE_VALUES), NO_TRACE_SINK);
     this.#registry = registry;
     this.#metadata = metadata;
     this.#control = control;
@@ -89,16 +115,10 @@ export class InferenceService {
     if (this.#stopping) throw errors.serverStopping();
     let config: ModelConfig | undefined;
     if (p.config !== undefined) {
-      let json: unknown;
       try {
-        json = JSON.parse(p.config);
+        config = modelConfigFromJsonText(p.config, 'Invalid config override');
       } catch (e) {
-        throw errors.invalidArg(`Invalid config override: ${(e as Error).message}`);
-      }
-      try {
-        config = modelConfigFromJson(json, 'config override');
-      } catch (e) {
-        throw errors.invalidArg(`Invalid config override: ${(e as Error).message}`);
+        throw errors.invalidArg(`failed to load '${name}': ${(e as Error).message}`);
       }
     }
     await this.#control.load(name, { ...(config ? { config } : {}), ...(p.files ? { files: p.files } : {}) });
@@ -227,7 +247,7 @@ export class InferenceService {
     return new Promise((resolve, reject) => {
       const fail = (why: (model: string, version: string) => InferenceError) => reject(why(req.modelName, req.modelVersion));
       this.#answering.add(fail);
-      this.inferInternal(req).then(
+      this.#inferFrontDoor(req).then(
         (r) => {
           this.#answering.delete(fail);
           resolve(r);
@@ -238,6 +258,18 @@ export class InferenceService {
         },
       );
     });
+  }
+
+  /** infer() after the shutdown check: shared-memory inputs and outputs around inferInternal(). */
+  async #inferFrontDoor(req: InferenceRequest): Promise<InferenceResponse> {
+    if (!usesSharedMemory(req)) return this.inferInternal(req);
+    const shm = await RequestShm.bind(this.systemShm, req, modelRef(req.modelName, req.modelVersion));
+    try {
+      const res = await this.inferInternal(shm.request);
+      return { ...res, outputs: await shm.writeOutputs(res.outputs, modelRef(res.modelName, res.modelVersion)) };
+    } finally {
+      shm.release();
+    }
   }
 
   /**
@@ -262,25 +294,46 @@ export class InferenceService {
     const { loaded } = this.#registry.resolve(req.modelName, req.modelVersion);
     const stats = loaded.stats!;
     const version = String(loaded.version);
+    const trace = req.parentTrace !== undefined || this.tracer.tracing ? beginTrace(this.tracer, req, version, start) : undefined;
     let inScheduler = false;
     try {
       const vr = validateRequest(loaded.signature!, req);
+      if (trace !== undefined) traceQueued(trace, vr.inputs);
       inScheduler = true;
       const tensors = await loaded.scheduler!.enqueue(vr, start);
       inScheduler = false;
       const outputs = postprocess(loaded, vr, tensors);
-      const ns = nowNs() - start;
+      const end = nowNs();
+      const ns = end - start;
       stats.recordSuccess(ns);
       this.#notify({ model: req.modelName, version, durationNs: ns, failure: undefined });
+      if (trace !== undefined) endTrace(this.tracer, trace, end, outputs, undefined);
       return { id: req.id, modelName: req.modelName, modelVersion: version, parameters: {}, outputs };
     } catch (e) {
       const err = InferenceError.from(e);
-      const ns = nowNs() - start;
+      const end = nowNs();
+      const ns = end - start;
       const failure = inScheduler ? schedulerFailureReason(err) : 'OTHER';
       stats.recordFailure(ns, Date.now(), failure);
       this.#notify({ model: req.modelName, version, durationNs: ns, failure });
+      if (trace !== undefined) endTrace(this.tracer, trace, end, [], err);
       throw err;
     }
+  }
+
+  /** Trace settings of `model` ('' = global); NOT_FOUND for a model the repository does not know. */
+  traceSettings(model: string): TraceSettingsView {
+    this.#knownModel(model);
+    return this.tracer.settings.view(model);
+  }
+
+  updateTraceSettings(model: string, changes: Readonly<Record<string, TraceSettingChange>>): TraceSettingsView {
+    this.#knownModel(model);
+    return this.tracer.settings.update(model, changes);
+  }
+
+  #knownModel(model: string): void {
+    if (model !== '' && this.#registry.get(model) === undefined) throw errors.modelNotFound(model);
   }
 
   #notify(outcome: InferenceOutcome): void {

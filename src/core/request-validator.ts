@@ -95,12 +95,21 @@ function checkShape(sig: ModelSignature, spec: TensorSpec, shape: readonly numbe
     }
     dims = shape.slice(1);
   }
+  if (dims.length === 0 && isScalarSpec(sig, spec)) return batch; // a scalar sent as [] for dims [1]
   if (dims.length !== spec.dims.length) throw shapeError(spec, shape, sig, ref);
   for (let i = 0; i < dims.length; i++) {
     const want = spec.dims[i]!;
     if (want !== -1 && want !== dims[i]) throw shapeError(spec, shape, sig, ref);
   }
   return batch;
+}
+
+/**
+ * Dims [1] in a model that does not batch: how Triton serves a rank-0 model tensor. Requests may
+ * send such an input with shape [1] or with the scalar shape []; both carry one element.
+ */
+function isScalarSpec(sig: ModelSignature, spec: TensorSpec): boolean {
+  return sig.maxBatchSize === 0 && spec.dims.length === 1 && spec.dims[0] === 1;
 }
 
 function shapeError(spec: TensorSpec, shape: readonly number[], sig: ModelSignature, ref: string) {

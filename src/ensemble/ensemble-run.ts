@@ -133,6 +133,8 @@ export class EnsembleRun {
       inputs,
       outputs: step.outputs.map((b) => ({ name: b.modelTensor, parameters: {} })),
       signal: this.#controller.signal,
+      // A traced ensemble request traces its steps as its children.
+      ...(req.trace === undefined ? {} : { parentTrace: req.trace }),
     };
   }
 

@@ -10,6 +10,8 @@
 import { nowNs } from '../util/clock.js';
 
 const SPIN_WINDOW_NS = 1_000_000;
+/** setTimeout's largest delay; a longer one (a config's 2^64 - 1 µs timeout) is slept in steps. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 export class DeadlineTimer {
   readonly #fire: () => void;
@@ -48,7 +50,7 @@ export class DeadlineTimer {
       this.#timeout = setTimeout(() => {
         this.#timeout = undefined;
         this.#wait();
-      }, Math.floor((remaining - SPIN_WINDOW_NS) / 1e6));
+      }, Math.min(MAX_TIMEOUT_MS, Math.floor((remaining - SPIN_WINDOW_NS) / 1e6)));
     } else {
       this.#immediate = setImmediate(() => {
         this.#immediate = undefined;

@@ -24,9 +24,10 @@ import { InstancePool } from './instance-pool.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Scheduler } from './scheduler.js';
 import {
-  levelFor, resolveQueuePolicy, timeoutUsFor,
+  levelFor, policyOf, resolveQueuePolicy, timeoutUsFor,
   type DynamicBatchingConfig, type ResolvedQueuePolicy,
 } from './queue-policy.js';
+import { DELAYED, LevelQueues } from './level-queues.js';
 
 export interface SchedulerOptions {
   modelName: string;
@@ -47,6 +48,7 @@ interface Pending {
   readonly vr: ValidatedRequest;
   readonly arrivalNs: number;
   readonly seq: number;
+  /** Priority level (1-based); the request may have moved to DELAYED since. */
   readonly level: number;
   /** Absolute monotonic deadline in the queue, 0 = none. */
   deadlineNs: number;
@@ -63,8 +65,8 @@ export class DynamicBatcher implements Scheduler {
   readonly #maxPreferred: number;
   readonly #delayNs: number;
   readonly #preserveOrdering: boolean;
-  /** Index = level - 1; the last extra queue holds requests delayed by a DELAY timeout. */
-  readonly #queues: Pending[][];
+  /** One queue per priority level in use, plus DELAYED for requests moved by a DELAY timeout. */
+  readonly #queues = new LevelQueues<Pending>();
   readonly #pool: InstancePool;
   #queued = 0;
   #inflight = 0;
@@ -84,9 +86,8 @@ export class DynamicBatcher implements Scheduler {
     const preferred = (db?.preferred_batch_size ?? []).filter((n) => n > 0 && n <= o.maxBatchSize);
     this.#preferred = new Set(preferred);
     this.#maxPreferred = preferred.length > 0 ? Math.max(...preferred) : Math.max(1, o.maxBatchSize);
-    this.#delayNs = (db?.max_queue_delay_microseconds ?? 0) * 1000;
+    this.#delayNs = Number(db?.max_queue_delay_microseconds ?? 0) * 1000;
     this.#preserveOrdering = db?.preserve_ordering ?? false;
-    this.#queues = Array.from({ length: this.#policy.levels + 1 }, () => []);
     this.#pool = new InstancePool(o.instances);
   }
 
@@ -110,10 +111,9 @@ export class DynamicBatcher implements Scheduler {
     if (this.#stopping) return Promise.reject(errors.serverStopping());
     const signal = vr.request.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal, modelName, version));
-    const level = this.#batching ? levelFor(this.#policy, vr.schedule) : 0;
-    const lp = this.#policy.perLevel[level]!;
-    const queue = this.#queues[level]!;
-    if (lp.maxQueueSize > 0 && queue.length >= lp.maxQueueSize) return Promise.reject(errors.queueFull(modelName, version));
+    const level = this.#batching ? levelFor(this.#policy, vr.schedule) : 1;
+    const lp = policyOf(this.#policy, level);
+    if (lp.maxQueueSize > 0 && this.#queues.size(level) >= lp.maxQueueSize) return Promise.reject(errors.queueFull(modelName, version));
     const timeoutUs = this.#batching ? timeoutUsFor(lp, vr.schedule) : 0;
     const p: Pending = {
       vr, arrivalNs, seq: this.#seq++, level,
@@ -128,7 +128,7 @@ export class DynamicBatcher implements Scheduler {
       p.detach = () => signal.removeEventListener('abort', onAbort);
     }
     if (p.deadlineNs > 0) this.#nextDeadlineNs = Math.min(this.#nextDeadlineNs, p.deadlineNs);
-    queue.push(p);
+    this.#queues.push(level, p);
     this.#queued++;
     this.#pump();
     return p.d.promise;
@@ -147,25 +147,16 @@ export class DynamicBatcher implements Scheduler {
 
   /** Fails every queued request with `err` (used when a drain timed out or the model went away). */
   failQueued(err: InferenceError): void {
-    for (const q of this.#queues) {
-      for (const p of q.splice(0)) {
-        this.#queued--;
-        this.#settle(p, () => p.d.reject(err));
-      }
+    for (const p of this.#queues.drain()) {
+      this.#queued--;
+      this.#settle(p, () => p.d.reject(err));
     }
     this.#clearTimer();
   }
 
   #cancel(p: Pending, err: InferenceError): void {
-    const q = this.#queues[p.level]!;
-    let i = q.indexOf(p);
-    let queue = q;
-    if (i < 0) {
-      queue = this.#queues[this.#policy.levels]!;
-      i = queue.indexOf(p);
-    }
-    if (i < 0) return; // already executing: best effort, the result is discarded by the caller
-    queue.splice(i, 1);
+    // Not queued any more means already executing: best effort, the result is discarded by the caller.
+    if (!this.#queues.remove(p.level, p) && !this.#queues.remove(DELAYED, p)) return;
     this.#queued--;
     this.#settle(p, () => p.d.reject(err));
   }
@@ -194,7 +185,7 @@ export class DynamicBatcher implements Scheduler {
    * waited max_queue_delay; then cut at the last preferred size reached, if any.
    */
   #formBatch(now: number): { items: Pending[]; waitUntilNs: number } | undefined {
-    const order = this.#queues.filter((q) => q.length > 0);
+    const order = this.#queues.ordered();
     const head = order[0]?.[0];
     if (head === undefined) return undefined;
     if (!this.#batching) return { items: [head], waitUntilNs: 0 };
@@ -219,9 +210,9 @@ export class DynamicBatcher implements Scheduler {
   /** Applies queue timeouts: REJECT fails the request, DELAY moves it behind every other level. */
   #expire(now: number): void {
     let next = Number.POSITIVE_INFINITY;
-    const delayed = this.#queues[this.#policy.levels]!;
-    for (let l = 0; l < this.#policy.levels; l++) {
-      const q = this.#queues[l]!;
+    for (const l of this.#queues.levels()) {
+      if (l === DELAYED) continue;
+      const q = this.#queues.queue(l)!;
       for (let i = 0; i < q.length; i++) {
         const p = q[i]!;
         if (p.deadlineNs === 0) continue;
@@ -235,21 +226,16 @@ export class DynamicBatcher implements Scheduler {
           this.#queued--;
           this.#settle(p, () => p.d.reject(errors.queueTimeout(this.#o.modelName, this.#o.version)));
         } else {
-          delayed.push(p);
+          this.#queues.push(DELAYED, p);
         }
       }
     }
+    this.#queues.prune();
     this.#nextDeadlineNs = next;
   }
 
   #remove(p: Pending): void {
-    const q = this.#queues[p.level]!;
-    const i = q.indexOf(p);
-    if (i >= 0) q.splice(i, 1);
-    else {
-      const dq = this.#queues[this.#policy.levels]!;
-      dq.splice(dq.indexOf(p), 1);
-    }
+    if (!this.#queues.remove(p.level, p)) this.#queues.remove(DELAYED, p);
     this.#queued--;
     p.detach();
   }
@@ -266,6 +252,10 @@ export class DynamicBatcher implements Scheduler {
       const outputNames = unionOutputs(vrs);
       const result = await instance.execute({ batchSize: total, inputs: mergeInputs(vrs, batchingShape), outputNames });
       stats.recordExecution(total, items.length, result.timings);
+      for (const p of items) {
+        const t = p.vr.request.trace; // traced requests get the phases just recorded, nothing re-measured
+        if (t !== undefined) t.compute(startNs, result.timings, nowNs());
+      }
       const parts = new Map<string, Tensor[]>();
       for (const out of result.outputs) parts.set(out.name, splitOutput(out, sizes, batchingShape, this.#o.modelName));
       items.forEach((p, i) => {

@@ -2,7 +2,9 @@
  * Boots the real server in-process on port 0 and returns a grpc-js client generated from our
  * protos. Register `close` with t.after / after() right away.
  */
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { InferenceServer } from '../../src/server.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { loadInferenceProtos } from '../../src/frontends/grpc/proto-loader.js';
@@ -25,13 +27,14 @@ export interface TestServer {
 export async function startServer(
   repos: string[],
   extra: Partial<ServerOptions> = {},
+  log: Logger = silentLogger(),
 ): Promise<TestServer> {
   const server = await InferenceServer.create(
     {
       modelRepositories: repos, grpcPort: 0, host: '127.0.0.1', httpPort: 0, httpAddress: '127.0.0.1',
       metricsPort: 0, metricsAddress: '127.0.0.1', exitTimeoutSecs: 5, ...extra,
     },
-    silentLogger(),
+    log,
   );
   const { grpcPort, httpPort, metricsPort } = await server.start();
   const target = `127.0.0.1:${grpcPort}`;
@@ -62,4 +65,13 @@ export function call<Req, Res>(
   return new Promise((resolve, reject) => {
     fn(req, (err, res) => (err ? reject(err) : resolve(res as Res)));
   });
+}
+
+/** An assert.rejects validator: a gRPC error with `code` whose details match `re`. */
+export function fails(code: status, re: RegExp): (e: ServiceError) => boolean {
+  return (e) => {
+    assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
+    assert.match(e.details, re);
+    return true;
+  };
 }

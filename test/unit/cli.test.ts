@@ -56,6 +56,19 @@ describe('command line', () => {
     assert.throws(() => parse('--http-idle-timeout-secs', '-1'), /--http-idle-timeout-secs must be an integer in \[0, 86400\]/);
   });
 
+  it('shared memory, trace and log flags', () => {
+    const o = parse(
+      '--allow-client-shm=true', '--trace-config', 'level=TIMESTAMPS', '--trace-config', 'rate=10', '--trace-config', 'triton,file=/tmp/t.json',
+      '--log-warning=false', '--log-error=false', '--log-file', '/tmp/infera.log', '--log-format', 'pretty',
+    );
+    assert.equal(o.allowClientShm, true);
+    assert.deepEqual(o.traceConfig, ['level=TIMESTAMPS', 'rate=10', 'triton,file=/tmp/t.json']);
+    assert.deepEqual([o.logWarning, o.logError, o.logFile], [false, false, '/tmp/infera.log']);
+    assert.equal(o.logPretty, false, 'a log file gets JSON lines');
+    assert.deepEqual([parse().allowClientShm, parse().traceConfig, parse().logFile], [false, [], '']);
+    assert.throws(() => parse('--trace-config', 'level=LOUD'), /--trace-config 'level=LOUD': unsupported trace level/);
+  });
+
   it('--strict-model-config and --disable-auto-complete-config turn auto-complete off', () => {
     assert.equal(parse('--strict-model-config').autoCompleteConfig, false);
     assert.equal(parse('--strict-model-config=true').autoCompleteConfig, false);

@@ -16,11 +16,11 @@ import type { Tensor } from '../../core/tensor.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { nowNs } from '../../util/clock.js';
-import { configProblems, feedShape, reportedShape } from '../config-vs-model.js';
+import { configProblems, feedShape, reportedShape, sentScalar } from '../config-vs-model.js';
 import type { Runner, RunnerContext, RunnerResult } from '../../workers/worker-messages.js';
 import { CUDA_INSTALL_HINT, type OrtProviderConfig } from '../gpu/onnxruntime-providers.js';
 import {
-  bytesOf, datatypeOfOrtType, decodeBytesElements, encodeBytesElements, ortTypeOf, typedView,
+  bytesOf, checkOutputStrings, datatypeOfOrtType, decodeBytesElements, encodeBytesElements, ortTypeOf, typedView,
   type OrtNumericData,
 } from './onnxruntime-types.js';
 
@@ -118,14 +118,26 @@ function toOrtTensor(t: Tensor, shape: number[]): ort.Tensor {
   return new ort.Tensor(ortTypeOf(t.datatype) as ort.Tensor.Type, typedView(t.datatype, t.data, t.name), shape);
 }
 
-function toRawTensor(spec: TensorSpec, value: ort.OnnxValue | undefined, batching: boolean): Tensor {
+function toRawTensor(spec: TensorSpec, value: ort.OnnxValue | undefined, batching: boolean, model: string, scalarRequest: boolean): Tensor {
   if (!(value instanceof ort.Tensor)) {
     throw new InferenceError(ErrorCode.INTERNAL, `output '${spec.name}' is not a tensor`);
+  }
+  if (value.type === 'string') {
+    try {
+      checkOutputStrings(value.data as string[], spec.name);
+    } catch (err) {
+      throw inTensorOf(model, 'output', err as InferenceError);
+    }
   }
   const data = value.type === 'string'
     ? encodeBytesElements(value.data as string[])
     : bytesOf(value.data as OrtNumericData);
-  return { name: spec.name, datatype: spec.datatype, shape: reportedShape(spec, value.dims, batching), data };
+  return { name: spec.name, datatype: spec.datatype, shape: reportedShape(spec, value.dims, batching, scalarRequest), data };
+}
+
+/** `err` (about `tensor 'X'`) restated as about input/output 'X' of the model, code kept. */
+function inTensorOf(model: string, kind: 'input' | 'output', err: InferenceError): InferenceError {
+  return new InferenceError(err.code, `${err.message.replace(/^tensor '/, `${kind} '`)} (${model})`);
 }
 
 class OnnxRunner implements Runner {
@@ -164,7 +176,8 @@ class OnnxRunner implements Runner {
     }
     const t2 = nowNs();
     try {
-      const outputs = fetchSpecs.map((spec) => toRawTensor(spec, results[spec.name], batching));
+      const scalar = sentScalar(inputs, batching);
+      const outputs = fetchSpecs.map((spec) => toRawTensor(spec, results[spec.name], batching, modelId(this.#init), scalar));
       return { outputs, timings: { computeInputNs: t1 - t0, computeInferNs: t2 - t1, computeOutputNs: nowNs() - t2 } };
     } finally {
       for (const v of Object.values(results)) v.dispose();
@@ -181,7 +194,7 @@ class OnnxRunner implements Runner {
       try {
         feeds[t.name] = toOrtTensor(t, feedShape(entry.spec, entry.meta, t.shape, batching));
       } catch (err) {
-        if (err instanceof InferenceError) throw err;
+        if (err instanceof InferenceError) throw inTensorOf(modelId(this.#init), 'input', err);
         throw new InferenceError(ErrorCode.INVALID_ARG,
           `input '${t.name}' of ${modelId(this.#init)}: ${InferenceError.from(err).message}`);
       }

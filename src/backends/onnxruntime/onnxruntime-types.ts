@@ -73,13 +73,16 @@ export function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-const utf8Decoder = new TextDecoder('utf-8');
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
 
 /**
  * Splits BYTES framing (4-byte little-endian length, then the bytes, repeated) into strings for
- * ORT's 'string' tensors. Elements are decoded as UTF-8: ORT's JS API only takes JS strings, so
- * bytes that are not valid UTF-8 are replaced by U+FFFD. Throws INVALID_ARG on broken framing.
+ * ORT's 'string' tensors. onnxruntime-node takes only JS strings and hands them to ORT as
+ * NUL-terminated C strings, so two kinds of element cannot reach the model unchanged: bytes that
+ * are not valid UTF-8 (they would become U+FFFD) and bytes holding a NUL (the string would end
+ * there). Both are refused with INVALID_ARG naming the tensor, the element and the reason, rather
+ * than silently changed. Broken framing is INVALID_ARG too.
  */
 export function decodeBytesElements(bytes: Uint8Array, tensorName: string): string[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -96,10 +99,38 @@ export function decodeBytesElements(bytes: Uint8Array, tensorName: string): stri
       throw new InferenceError(ErrorCode.INVALID_ARG,
         `tensor '${tensorName}': BYTES element ${out.length} claims ${len} bytes but only ${bytes.byteLength - pos} remain`);
     }
-    out.push(utf8Decoder.decode(bytes.subarray(pos, pos + len)));
+    const element = bytes.subarray(pos, pos + len);
+    const nul = element.indexOf(0);
+    if (nul >= 0) {
+      throw new InferenceError(ErrorCode.INVALID_ARG,
+        `tensor '${tensorName}': BYTES element ${out.length} holds a NUL byte at offset ${nul}, and onnxruntime-node ` +
+        'passes strings to ONNX Runtime as C strings, which end at the first NUL: refused rather than truncated');
+    }
+    try {
+      out.push(utf8Decoder.decode(element));
+    } catch {
+      throw new InferenceError(ErrorCode.INVALID_ARG,
+        `tensor '${tensorName}': BYTES element ${out.length} is not valid UTF-8, and onnxruntime-node carries ` +
+        'string tensors as JS strings, which would replace those bytes with U+FFFD: refused rather than changed');
+    }
     pos += len;
   }
   return out;
+}
+
+/**
+ * Refuses an ORT string output element holding U+FFFD: onnxruntime-node decodes the model's bytes
+ * as UTF-8 and puts U+FFFD where they were not valid, so such an element may no longer be the
+ * model's bytes and cannot be returned as them. (A U+FFFD the model really produced is refused as
+ * well: the two cannot be told apart.) NULs in outputs are carried exactly.
+ */
+export function checkOutputStrings(strings: readonly string[], tensorName: string): void {
+  const bad = strings.findIndex((s) => s.includes('\uFFFD'));
+  if (bad >= 0) {
+    throw new InferenceError(ErrorCode.INVALID_ARG,
+      `tensor '${tensorName}': BYTES element ${bad} contains U+FFFD, which onnxruntime-node puts where the model's ` +
+      'bytes were not valid UTF-8; the original bytes are lost, so the output is refused rather than returned changed');
+  }
 }
 
 /** Frames strings as BYTES (UTF-8 bytes, each after its 4-byte little-endian length) in one fresh buffer. */

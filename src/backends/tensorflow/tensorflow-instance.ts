@@ -11,7 +11,7 @@ import { InferenceError } from '../../errors/inference-error.js';
 import { nowNs } from '../../util/clock.js';
 import type { Runner, RunnerContext, RunnerResult } from '../../workers/worker-messages.js';
 import { configProblems, type TfTensorSpec } from './tensorflow-config.js';
-import { feedShape, reportedShape } from '../config-vs-model.js';
+import { feedShape, reportedShape, sentScalar } from '../config-vs-model.js';
 import { loadModel, type LoadedModel } from './tensorflow-model.js';
 import { chooseRuntime } from './tensorflow-runtime-choice.js';
 import type { TfRunnerInfo, TfRunnerInit } from './tensorflow-runner.js';
@@ -50,10 +50,10 @@ export class TfRunner implements Runner {
     return tf.tensor(values as tf.TensorLike, shape, tfjsDtypeOf(t.datatype));
   }
 
-  async #fetch(spec: TfTensorSpec, t: tf.Tensor, batching: boolean): Promise<Tensor> {
+  async #fetch(spec: TfTensorSpec, t: tf.Tensor, batching: boolean, scalarRequest: boolean): Promise<Tensor> {
     const values = t.dtype === 'string' ? await t.bytes() as Uint8Array[] : t.dataSync() as Float32Array | Int32Array | Uint8Array;
     const data = fromTfjsValues(values, t.dtype, spec.datatype, spec.name);
-    return { name: spec.name, datatype: spec.datatype, shape: reportedShape(spec, t.shape, batching), data };
+    return { name: spec.name, datatype: spec.datatype, shape: reportedShape(spec, t.shape, batching, scalarRequest), data };
   }
 
   async execute(inputs: Tensor[], outputNames: string[]): Promise<RunnerResult> {
@@ -71,7 +71,8 @@ export class TfRunner implements Runner {
       const t1 = nowNs();
       results = await this.#run(feeds, outputNames);
       const t2 = nowNs();
-      const outputs = await Promise.all(specs.map((s, i) => this.#fetch(s, results[i]!, batching)));
+      const scalar = sentScalar(inputs, batching);
+      const outputs = await Promise.all(specs.map((s, i) => this.#fetch(s, results[i]!, batching, scalar)));
       return { outputs, timings: { computeInputNs: t1 - t0, computeInferNs: t2 - t1, computeOutputNs: nowNs() - t2 } };
     } finally {
       for (const t of feeds.values()) t.dispose();

@@ -13,6 +13,12 @@ import { isDataType, type DataType } from '../../core/datatype.js';
 import { encodeTypedValues, ValueError } from '../../core/tensor-codec.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
 import { requestParameters, tensorParameters } from './grpc-parameters.js';
+import type { ModelConfig } from '../../config/model-config.js';
+import { setEntry } from '../../config/model-config-schema.js';
+import type { ModelConfig as ProtoModelConfig } from '../../generated/inference/ModelConfig.js';
+import { SHM_REGION } from '../../core/shared-memory/request-shm.js';
+
+const NO_DATA = new Uint8Array(0);
 
 type Contents = InferTensorContents__Output;
 type ContentsField = keyof Contents;
@@ -33,31 +39,40 @@ export function toInferenceRequest(msg: ModelInferRequest__Output, signal?: Abor
   const where = modelRef(msg.model_name, msg.model_version);
   const raw = msg.raw_input_contents;
   if (raw.length > 0) {
-    if (msg.inputs.some((i) => populatedFields(i.contents).length > 0)) {
+    const typed = msg.inputs.find((i) => populatedFields(i.contents).length > 0);
+    if (typed !== undefined) {
       throw errors.invalidArg(
-        `contents field must not be specified when using raw_input_contents for ${where}`,
-      );
-    }
-    if (raw.length > msg.inputs.length) {
-      throw errors.invalidArg(
-        `raw_input_contents has ${raw.length} entries but the request to ${where} has ${msg.inputs.length} inputs`,
+        `contents field must not be specified when using raw_input_contents for '${typed.name}' for ${where}`,
       );
     }
   }
-  const inputs: InputTensor[] = msg.inputs.map((i, idx) => {
+  // Raw entries are used in order by the inputs that do not name a shared-memory region.
+  let nextRaw = 0;
+  const inputs: InputTensor[] = msg.inputs.map((i) => {
     if (!isDataType(i.datatype)) {
       throw errors.invalidArg(`input '${i.name}' of the request to ${where} has invalid datatype '${i.datatype}'`);
     }
+    const parameters = tensorParameters(i.parameters);
     let data: Uint8Array;
-    if (raw.length > 0) {
-      const r = raw[idx];
+    if (parameters[SHM_REGION] !== undefined) {
+      if (populatedFields(i.contents).length > 0) {
+        throw errors.invalidArg(`input '${i.name}' of the request to ${where} sets both contents and '${SHM_REGION}'`);
+      }
+      data = NO_DATA;
+    } else if (raw.length > 0) {
+      const r = raw[nextRaw++];
       if (r === undefined) throw errors.invalidArg(`unable to find data for input tensor '${i.name}' for ${where}: raw_input_contents has ${raw.length} entries`);
       data = r;
     } else {
       data = contentsToBytes(i.datatype, i.contents, i.name, where);
     }
-    return { name: i.name, datatype: i.datatype, shape: i.shape, data, parameters: tensorParameters(i.parameters) };
+    return { name: i.name, datatype: i.datatype, shape: i.shape, data, parameters };
   });
+  if (raw.length > nextRaw) {
+    throw errors.invalidArg(
+      `raw_input_contents has ${raw.length} entries but the request to ${where} has ${nextRaw} inputs that take raw data`,
+    );
+  }
   const req: InferenceRequest = {
     id: msg.id,
     modelName: msg.model_name,
@@ -94,6 +109,23 @@ function contentsToBytes(dt: DataType, c: Contents | null, name: string, where: 
     if (e instanceof ValueError) throw errors.invalidArg(`input '${name}' for ${where}: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * A ModelConfig as the protobuf encoder takes it: uint64 values kept as bigints (beyond 2^53) become
+ * decimal strings, which protobufjs encodes exactly (it would encode a bigint as 0).
+ */
+export function toProtoConfig(config: Readonly<ModelConfig>): ProtoModelConfig {
+  return withBigintsAsStrings(config) as ProtoModelConfig;
+}
+
+function withBigintsAsStrings(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return v.map(withBigintsAsStrings);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) setEntry(out, k, withBigintsAsStrings(x));
+  return out;
 }
 
 /** Triton always answers in raw_output_contents, one entry per output in `outputs` order. */

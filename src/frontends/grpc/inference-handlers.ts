@@ -10,9 +10,11 @@ import type { Logger } from 'pino';
 import { errors } from '../../errors/catalogue.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { toServiceError } from './grpc-status.js';
-import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
+import { toInferenceRequest, toModelInferResponse, toProtoConfig } from './grpc-convert.js';
 import { callSignal } from './call-signal.js';
 import { loadParameters, unloadDependents } from './grpc-repository.js';
+import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
+import { logChanges, logResponse, traceChanges, traceContextOf, traceResponse } from './grpc-settings.js';
 import { logOutcome } from '../../observability/log-policy.js';
 import { refusal } from './bounded-deserialize.js';
 
@@ -41,12 +43,6 @@ function unary<Req, Res>(rpc: string, log: Logger, body: (req: Req, call: Server
   };
 }
 
-function unimplemented(rpc: string, log: Logger): Unary<unknown, never> {
-  return unary(rpc, log, () => {
-    throw errors.notImplemented(rpc);
-  });
-}
-
 function noRepositoryName(name: string): void {
   if (name !== '') throw errors.unsupported(`repository_name '${name}' is not supported: Infera serves one merged repository namespace`);
 }
@@ -58,7 +54,7 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
     ModelReady: unary('ModelReady', log, (r) => ({ ready: svc.modelReady(r.name, r.version) })),
     ServerMetadata: unary('ServerMetadata', log, () => svc.serverMetadata()),
     ModelMetadata: unary('ModelMetadata', log, (r) => svc.modelMetadata(r.name, r.version)),
-    ModelConfig: unary('ModelConfig', log, (r) => ({ config: svc.modelConfig(r.name, r.version) })),
+    ModelConfig: unary('ModelConfig', log, (r) => ({ config: toProtoConfig(svc.modelConfig(r.name, r.version)) })),
     ModelStatistics: unary('ModelStatistics', log, (r) => ({ model_stats: svc.modelStatistics(r.name, r.version) })),
     RepositoryIndex: unary('RepositoryIndex', log, (r) => {
       noRepositoryName(r.repository_name);
@@ -67,7 +63,10 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
     ModelInfer: unary('ModelInfer', log, async (r, call) => {
       const { signal, dispose } = callSignal(call, r.model_name, r.model_version);
       try {
-        return toModelInferResponse(await svc.infer(toInferenceRequest(r, signal)));
+        const req = toInferenceRequest(r, signal);
+        const tc = traceContextOf(call.metadata);
+        if (tc !== undefined) req.traceContext = tc;
+        return toModelInferResponse(await svc.infer(req));
       } finally {
         dispose();
       }
@@ -86,14 +85,29 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
       await svc.unloadModel(r.model_name, unloadDependents(r.parameters));
       return {};
     }),
-    SystemSharedMemoryStatus: unimplemented('SystemSharedMemoryStatus', log),
-    SystemSharedMemoryRegister: unimplemented('SystemSharedMemoryRegister', log),
-    SystemSharedMemoryUnregister: unimplemented('SystemSharedMemoryUnregister', log),
-    CudaSharedMemoryStatus: unimplemented('CudaSharedMemoryStatus', log),
-    CudaSharedMemoryRegister: unimplemented('CudaSharedMemoryRegister', log),
-    CudaSharedMemoryUnregister: unimplemented('CudaSharedMemoryUnregister', log),
-    TraceSetting: unimplemented('TraceSetting', log),
-    LogSettings: unimplemented('LogSettings', log),
+    SystemSharedMemoryStatus: unary('SystemSharedMemoryStatus', log, (r) => ({ regions: systemShmStatus(svc.systemShm.status(r.name)) })),
+    SystemSharedMemoryRegister: unary('SystemSharedMemoryRegister', log, (r) => {
+      svc.systemShm.register(r.name, r.key, r.offset, r.byte_size);
+      return {};
+    }),
+    SystemSharedMemoryUnregister: unary('SystemSharedMemoryUnregister', log, (r) => {
+      svc.systemShm.unregister(r.name);
+      return {};
+    }),
+    CudaSharedMemoryStatus: unary('CudaSharedMemoryStatus', log, (r) => ({ regions: cudaShmStatus(svc.cudaShm.status(r.name)) })),
+    CudaSharedMemoryRegister: unary('CudaSharedMemoryRegister', log, (r) => svc.cudaShm.register(r.name)),
+    CudaSharedMemoryUnregister: unary('CudaSharedMemoryUnregister', log, (r) => {
+      svc.cudaShm.unregister(r.name);
+      return {};
+    }),
+    TraceSetting: unary('TraceSetting', log, (r) => {
+      const changes = traceChanges(r);
+      return traceResponse(Object.keys(changes).length === 0 ? svc.traceSettings(r.model_name) : svc.updateTraceSettings(r.model_name, changes));
+    }),
+    LogSettings: unary('LogSettings', log, (r) => {
+      const changes = logChanges(r);
+      return logResponse(Object.keys(changes).length === 0 ? svc.logSettings.get() : svc.logSettings.update(changes));
+    }),
   };
 }
 

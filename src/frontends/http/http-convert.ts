@@ -14,10 +14,13 @@ import type { InferenceRequest, InferenceResponse, InputTensor, RequestedOutput 
 import type { Parameters, ParameterValue } from '../../core/tensor.js';
 import { isDataType } from '../../core/datatype.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
-import { JsonFloat, JsonSyntaxError, parseLosslessJson } from './lossless-json.js';
+import { JsonFloat, JsonSyntaxError, parseLosslessJson } from '../../util/lossless-json.js';
 import { bytesToJsonDataText, isIntegerType, jsonDataToBytes } from './json-tensor-data.js';
 import { scanJson } from './json-scan.js';
 import { REQUEST_LIMITS } from '../../core/request-limits.js';
+import { SHM_REGION } from '../../core/shared-memory/request-shm.js';
+
+const NO_DATA = new Uint8Array(0);
 
 type Obj = Record<string, unknown>;
 
@@ -140,14 +143,16 @@ function toInput(j: unknown, idx: number, binary: Uint8Array, cursor: { offset: 
   if (!Array.isArray(shapeJson)) throw errors.invalidArg(`${at} must have a 'shape' array`);
   if (shapeJson.length > REQUEST_LIMITS.dims) throw errors.resourceExhausted(`${at} has a shape of ${shapeJson.length} dimensions, more than the limit of ${REQUEST_LIMITS.dims}`);
   const shape = shapeJson.map((d, k) => uint(d, `dimension ${k} of the shape of ${at}`));
-  const { binary_data_size: size, shared_memory_region: shm, ...rest } = optObj(j, 'parameters', `in ${at}`);
-  const sources = [j['data'] !== undefined, size !== undefined, shm !== undefined].filter(Boolean).length;
+  const { binary_data_size: size, ...rest } = optObj(j, 'parameters', `in ${at}`);
+  const shm = rest[SHM_REGION] !== undefined;
+  const sources = [j['data'] !== undefined, size !== undefined, shm].filter(Boolean).length;
   if (sources !== 1) {
     throw errors.invalidArg(`${at}: an input must set exactly one of 'data', 'binary_data_size' or 'shared_memory_region'`);
   }
-  if (shm !== undefined) throw errors.invalidArg(`${at}: shared memory region ${describe(shm)} is not registered (Infera has no shared memory support)`);
   let data: Uint8Array;
-  if (size !== undefined) {
+  if (shm) {
+    data = NO_DATA; // the core reads it from the region
+  } else if (size !== undefined) {
     const n = uint(size, `binary_data_size of ${at}`);
     if (cursor.offset + n > binary.byteLength) {
       throw errors.invalidArg(`${at}: expecting ${n} bytes of binary data at offset ${cursor.offset} but only ${binary.byteLength - cursor.offset} remain after the JSON header`);
@@ -167,9 +172,9 @@ function toOutputs(json: unknown, where: string): { outputs: RequestedOutput[]; 
   const outputs = json.map((o: unknown, idx): RequestedOutput => {
     if (!isObj(o) || typeof o['name'] !== 'string') throw errors.invalidArg(`output ${idx} of the request to ${where} must be an object with a string 'name'`);
     const name = o['name'];
-    const { binary_data: bin, shared_memory_region: shm, ...rest } = optObj(o, 'parameters', `in output '${name}' of the request to ${where}`);
-    if (shm !== undefined) throw errors.invalidArg(`output '${name}' of the request to ${where}: shared memory region ${describe(shm)} is not registered (Infera has no shared memory support)`);
+    const { binary_data: bin, ...rest } = optObj(o, 'parameters', `in output '${name}' of the request to ${where}`);
     if (bin !== undefined && typeof bin !== 'boolean') throw errors.invalidArg(`parameter 'binary_data' of output '${name}' for ${where} must be a boolean`);
+    if (bin === true && rest[SHM_REGION] !== undefined) throw errors.invalidArg(`output '${name}' of the request to ${where} cannot set both 'binary_data' and '${SHM_REGION}'`);
     explicit.set(name, bin === true);
     return { name, parameters: plainParameters(rest, `output '${name}'`, where) };
   });
@@ -225,6 +230,8 @@ export function toHttpInferResponse(r: InferenceResponse, isBinary: (output: str
   const binary: Uint8Array[] = [];
   const outputs = r.outputs.map((o) => {
     const head = `{"name":${JSON.stringify(o.name)},"datatype":"${o.datatype}","shape":${JSON.stringify(o.shape)}`;
+    // Written into its shared-memory region: no data here, the region in `parameters`.
+    if (o.parameters[SHM_REGION] !== undefined) return `${head},"parameters":${parametersText(o.parameters)}}`;
     if (isBinary(o.name)) {
       binary.push(o.data);
       return `${head},"parameters":{"binary_data_size":${o.data.byteLength}}}`;

@@ -10,6 +10,7 @@ import { errors, modelRef } from '../../errors/catalogue.js';
 import { decodeBody, encodeBody, HEADER_LENGTH_HEADER, pickEncoding, splitInferBody } from './http-body.js';
 import { binarySelector, parseRequestJson, toHttpInferResponse, toInferenceRequest, type HttpInferRequest } from './http-convert.js';
 import { rawBinaryRequest } from './raw-binary-request.js';
+import { traceContextOf } from './http-settings.js';
 
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
@@ -41,6 +42,8 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
     parsed = toInferenceRequest(json, split.binary, model, version);
   }
   parsed.request.signal = disconnectSignal(reply, model, version);
+  const tc = traceContextOf(req);
+  if (tc !== undefined) parsed.request.traceContext = tc;
   const res = toHttpInferResponse(await svc.infer(parsed.request), binarySelector(parsed.binary));
   let out = res.binary.length === 0 ? res.json : Buffer.concat([res.json, ...res.binary]);
   if (res.binary.length > 0) {

@@ -17,7 +17,7 @@ import type { DataType } from '../../core/datatype.js';
 import { elementCount } from '../../core/datatype.js';
 import { decodeToValues, encodeTypedValues, ValueError } from '../../core/tensor-codec.js';
 import { errors } from '../../errors/catalogue.js';
-import { JsonFloat } from './lossless-json.js';
+import { JsonFloat } from '../../util/lossless-json.js';
 
 /** Deeper `data` nesting is refused (a natural-shape tensor nests as deep as its rank). */
 export const MAX_DATA_DEPTH = 64;

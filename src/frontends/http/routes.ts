@@ -7,11 +7,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { InferenceService, ModelStatistics } from '../../core/inference-service.js';
 import { modelConfigToJson } from '../../config/model-config-json.js';
+import { stringifyLosslessJson } from '../../util/lossless-json.js';
 import { errors } from '../../errors/catalogue.js';
 import { methodNotAllowed, notFound } from './http-status.js';
 import { parseRequestJson } from './http-convert.js';
 import { handleInfer } from './infer-handler.js';
 import { loadParameters, unloadDependents } from './http-repository.js';
+import { registerSharedMemoryRoutes } from './http-shared-memory.js';
+import { registerSettingsRoutes } from './http-settings.js';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
 type Params = Record<string, string | undefined>;
@@ -22,7 +25,7 @@ export interface RouteOptions {
   maxInputBytes: number;
 }
 
-function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
+export function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>): void {
   app.route({
     method: ALL_METHODS,
     url,
@@ -57,7 +60,7 @@ function bodyOf(req: FastifyRequest): Buffer {
 }
 
 /** An optional JSON object body (repository routes): empty → {}. */
-function optionalJsonBody(req: FastifyRequest, what: string): Record<string, unknown> {
+export function optionalJsonBody(req: FastifyRequest, what: string): Record<string, unknown> {
   const body = bodyOf(req);
   if (body.byteLength === 0) return {};
   const v = parseRequestJson(body, what);
@@ -71,19 +74,8 @@ export function registerRoutes(app: FastifyInstance, svc: InferenceService, o: R
   route(app, '/v2', { GET: (_q, reply) => void sendJson(reply, svc.serverMetadata()) });
   registerModelRoutes(app, svc, o);
   registerRepositoryRoutes(app, svc);
-  for (const url of [
-    '/v2/systemsharedmemory/status', '/v2/systemsharedmemory/region/:region/status', '/v2/systemsharedmemory/unregister',
-    '/v2/systemsharedmemory/region/:region/register', '/v2/systemsharedmemory/region/:region/unregister',
-    '/v2/cudasharedmemory/status', '/v2/cudasharedmemory/region/:region/status', '/v2/cudasharedmemory/unregister',
-    '/v2/cudasharedmemory/region/:region/register', '/v2/cudasharedmemory/region/:region/unregister',
-    '/v2/trace/setting', '/v2/models/:model/trace/setting', '/v2/logging',
-  ]) {
-    const feature = url.split('/')[2] ?? url;
-    const h: Handler = () => {
-      throw errors.notImplemented(`the ${feature} extension`);
-    };
-    route(app, url, url.endsWith('status') ? { GET: h } : url.includes('setting') || url.endsWith('logging') ? { GET: h, POST: h } : { POST: h });
-  }
+  registerSharedMemoryRoutes(app, svc);
+  registerSettingsRoutes(app, svc);
 }
 
 function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: RouteOptions): void {
@@ -103,7 +95,8 @@ function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: Rou
   modelRoute(app, '/config', {
     GET: (req, reply) => {
       const { model, version } = nameVersion(req);
-      sendJson(reply, modelConfigToJson(svc.modelConfig(model, version)));
+      // Lossless: uint64 fields beyond 2^53 (bigints) are written as exact JSON integers.
+      reply.code(200).header('content-type', 'application/json').send(stringifyLosslessJson(modelConfigToJson(svc.modelConfig(model, version))));
     },
   });
   const stats: Handler = (req, reply) => {

@@ -157,7 +157,10 @@ describe('ModelInfer errors carry the right status and name model and tensor', (
   it('raw and typed contents mixed → INVALID_ARGUMENT', async () => {
     const req = simpleRequest(a, a);
     req.inputs![0]!.contents = { int_contents: a };
-    await rejects(req, status.INVALID_ARGUMENT, /contents field must not be specified when using raw_input_contents/);
+    await rejects(req, status.INVALID_ARGUMENT, /^contents field must not be specified when using raw_input_contents for 'INPUT0' for model 'simple'$/);
+    const second = simpleRequest(a, a);
+    second.inputs![1]!.contents = { int_contents: a };
+    await rejects(second, status.INVALID_ARGUMENT, /^contents field must not be specified when using raw_input_contents for 'INPUT1' for model 'simple'$/);
   });
   it('typed contents of the wrong kind → INVALID_ARGUMENT', () =>
     rejects({

@@ -48,7 +48,8 @@ describe('health and server metadata', () => {
     const m = await call(c().ServerMetadata.bind(c()), {});
     assert.equal(m.name, 'infera');
     assert.match(m.version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(m.extensions, ['classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'statistics']);
+    // Triton's order (PROTOCOL.md §6.7); system_shared_memory only with --allow-client-shm=true.
+    assert.deepEqual(m.extensions, ['classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'statistics', 'trace', 'logging']);
   });
 
   it('ModelReady: true, false for a version that is not served, NOT_FOUND for an unknown model', async () => {
@@ -130,12 +131,6 @@ describe('repository index', () => {
 });
 
 describe('RPCs whose feature has not landed answer UNIMPLEMENTED', () => {
-  for (const rpc of ['SystemSharedMemoryStatus', 'CudaSharedMemoryStatus', 'TraceSetting', 'LogSettings'] as const) {
-    it(rpc, async () => {
-      const fn = (c() as unknown as Record<string, (r: object, cb: (e: ServiceError | null) => void) => void>)[rpc]!.bind(c());
-      await assert.rejects(call(fn, {}), (e: ServiceError) => e.code === status.UNIMPLEMENTED && /not implemented/.test(e.details));
-    });
-  }
   it('ModelStreamInfer', async () => {
     const stream = c().ModelStreamInfer();
     const err = await new Promise<ServiceError>((resolve) => {

@@ -276,7 +276,8 @@ describe('bad requests get the right status and say why', () => {
     ['unknown input (core)', jsonText({ inputs: [{ ...good, name: 'NOPE', data: [1, 2] }] }), 400, /unexpected inference input 'NOPE'/],
     ['unknown output (core)', jsonText({ inputs: [{ ...good, data: [1, 2] }], outputs: [{ name: 'X' }] }), 400, /unexpected inference output 'X'/],
     ['wrong datatype (core)', jsonText({ inputs: [{ ...good, datatype: 'FP32', data: [1, 2] }] }), 400, /data-type is 'FP32'/],
-    ['shared memory', jsonText({ inputs: [{ ...good, parameters: { shared_memory_region: 'r' } }] }), 400, /shared memory/],
+    ['shared memory without a byte size', jsonText({ inputs: [{ ...good, parameters: { shared_memory_region: 'r' } }] }), 400, /'shared_memory_byte_size' must be given/],
+    ['an unregistered shared memory region', jsonText({ inputs: [{ ...good, parameters: { shared_memory_region: 'r', shared_memory_byte_size: 8 } }] }), 404, /Unable to find shared memory region: 'r'/],
     ['deep nesting', `{"inputs":[{"name":"IN","datatype":"INT32","shape":[1,2],"data":${'['.repeat(100)}1,2${']'.repeat(100)}}]}`, 400, /nested deeper/],
   ];
   for (const [name, body, status, match] of cases) {

@@ -54,7 +54,7 @@ describe('explicit model control over HTTP', () => {
     assert.equal((json(await http(`${u}/v2/models/a/config`)) as { max_batch_size: number }).max_batch_size, 2);
     const bad = await postJson(`${u}/v2/repository/models/a/load`, { parameters: { config: '{"no_such_field": 1}' } });
     assert.equal(bad.status, 400);
-    assert.match(errorOf(bad), /Invalid config override/);
+    assert.match(errorOf(bad), /^failed to load 'a': Invalid config override: .*no_such_field/);
     assert.equal((await http(`${u}/v2/repository/models/a/load`, { method: 'POST' })).status, 200);
     assert.equal((json(await http(`${u}/v2/models/a/config`)) as { max_batch_size: number }).max_batch_size, 4);
   });

@@ -92,8 +92,8 @@ describe('explicit mode', () => {
     assert.equal(cfg!.max_batch_size, 2);
     await load(ts, 'a'); // without an override the on-disk config is back
     assert.equal((await call(ts.client.ModelConfig.bind(ts.client), { name: 'a', version: '' })).config!.max_batch_size, 4);
-    await assert.rejects(load(ts, 'a', { config: { string_param: '{"max_batch_size": ' } }), fails(status.INVALID_ARGUMENT, /Invalid config override/));
-    await assert.rejects(load(ts, 'a', { config: { string_param: '{"no_such_field": 1}' } }), fails(status.INVALID_ARGUMENT, /Invalid config override.*no_such_field/));
+    await assert.rejects(load(ts, 'a', { config: { string_param: '{"max_batch_size": ' } }), fails(status.INVALID_ARGUMENT, /^failed to load 'a': Invalid config override: unexpected end of JSON/));
+    await assert.rejects(load(ts, 'a', { config: { string_param: '{"no_such_field": 1}' } }), fails(status.INVALID_ARGUMENT, /^failed to load 'a': Invalid config override: .*no_such_field/));
   });
 
   it('file overrides load a model from the request into a private folder', async () => {

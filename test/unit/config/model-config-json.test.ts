@@ -8,6 +8,8 @@ import { InferenceError } from '../../../src/errors/inference-error.js';
 import { findPackageRoot } from '../../../src/util/package-root.js';
 import { normalizeModelConfig } from '../../../src/config/model-config-normalize.js';
 import { modelConfigFromJson, modelConfigToJson, parseModelConfigText } from '../../../src/config/pbtxt.js';
+import { modelConfigFromJsonText } from '../../../src/config/model-config-json.js';
+import { stringifyLosslessJson } from '../../../src/util/lossless-json.js';
 
 const FIXTURES = join(findPackageRoot(), 'test', 'fixtures', 'pbtxt');
 const fixture = (name: string) => parseModelConfigText(readFileSync(join(FIXTURES, name), 'utf8'), name);
@@ -62,6 +64,23 @@ describe('modelConfigToJson / modelConfigFromJson', () => {
     assert.equal(JSON.stringify(json),
       '{"dynamic_batching":{"max_queue_delay_microseconds":9007199254740991},' +
       '"model_metrics":{"metric_control":[{"histogram_options":{"buckets":[1,"Infinity","-Infinity","NaN"]}}]}}');
+  });
+
+  it('reads uint64 values beyond 2^53 from JSON text exactly and writes them back exactly', () => {
+    const text = '{"name":"m","dynamic_batching":{"priority_levels":18446744073709551615,"default_priority_level":"18446744073709551615",' +
+      '"default_queue_policy":{"default_timeout_microseconds":18446744073709551615},"max_queue_delay_microseconds":4.0},"max_batch_size":8e0}';
+    const config = modelConfigFromJsonText(text, 'override');
+    assert.deepEqual(config.dynamic_batching, {
+      priority_levels: 18446744073709551615n, default_priority_level: 18446744073709551615n,
+      default_queue_policy: { default_timeout_microseconds: 18446744073709551615n }, max_queue_delay_microseconds: 4,
+    });
+    assert.equal(config.max_batch_size, 8);
+    const written = stringifyLosslessJson(modelConfigToJson(config, { includeDefaults: false }));
+    assert.match(written, /"priority_levels":18446744073709551615,"default_priority_level":18446744073709551615/);
+    assert.match(written, /"default_timeout_microseconds":18446744073709551615/);
+    assert.deepEqual(modelConfigFromJsonText(written, 'again'), config);
+    assert.throws(() => modelConfigFromJsonText('{"max_batch_size": ', 'override'), /^InferenceError|override: unexpected end of JSON/);
+    assert.throws(() => modelConfigFromJsonText('{"max_batch_size": 1.5}', 'override'), /expected an integer \(int32\), got number 1\.5/);
   });
 
   it('accepts int64 as strings, enums case-insensitively or by number, camelCase names and null', () => {

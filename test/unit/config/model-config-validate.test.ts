@@ -44,7 +44,7 @@ describe('validateModelConfig', () => {
   });
 
   it('reports every problem, not just the first', () => {
-    const found = problems(base({ max_batch_size: -1, input: [{ name: '', dims: [0] }] }));
+    const found = problems(base({ max_batch_size: -1, input: [{ name: '', dims: [-5] }] }));
     assert.ok(found.length >= 4, JSON.stringify(found));
   });
 
@@ -59,8 +59,8 @@ describe('validateModelConfig', () => {
     assertProblem(base({ input: [{ name: 'IN', dims: [1] }] }), /input 'IN' must specify 'data_type'/);
     assertProblem(base({ input: [{ name: 'IN', data_type: 'TYPE_INVALID', dims: [1] }] }), /must specify 'data_type'/);
     assertProblem(base({ input: [{ name: 'IN', data_type: 'TYPE_FP32' }] }), /input 'IN' must specify 'dims'/);
-    assertProblem(base({ output: [{ name: 'OUT', data_type: 'TYPE_FP32', dims: [2, 0] }] }), /every dim must be >= 1, or -1.*\[2, 0\]/);
-    assertProblem(base({ output: [{ name: 'OUT', data_type: 'TYPE_FP32', dims: [-2] }] }), /every dim must be >= 1/);
+    assertProblem(base({ output: [{ name: 'OUT', data_type: 'TYPE_FP32', dims: [2, -2] }] }), /every dim must be >= 0, or -1.*\[2, -2\]/);
+    assert.deepEqual(problems(base({ output: [{ name: 'OUT', data_type: 'TYPE_FP32', dims: [2, 0] }] })), [], 'a zero-size dim is valid');
     assert.deepEqual(problems(base({ input: [{ name: 'IN', data_type: 'TYPE_FP32', dims: [-1, 3] }] })), []);
   });
 
@@ -73,7 +73,8 @@ describe('validateModelConfig', () => {
     assertProblem(withReshape([2, 3], [5]), /hold different numbers of elements/);
     assertProblem(withReshape([2, -1], [2, 3]), /hold different numbers of elements/);
     assertProblem(withReshape([1], [], 0), /empty reshape in a non-batching model/);
-    assertProblem(withReshape([4], [0, 4]), /every reshape dim must be >= 1/);
+    assertProblem(withReshape([4], [-2, 4]), /every reshape dim must be >= 0 or -1/);
+    assertProblem(withReshape([4], [0, 4]), /hold different numbers of elements/);
   });
 
   it('checks max_batch_size and dynamic batching sizes', () => {

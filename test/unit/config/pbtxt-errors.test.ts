@@ -68,13 +68,6 @@ describe('parseModelConfigText rejects invalid configs with file:line:column', (
     assertRejected('max_batch_size 8', 1, 16, /expected ':' after field name 'max_batch_size'/);
   });
 
-  it('a second value for a singular field, and two members of one oneof', () => {
-    assertRejected('name: "a"\nname: "b"', 2, 1, /'name' is not repeated and is already set/);
-    assertRejected('optimization { graph { level: 1 } graph { level: 2 } }', 1, 35, /'graph' is not repeated/);
-    assertRejected('dynamic_batching { }\nsequence_batching { }', 2, 1, /oneof 'scheduling_choice'/);
-    assertRejected('version_policy { latest { } all { } }', 1, 29, /'all' cannot be set together with 'latest'.*policy_choice/);
-  });
-
   it('a list for a singular field, and malformed lists', () => {
     assertRejected('name: ["a", "b"]', 1, 7, /'name' is not repeated; a list/);
     assertRejected('input { dims: [1 2] }', 1, 18, /expected ',' or '\]' in the list of 'dims'/);

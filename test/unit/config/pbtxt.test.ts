@@ -194,3 +194,43 @@ describe('text-format syntax', () => {
     assert.deepEqual(parse('# nothing here\n   \n'), {});
   });
 });
+
+describe('parseModelConfigText: fields given twice and 64-bit integers, as protobuf\'s TextFormat parser', () => {
+  it('a singular scalar given twice keeps the last value', () => {
+    assert.deepEqual(parse('max_batch_size: 0\nmax_batch_size: 8'), { max_batch_size: 8 });
+    assert.deepEqual(parse('name: "a"\nname: "b"'), { name: 'b' });
+  });
+
+  it('a message given twice is merged: scalars overwritten, lists appended', () => {
+    assert.deepEqual(parse('optimization { graph { level: 1 } graph { level: 2 } }'), { optimization: { graph: { level: 2 } } });
+    assert.deepEqual(
+      parse('dynamic_batching { preferred_batch_size: [2] max_queue_delay_microseconds: 1 }\ndynamic_batching { preferred_batch_size: [4] max_queue_delay_microseconds: 5 }'),
+      { dynamic_batching: { preferred_batch_size: [2, 4], max_queue_delay_microseconds: 5 } },
+    );
+  });
+
+  it('a oneof member replaces the member set before it', () => {
+    assert.deepEqual(parse('dynamic_batching { }\nsequence_batching { }'), { sequence_batching: {} });
+    assert.deepEqual(parse('version_policy { latest { } all { } }'), { version_policy: { all: {} } });
+  });
+
+  it('keeps uint64 values beyond 2^53 exact (bigint) and refuses int64 values it cannot hold exactly', () => {
+    const config = parse(`dynamic_batching {
+      priority_levels: 18446744073709551615 default_priority_level: 18446744073709551615
+      max_queue_delay_microseconds: 9007199254740993
+      default_queue_policy { default_timeout_microseconds: 18446744073709551615 }
+      priority_queue_policy { key: 18446744073709551615 value { max_queue_size: 3 } }
+    }`);
+    assert.deepEqual(config.dynamic_batching, {
+      priority_levels: 18446744073709551615n,
+      default_priority_level: 18446744073709551615n,
+      max_queue_delay_microseconds: 9007199254740993n,
+      default_queue_policy: { default_timeout_microseconds: 18446744073709551615n },
+      priority_queue_policy: { '18446744073709551615': { max_queue_size: 3 } },
+    });
+    const safe = parse('dynamic_batching { max_queue_delay_microseconds: 9007199254740991 }').dynamic_batching as Record<string, unknown>;
+    assert.equal(safe.max_queue_delay_microseconds, 9007199254740991, 'values up to 2^53 - 1 stay numbers');
+    assert.throws(() => parse('input { dims: [ 9007199254740993 ] }'), /9007199254740993 is beyond Number.MAX_SAFE_INTEGER.*'dims'/);
+    assert.throws(() => parse('dynamic_batching { priority_levels: 18446744073709551616 }'), /out of range for uint64/);
+  });
+});

@@ -133,6 +133,24 @@ describe('priorities and queue policy', () => {
     assert.deepEqual(done, [0, 3, 2, 4, 1]);
   });
 
+  it('serves 2^64 - 1 priority levels (Triton QA values) with queues only for the levels in use', async () => {
+    const inst = new FakeInstance('i0', { delayMs: 10 });
+    const max = 18446744073709551615n;
+    const b = batcher([inst], {
+      preferred_batch_size: [1], priority_levels: max, default_priority_level: max,
+      default_queue_policy: { default_timeout_microseconds: max, timeout_action: 'REJECT' },
+      priority_queue_policy: { '2': { max_queue_size: 1 } },
+    });
+    const done: number[] = [];
+    const track = (v: number, p?: number) => b.enqueue(req(v, p === undefined ? {} : { priority: p })).then(() => done.push(v));
+    const all = [track(0), track(1), track(2, 2 ** 40), track(3, 2), track(4, 1)];
+    await assert.rejects(b.enqueue(req(5, { priority: 2 })), /maximum queue size/, "level 2's own policy applies");
+    await Promise.all(all);
+    // 0 runs at once; then level 1 (4), level 2 (3), level 2^40 (2), and last the default level 2^64 - 1 (1).
+    // The 2^64 - 1 µs timeout never expires (and arms no overflowing timer).
+    assert.deepEqual(done, [0, 4, 3, 2, 1]);
+  });
+
   it('rejects with UNAVAILABLE when the level queue is full', async () => {
     const inst = new FakeInstance('i0', { delayMs: 30 });
     const b = batcher([inst], { preferred_batch_size: [1], default_queue_policy: { max_queue_size: 2 } });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DATATYPES } from '../../../../src/core/datatype.js';
 import { InferenceError } from '../../../../src/errors/inference-error.js';
 import {
-  bytesOf, datatypeOfOrtType, decodeBytesElements, encodeBytesElements, ortTypeOf, typedView,
+  bytesOf, checkOutputStrings, datatypeOfOrtType, decodeBytesElements, encodeBytesElements, ortTypeOf, typedView,
 } from '../../../../src/backends/onnxruntime/onnxruntime-types.js';
 
 const invalidArg = (pattern: RegExp) => (err: unknown): boolean => {
@@ -67,9 +67,23 @@ describe('typedView', () => {
 
 describe('BYTES framing', () => {
   it('round-trips strings, including empty and non-ASCII ones', () => {
-    const strings = ['héllo', '', 'a\u0000b', '日本'];
+    const strings = ['héllo', '', 'a\uFFFDb', '日本'];
     assert.deepEqual(decodeBytesElements(encodeBytesElements(strings), 'S'), strings);
     assert.deepEqual(decodeBytesElements(new Uint8Array(0), 'S'), []);
+  });
+
+  it('refuses elements onnxruntime-node would change: a NUL byte, bytes that are not UTF-8', () => {
+    const framed = (...elements: number[][]) => new Uint8Array(elements.flatMap((e) => [e.length, 0, 0, 0, ...e]));
+    assert.throws(() => decodeBytesElements(framed([0x6f, 0x6b], [0x68, 0x65, 0, 0x6c]), 'S'),
+      invalidArg(/^tensor 'S': BYTES element 1 holds a NUL byte at offset 2, .*C strings.*refused rather than truncated$/));
+    assert.throws(() => decodeBytesElements(framed([0xff, 0xfe]), 'S'),
+      invalidArg(/^tensor 'S': BYTES element 0 is not valid UTF-8, .*U\+FFFD: refused rather than changed$/));
+    assert.throws(() => decodeBytesElements(framed([0xe6, 0x97]), 'S'), invalidArg(/element 0 is not valid UTF-8/), 'a cut multi-byte sequence');
+  });
+
+  it('refuses output strings holding U+FFFD and passes NULs', () => {
+    checkOutputStrings(['he\u0000llo', ''], 'O');
+    assert.throws(() => checkOutputStrings(['ok', 'x\uFFFD'], 'O'), invalidArg(/^tensor 'O': BYTES element 1 contains U\+FFFD/));
   });
 
   it('decodes from a view at an offset', () => {

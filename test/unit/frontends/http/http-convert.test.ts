@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   binarySelector, parseRequestJson, toHttpInferResponse, toInferenceRequest,
 } from '../../../../src/frontends/http/http-convert.js';
-import { JsonFloat } from '../../../../src/frontends/http/lossless-json.js';
+import { JsonFloat } from '../../../../src/util/lossless-json.js';
 import { rawBinaryRequest } from '../../../../src/frontends/http/raw-binary-request.js';
 import { InferenceError } from '../../../../src/errors/inference-error.js';
 import { encodeTypedValues } from '../../../../src/core/tensor-codec.js';

@@ -1,5 +1,6 @@
 /**
- * A JSON parser that keeps what JSON.parse throws away, for the inference request header:
+ * A JSON parser that keeps what JSON.parse throws away, for the inference request header and
+ * ModelConfig JSON (load overrides), and its writing twin for bigints:
  * - integers beyond ±(2^53 − 1) become bigints, exact (INT64/UINT64 data, uint64 parameters);
  * - numbers written with a fraction or an exponent become JsonFloat, so `1.0` stays
  *   distinguishable from `1` (Triton rejects `1.0` for integer datatypes);
@@ -34,6 +35,21 @@ const SPECIAL: ReadonlyArray<readonly [string, unknown]> = [
   ['-Infinity', new JsonFloat(-Infinity, '-Infinity')],
 ];
 const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+/**
+ * JSON.stringify, except that bigints are written as exact JSON integers (JSON.stringify throws on
+ * them), e.g. a config's uint64 18446744073709551615. `undefined` members are left out as usual.
+ */
+export function stringifyLosslessJson(value: unknown): string {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : stringifyLosslessJson(v))).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const members: string[] = [];
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) members.push(`${JSON.stringify(k)}:${stringifyLosslessJson(v)}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
 
 export function parseLosslessJson(text: string): unknown {
   const p = new Parser(text);

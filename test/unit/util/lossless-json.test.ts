@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonFloat, JsonSyntaxError, MAX_JSON_DEPTH, parseLosslessJson } from '../../../../src/frontends/http/lossless-json.js';
+import { JsonFloat, JsonSyntaxError, MAX_JSON_DEPTH, parseLosslessJson, stringifyLosslessJson } from '../../../src/util/lossless-json.js';
 
 /** JsonFloat and bigint → a number, so results compare with JSON.parse's. */
 function plain(v: unknown): unknown {
@@ -87,5 +87,13 @@ describe('parseLosslessJson', () => {
         assert.ok(!valid, `JSON.parse accepts ${JSON.stringify(t)} but the lossless parser does not`);
       }
     }
+  });
+});
+
+describe('stringifyLosslessJson', () => {
+  it('writes bigints as exact integers and everything else as JSON.stringify does', () => {
+    const value = { a: 18446744073709551615n, b: [1, -9007199254740993n, 'x"y', null, undefined], c: { d: true, e: undefined }, f: 1.5 };
+    assert.equal(stringifyLosslessJson(value), '{"a":18446744073709551615,"b":[1,-9007199254740993,"x\\"y",null,null],"c":{"d":true},"f":1.5}');
+    assert.deepEqual(parseLosslessJson(stringifyLosslessJson(value)), { a: 18446744073709551615n, b: [1, -9007199254740993n, 'x"y', null, null], c: { d: true }, f: new JsonFloat(1.5, '1.5') });
   });
 });
