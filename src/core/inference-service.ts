@@ -100,6 +100,8 @@ export class InferenceService {
   #stopping = false;
   #starting = false;
   readonly #observers = new Set<InferenceObserver>();
+  /** One fail function per request accepted by infer() and not yet answered. */
+  readonly #answering = new Set<(why: (model: string, version: string) => InferenceError) => void>();
 
   constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl, extras: ServiceExtras = {}) {
     this.systemShm = extras.systemShm ?? new SystemSharedMemoryRegistry({ allowClientShm: false, shmDir: DEFAULT_SHM_DIR });
@@ -249,20 +251,41 @@ export class InferenceService {
    * Runs one request through its model's scheduler. Resolves with the requested outputs (all,
    * when none were requested), classification applied; rejects with InferenceError.
    */
-  async infer(req: InferenceRequest): Promise<InferenceResponse> {
-    if (this.#stopping) throw errors.serverStopping();
-    return this.#withSharedMemory(req, (r) => this.#run(r, undefined));
+  infer(req: InferenceRequest): Promise<InferenceResponse> {
+    if (this.#stopping) return Promise.reject(errors.serverStopping());
+    return this.#answerable(req, (r) => this.#run(r, undefined));
   }
 
   /**
    * A request whose responses go to `sink` (ModelStreamInfer; see response-stream.ts for the
    * contract). Resolves after the final send(); rejects with InferenceError instead. Same
-   * validation, scheduling, statistics and observers as infer(). Models that are not decoupled
-   * answer exactly once, with the final flag.
+   * validation, scheduling, statistics and observers as infer(), and answered on shutdown as
+   * infer() is. Models that are not decoupled answer exactly once, with the final flag.
    */
   async inferStream(req: InferenceRequest, sink: ResponseSink): Promise<void> {
     if (this.#stopping) throw errors.serverStopping();
-    sink.send(await this.#withSharedMemory(req, (r) => this.#run(r, () => sink.accepted())), true);
+    sink.send(await this.#answerable(req, (r) => this.#run(r, () => sink.accepted())), true);
+  }
+
+  /**
+   * A front-door request: tracked in #answering until it settles, so failUnanswered() can answer
+   * it on shutdown; shared-memory inputs and outputs around `run`.
+   */
+  #answerable(req: InferenceRequest, run: (r: InferenceRequest) => Promise<InferenceResponse>): Promise<InferenceResponse> {
+    return new Promise((resolve, reject) => {
+      const fail = (why: (model: string, version: string) => InferenceError) => reject(why(req.modelName, req.modelVersion));
+      this.#answering.add(fail);
+      this.#withSharedMemory(req, run).then(
+        (r) => {
+          this.#answering.delete(fail);
+          resolve(r);
+        },
+        (e: unknown) => {
+          this.#answering.delete(fail);
+          reject(e);
+        },
+      );
+    });
   }
 
   /**
@@ -279,6 +302,18 @@ export class InferenceService {
     } finally {
       shm.release();
     }
+  }
+
+  /**
+   * Answers every request accepted by infer() and not yet answered, queued or executing, with
+   * `why(model, version)`; used on shutdown when the exit timeout ran out, before the listeners
+   * close, so clients get a reason rather than a dropped call. The work itself is not stopped
+   * (schedulers drop what is queued; an executing batch finishes or ends with its instance) and
+   * its result, if any, is discarded.
+   */
+  failUnanswered(why: (model: string, version: string) => InferenceError): void {
+    for (const fail of this.#answering) fail(why);
+    this.#answering.clear();
   }
 
   /**

@@ -33,6 +33,7 @@ import { dedicatedWorkerRequested } from '../instance-hosting.js';
 import { autoCompleteOnnxConfig, DEFAULT_MAX_BATCH_SIZE } from './onnxruntime-autocomplete.js';
 import type { OnnxRunnerInit, OnnxSessionOptions, TensorSpec } from './onnxruntime-runner.js';
 import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
+import { disableOnnxruntimeTelemetry } from './onnxruntime-env.js';
 import {
   describeExecutionProviders, EXECUTION_PROVIDER_PARAMETER, ortCudaProviderInstalled, planOrtProviders,
   requestedGpuAccelerator, type GpuAccelerator,
@@ -191,6 +192,7 @@ function validateOnnxConfig(config: Readonly<ModelConfig>): void {
 }
 
 export function createOnnxruntimeBackend(options: OnnxruntimeBackendOptions = {}): Backend {
+  disableOnnxruntimeTelemetry(); // before any instance's worker loads onnxruntime-node
   const cpuCount = (): number => options.cpuCount ?? availableParallelism();
   let cudaProbe: boolean | undefined;
   const cudaInstalled = (): boolean => (cudaProbe ??= options.cudaProviderInstalled ?? ortCudaProviderInstalled());

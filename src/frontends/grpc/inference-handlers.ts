@@ -17,14 +17,22 @@ import { loadParameters, unloadDependents } from './grpc-repository.js';
 import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
 import { logChanges, logResponse, traceChanges, traceContextOf, traceResponse } from './grpc-settings.js';
 import { logOutcome } from '../../observability/log-policy.js';
+import { refusal } from './bounded-deserialize.js';
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
 
-/** Wraps a sync-or-async body so every outcome reaches the callback exactly once. */
+/**
+ * Wraps a sync-or-async body so every outcome reaches the callback exactly once. A request the
+ * bounded deserializer refused is answered with its error; the body never sees it.
+ */
 function unary<Req, Res>(rpc: string, log: Logger, body: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Unary<Req, Res> {
   return (call, cb) => {
     Promise.resolve()
-      .then(() => body(call.request, call))
+      .then(() => {
+        const refused = refusal(call.request);
+        if (refused !== undefined) throw refused;
+        return body(call.request, call);
+      })
       .then(
         (res) => cb(null, res),
         (e: unknown) => {

@@ -30,6 +30,7 @@ import { InferenceError } from '../../errors/inference-error.js';
 import { logOutcome } from '../../observability/log-policy.js';
 import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
 import { toServiceError } from './grpc-status.js';
+import { refusal } from './bounded-deserialize.js';
 
 type Stream = ServerDuplexStream<ModelInferRequest__Output, ModelStreamInferResponse>;
 
@@ -37,6 +38,9 @@ type Stream = ServerDuplexStream<ModelInferRequest__Output, ModelStreamInferResp
 export const MAX_STREAM_INFLIGHT = 256;
 
 const RPC = 'ModelStreamInfer';
+
+/** Stands in for a request the wire scan refused: nothing of it was decoded. */
+const REFUSED_MESSAGE = { id: '', model_name: '', model_version: '' } as ModelInferRequest__Output;
 
 export function streamInferHandler(svc: InferenceService, log: Logger): (call: Stream) => void {
   return (call) => new StreamSession(call, svc, log).start();
@@ -79,6 +83,13 @@ class StreamSession {
 
   #onRequest(msg: ModelInferRequest__Output): void {
     if (this.#closed) return;
+    // A message the wire scan refused (bounded-deserialize.ts) is answered on the stream like any
+    // failed request; it has no id to echo, and the stream goes on.
+    const refused = refusal(msg);
+    if (refused !== undefined) {
+      this.#fail(REFUSED_MESSAGE, refused, false);
+      return;
+    }
     this.#inflight++;
     const ac = new AbortController();
     const abort = () => ac.abort(errors.cancelled(msg.model_name, msg.model_version));

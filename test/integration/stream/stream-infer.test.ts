@@ -79,6 +79,17 @@ describe('ModelStreamInfer', () => {
     assert.equal(await s.end(), null);
   });
 
+  it('a request the wire scan refuses (more entries than allowed) is answered on the stream, which goes on', async () => {
+    const s = new StreamClient(ts.client);
+    // Nothing of a refused message is decoded, so its answer carries no id.
+    const hostile = await s.infer(simple('', { raw_input_contents: Array.from({ length: 5000 }, () => Buffer.alloc(0)) }));
+    assert.match(hostile.error_message, /more than 4096 entries/);
+    const ok = await s.infer(simple('after-refusal'));
+    assert.equal(ok.error_message, '');
+    assert.equal(ok.infer_response!.id, 'after-refusal');
+    assert.equal(await s.end(), null);
+  });
+
   it('lets a fast request overtake a slow one and correlates them by id', async () => {
     const s = new StreamClient(ts.client);
     const pSlow = s.infer(slow('slow-1'));
