@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   const repo = repository();
   const child = await startChild(
     [path.join(ROOT, 'dist', 'src', 'main.js'), `--model-repository=${repo}`, ...(process.env['BENCH_GRPC_MAX_INPUT'] ? [`--grpc-max-input-size=${process.env['BENCH_GRPC_MAX_INPUT']}`] : []), '--grpc-port=0', '--http-port=0', '--allow-metrics=false', '--log-format=json', '--log-info=true'],
-    (rec) => rec['msg'] === 'server started',
+    (rec) => rec['msg'] === 'startup complete',
   );
   const grpcPort = child.info['grpcPort'] as number;
   const httpPort = child.info['httpPort'] as number;

@@ -174,7 +174,7 @@ function mlpRequest(model: string): Buffer {
 async function withServer<T>(repo: string, fn: (target: string) => Promise<T>): Promise<T> {
   const child = await startChild(
     [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--log-format', 'json'],
-    (r) => r['msg'] === 'server started',
+    (r) => r['msg'] === 'startup complete',
   );
   try {
     return await fn(`127.0.0.1:${child.info['grpcPort'] as number}`);

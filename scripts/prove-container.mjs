@@ -120,10 +120,10 @@ async function proveRuntime(rt) {
   const exited = new Promise((ok) => child.on('exit', (code, signal) => ok({ code, signal })));
   try {
     const ports = await new Promise((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error('no "server started" line within 120 s')), 120_000);
+      const timer = setTimeout(() => fail(new Error('no "startup complete" line within 120 s')), 120_000);
       createInterface({ input: child.stdout }).on('line', (l) => {
         const j = JSON.parse(l);
-        if (j.msg === 'server started') {
+        if (j.msg === 'startup complete') {
           clearTimeout(timer);
           ok(j);
         }

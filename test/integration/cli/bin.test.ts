@@ -21,7 +21,10 @@ describe('the infera bin', () => {
   it('is dist/src/main.js with a node shebang, and npm start runs it', () => {
     assert.equal(pkg.bin['infera'], 'dist/src/main.js');
     assert.match(readFileSync(path.join(ROOT, pkg.bin['infera']), 'utf8'), /^#!\/usr\/bin\/env node\n/);
-    assert.ok(pkg.scripts['start']!.includes(`node ${pkg.bin['infera']}`), pkg.scripts['start']);
+    // npm start execs the launcher (build, then the same entry in the same process: scripts/start.mjs).
+    assert.equal(pkg.scripts['start'], 'exec node scripts/start.mjs');
+    const launcher = readFileSync(path.join(ROOT, 'scripts', 'start.mjs'), 'utf8');
+    assert.ok(launcher.includes(`join(root, ${pkg.bin['infera']!.split('/').map((p) => `'${p}'`).join(', ')})`), 'the launcher imports the bin');
   });
 
   it('npx infera --help lists every flag, exactly as node dist/src/main.js --help', () => {
@@ -44,7 +47,7 @@ describe('the infera bin', () => {
         createInterface({ input: child.stdout! }).on('line', (l) => {
           const j = JSON.parse(l) as { msg: string; grpcPort: number; httpPort: number };
           messages.push(j.msg);
-          if (j.msg === 'server started') ok(j);
+          if (j.msg === 'startup complete') ok(j);
         });
         child.on('exit', (code) => fail(new Error(`exited with ${code} before starting`)));
       });

@@ -35,7 +35,7 @@ describe('files the server writes', () => {
       proc.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
       createInterface({ input: proc.stdout }).on('line', (l) => {
         const rec = (() => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } })();
-        if (rec['msg'] === 'server started') resolve(rec);
+        if (rec['msg'] === 'startup complete') resolve(rec);
       });
     });
     const data = Array.from({ length: 16 }, (_, i) => i);
