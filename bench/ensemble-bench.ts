@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   const child = await startChild(
     [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1',
       '--allow-http=false', '--allow-metrics=false', '--log-format', 'json'],
-    (r) => r['msg'] === 'server started',
+    (r) => r['msg'] === 'startup complete',
   );
   const target = `127.0.0.1:${child.info['grpcPort'] as number}`;
   const { grpcObject } = loadInferenceProtos();

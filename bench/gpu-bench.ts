@@ -107,9 +107,9 @@ function sampleUtilization(nvidiaSmi: string, visible: string | undefined): () =
   };
 }
 
-/** Models that did not load, from the server's "server started" log record. */
+/** Models that did not load, from the server's "startup complete" log record. */
 function unavailable(child: Child): string[] {
-  const models = (child.info['models'] ?? []) as { name: string; state: string; reason?: string }[];
+  const models = (child.info['unavailable'] ?? []) as { name: string; state: string; reason?: string }[];
   return models.filter((m) => m.state !== 'READY').map((m) => `${m.name}: ${m.reason ?? m.state}`);
 }
 
@@ -167,7 +167,7 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchRow[]> {
     const child = await startChild(
       [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1',
         '--allow-http=false', '--allow-metrics=false', '--log-format', 'json'],
-      (r) => r['msg'] === 'server started',
+      (r) => r['msg'] === 'startup complete',
     );
     try {
       const failed = unavailable(child);

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   const child = await startChild(
     [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--http-port', '0', '--metrics-port', '0',
       '--grpc-address', '127.0.0.1', '--http-address', '127.0.0.1', '--metrics-address', '127.0.0.1', '--log-format', 'json'],
-    (r) => r['msg'] === 'server started',
+    (r) => r['msg'] === 'startup complete',
   );
   const httpPort = child.info['httpPort'] as number;
   const grpcPort = child.info['grpcPort'] as number;

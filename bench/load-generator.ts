@@ -49,32 +49,49 @@ export function percentile(sorted: number[], p: number): number {
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const clients = Array.from({ length: Math.min(4, o.concurrency) }, () =>
     new Client(o.target, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.use_local_subchannel_pool': 1 }));
+  let verified = o.verify === undefined;
+  const one = (worker: number) => new Promise<boolean>((resolve) => {
+    clients[worker % clients.length]!.makeUnaryRequest(o.method, identity, identity, o.request, (err: ServiceError | null, res?: Buffer) => {
+      if (err === null && !verified && res !== undefined) {
+        o.verify!(res);
+        verified = true;
+      }
+      resolve(err === null);
+    });
+  });
+  try {
+    return await closedLoop(o, one);
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+export interface LoopOptions {
+  concurrency: number;
+  windowMs: number;
+  maxWindows: number;
+}
+
+/**
+ * `concurrency` callers, each with one call of `send(worker)` outstanding (true = success), timed
+ * over windows until throughput is stable or maxWindows is reached.
+ */
+export async function closedLoop(o: LoopOptions, send: (worker: number) => Promise<boolean>): Promise<LoadResult> {
   let recording: number[] | undefined;
   let completed = 0;
   let errors = 0;
   let stop = false;
-  let verified = o.verify === undefined;
-  const one = (client: Client) => new Promise<void>((resolve) => {
-    const t0 = process.hrtime.bigint();
-    client.makeUnaryRequest(o.method, identity, identity, o.request, (err: ServiceError | null, res?: Buffer) => {
-      const us = Number(process.hrtime.bigint() - t0) / 1000;
-      if (err !== null) errors++;
-      else {
-        if (!verified && res !== undefined) {
-          o.verify!(res);
-          verified = true;
-        }
-        if (recording !== undefined) {
-          recording.push(us);
-          completed++;
-        }
-      }
-      resolve();
-    });
-  });
   const loops = Array.from({ length: o.concurrency }, async (_, i) => {
-    const client = clients[i % clients.length]!;
-    while (!stop) await one(client);
+    while (!stop) {
+      const t0 = process.hrtime.bigint();
+      const ok = await send(i);
+      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      if (!ok) errors++;
+      else if (recording !== undefined) {
+        recording.push(us);
+        completed++;
+      }
+    }
   });
   await new Promise((r) => setTimeout(r, Math.min(1000, o.windowMs / 2))); // warm-up
   const windows: WindowResult[] = [];
@@ -91,7 +108,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   recording = undefined;
   stop = true;
   await Promise.all(loops);
-  for (const c of clients) c.close();
   const last = windows.slice(-3);
   const lat = last.flatMap((w) => w.latenciesUs).sort((a, b) => a - b);
   return {

@@ -10,8 +10,12 @@
  * GPU section (issue 8): bench/gpu-bench.ts, after the table above; it prints
  * "GPU benchmark skipped: <reason>" on a machine without a GPU.
  *
+ * Stream and sequence rows (issue 11): bench/stream-bench.ts; `simple` over one ModelStreamInfer
+ * stream against unary at the same concurrency, and N concurrent sequences of length L on the
+ * bundled simple_dyna_sequence (oldest strategy, 2 instances).
+ *
  * Options (env): BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|mlp|gpu to run one family, BENCH_MLP_C (concurrency list, default 1,8,32,64),
+ * BENCH_ONLY=simple|stream|mlp|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +30,8 @@ import { runLoad, type LoadResult } from './load-generator.js';
 import { startChild } from './child-process.js';
 import { ortCeiling } from './ort-ceiling.js';
 import { runGpuBench } from './gpu-bench.js';
+import { runSequenceLoad, runStreamLoad } from './stream-bench.js';
+import type { ModelInferRequest } from '../src/generated/inference/ModelInferRequest.js';
 
 const ROOT = findPackageRoot();
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
@@ -45,6 +51,11 @@ const INTRA_OP = Number(process.env['BENCH_INTRA_OP'] ?? 1);
 const MLP_INSTANCES = Number(process.env['BENCH_MLP_INSTANCES'] ?? 1);
 const MLP_CONCURRENCY = (process.env['BENCH_MLP_C'] ?? '1,8,32,64').split(',').map(Number);
 const METHOD = '/inference.GRPCInferenceService/ModelInfer';
+/** Concurrency of the stream row (BENCH_STREAM_C, default 16). */
+const STREAM_C = Number(process.env['BENCH_STREAM_C'] ?? 16);
+/** Concurrent sequences and their length for the sequence row (BENCH_SEQ_N, BENCH_SEQ_L; default 32, 8). */
+const SEQ_N = Number(process.env['BENCH_SEQ_N'] ?? 32);
+const SEQ_L = Number(process.env['BENCH_SEQ_L'] ?? 8);
 
 interface Row {
   scenario: string;
@@ -97,6 +108,7 @@ async function buildRepo(): Promise<string> {
   const mlp = builder.buildMlp({ inputSize: MLP_IN, hidden: [1024, 1024, 1024], outputSize: MLP_OUT, seed: 7 });
   add('mlp_off', mlpConfig('mlp_off', false), mlp);
   add('mlp_on', mlpConfig('mlp_on', true), mlp);
+  cpSync(path.join(ROOT, 'model-repository', 'simple_dyna_sequence'), path.join(dir, 'simple_dyna_sequence'), { recursive: true });
   return dir;
 }
 
@@ -126,8 +138,13 @@ async function statsOf(target: string, model: string): Promise<ModelStatistics__
 }
 
 async function measure(target: string, model: string, request: Buffer, concurrency: number): Promise<Omit<Row, 'scenario' | 'batching' | 'instances'>> {
+  return measureWith(target, model, concurrency, () => runLoad({ target, method: METHOD, request, concurrency, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS }));
+}
+
+/** Runs `load` and reads the model's statistics around it. */
+async function measureWith(target: string, model: string, concurrency: number, load: () => Promise<LoadResult>): Promise<Omit<Row, 'scenario' | 'batching' | 'instances'>> {
   const before = await statsOf(target, model);
-  const result = await runLoad({ target, method: METHOD, request, concurrency, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
+  const result = await load();
   const after = await statsOf(target, model);
   const d = (f: (s: ModelStatistics__Output) => number) => f(after) - f(before);
   const reqs = Math.max(1, d((s) => s.inference_stats!.success!.count));
@@ -157,7 +174,7 @@ function mlpRequest(model: string): Buffer {
 async function withServer<T>(repo: string, fn: (target: string) => Promise<T>): Promise<T> {
   const child = await startChild(
     [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--log-format', 'json'],
-    (r) => r['msg'] === 'server started',
+    (r) => r['msg'] === 'startup complete',
   );
   try {
     return await fn(`127.0.0.1:${child.info['grpcPort'] as number}`);
@@ -190,6 +207,7 @@ async function main(): Promise<void> {
         row.ceiling = { name: 'grpc-js echo', throughput: echo.throughput, ratio: row.result.throughput / echo.throughput };
       }
     }
+    if (ONLY === '' || ONLY === 'stream') await streamRows(repo, rows);
     if (ONLY === '' || ONLY === 'mlp') {
       await withServer(repo, async (target) => {
         for (const c of MLP_CONCURRENCY) {
@@ -211,6 +229,39 @@ async function main(): Promise<void> {
   }
   if (ONLY !== 'gpu') report(rows);
   if (ONLY === '' || ONLY === 'gpu') await runGpuBench({ windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
+}
+
+/** `simple` over one ModelStreamInfer stream vs unary at c=16; N sequences of length L on the oldest strategy. */
+async function streamRows(repo: string, rows: Row[]): Promise<void> {
+  const loop = { concurrency: STREAM_C, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS };
+  await withServer(repo, async (target) => {
+    const unary = await measure(target, 'simple_2i', simpleRequest('simple_2i'), STREAM_C);
+    const streamed = await measureWith(target, 'simple_2i', STREAM_C, () => runStreamLoad(target, simpleMessage('simple_2i'), loop));
+    rows.push({
+      scenario: `simple stream c=${STREAM_C}`, batching: true, instances: 2, ...streamed,
+      ceiling: { name: `unary c=${STREAM_C}`, throughput: unary.result.throughput, ratio: streamed.result.throughput / unary.result.throughput },
+    });
+    const seq = await measureWith(target, 'simple_dyna_sequence', SEQ_N, () => runSequenceLoad(target, SEQ_L, sequenceStep, { ...loop, concurrency: SEQ_N }));
+    rows.push({ scenario: `sequence N=${SEQ_N} L=${SEQ_L} oldest`, batching: true, instances: 2, ...seq });
+  });
+}
+
+function simpleMessage(model: string): ModelInferRequest {
+  const a = Buffer.from(Int32Array.from({ length: 16 }, (_, i) => i).buffer);
+  return {
+    model_name: model,
+    inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16] }, { name: 'INPUT1', datatype: 'INT32', shape: [1, 16] }],
+    raw_input_contents: [a, a],
+  };
+}
+
+function sequenceStep(id: number, value: number, start: boolean, end: boolean): ModelInferRequest {
+  return {
+    model_name: 'simple_dyna_sequence',
+    inputs: [{ name: 'INPUT', datatype: 'INT32', shape: [1, 1] }],
+    raw_input_contents: [Buffer.from(Int32Array.of(value).buffer)],
+    parameters: { sequence_id: { int64_param: id }, sequence_start: { bool_param: start }, sequence_end: { bool_param: end } },
+  };
 }
 
 function report(rows: Row[]): void {
@@ -236,6 +287,10 @@ function report(rows: Row[]): void {
   if (on1 && off1) {
     targets.push(`- MLP c=1 p99 on − off: ${f((on1.result.p99Us - off1.result.p99Us) / 1000, 2)} ms (target ≤ ${MLP_DELAY_US / 1000} ms delay + 1 ms)`);
   }
+  const st = rows.find((r) => r.scenario.startsWith('simple stream'));
+  if (st?.ceiling) targets.push(`- ${st.scenario} (one stream) / unary at the same concurrency: ${f(st.ceiling.ratio * 100)}%`);
+  const sq = rows.find((r) => r.scenario.startsWith('sequence'));
+  if (sq) targets.push(`- ${sq.scenario}: ${f(sq.result.throughput)} infer/s, average batch ${f(sq.avgBatch, 1)} (batches form across sequences)`);
   const s16 = rows.find((r) => r.scenario === 'simple c=16');
   if (s16?.ceiling) targets.push(`- simple c=16 (2 instances, batching) / grpc-js echo: ${f(s16.ceiling.ratio * 100)}% (target ≥ 50%)`);
   const text = [...lines, '', 'Targets:', ...targets].join('\n');

@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const child = await startChild(
     [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--http-port', '0',
       '--http-address', '127.0.0.1', '--allow-metrics=false', '--allow-client-shm=true', '--log-format', 'json'],
-    (r) => r['msg'] === 'server started',
+    (r) => r['msg'] === 'startup complete',
   );
   const { grpcObject } = loadInferenceProtos();
   const client: GRPCInferenceServiceClient = new grpcObject.inference.GRPCInferenceService(

@@ -11,6 +11,7 @@ import {
   node,
   valueInfo,
 } from './onnx-builder.mjs';
+import { buildSimpleSequence } from './repository-models.mjs';
 
 /** v2 wire datatype → ONNX element type, for the identity fixtures. */
 export const IDENTITY_DATATYPES = Object.freeze({
@@ -227,6 +228,30 @@ export function buildSlow({ matmuls = SLOW_DEFAULT_MATMULS } = {}) {
   });
 }
 
+/**
+ * sequence_echo_<control>_<corrid>: echoes what the sequence batcher fed it. OUTPUT = INPUT
+ * (INT32 [batch, 1]); START_OUT, END_OUT, READY_OUT = the control inputs (one `control` type);
+ * CORRID_OUT = CORRID (one `corrid` type). Lets tests read the synthesised control tensors.
+ */
+export function buildSequenceEcho(control, corrid) {
+  const ctrl = IDENTITY_DATATYPES[control];
+  const id = IDENTITY_DATATYPES[corrid];
+  const io = (name, type) => valueInfo(name, type, ['batch', 1]);
+  const names = ['START', 'END', 'READY'];
+  return encodeModel({
+    name: `sequence_echo_${control.toLowerCase()}_${corrid.toLowerCase()}`,
+    doc: 'Echoes INPUT and the sequence control tensors',
+    nodes: [['INPUT', 'OUTPUT'], ...names.map((n) => [n, `${n}_OUT`]), ['CORRID', 'CORRID_OUT']].map(([i, o]) => node('Identity', [i], [o])),
+    inputs: [io('INPUT', DataType.INT32), ...names.map((n) => io(n, ctrl)), io('CORRID', id)],
+    outputs: [io('OUTPUT', DataType.INT32), ...names.map((n) => io(`${n}_OUT`, ctrl)), io('CORRID_OUT', id)],
+  });
+}
+
+/** The control/CORRID type pairs of the sequence_echo fixtures: every control kind and CORRID type once. */
+export const SEQUENCE_ECHO_TYPES = Object.freeze([
+  ['INT32', 'UINT64'], ['FP32', 'INT64'], ['BOOL', 'BYTES'], ['INT32', 'UINT32'], ['INT32', 'INT32'],
+]);
+
 const utf8 = (text) => new Uint8Array(Buffer.from(text, 'utf8'));
 
 /**
@@ -251,6 +276,9 @@ export function fixtureFiles() {
     { path: 'zero_dim.onnx', bytes: buildZeroDim() },
     { path: 'bytes_mangled.onnx', bytes: buildBytesMangled() },
     { path: 'slow.onnx', bytes: buildSlow() },
+    // simple_sequence for a model that does not batch: every tensor [1].
+    { path: 'sequence_accumulate_unbatched.onnx', bytes: buildSimpleSequence({ dims: [1] }) },
+    ...SEQUENCE_ECHO_TYPES.map(([c, id]) => ({ path: `sequence_echo_${c.toLowerCase()}_${id.toLowerCase()}.onnx`, bytes: buildSequenceEcho(c, id) })),
     // Not protobuf at all: ORT must refuse to load it.
     { path: 'invalid.onnx', bytes: utf8('this is not an ONNX model\n') },
   ];

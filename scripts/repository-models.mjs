@@ -225,13 +225,85 @@ export function buildCombine() {
   });
 }
 
+/**
+ * The accumulator step shared by the sequence examples, INT32 [batch, 1] throughout:
+ * ACC_OUT = READY ? INPUT + (START ? 0 : ACC_IN) : ACC_IN. The implicit state (ACC_IN ← last
+ * ACC_OUT) carries the running sum between requests, since an ONNX graph keeps no state.
+ */
+function accumulatorNodes() {
+  return [
+    node('Sub', ['one', 'START'], ['not_start']),
+    node('Mul', ['ACC_IN', 'not_start'], ['carried']),
+    node('Add', ['carried', 'INPUT'], ['summed']),
+    node('Mul', ['summed', 'READY'], ['ready_sum']),
+    node('Sub', ['one', 'READY'], ['not_ready']),
+    node('Mul', ['ACC_IN', 'not_ready'], ['kept']),
+    node('Add', ['ready_sum', 'kept'], ['ACC_OUT']),
+  ];
+}
+
+const int32Io = (name) => valueInfo(name, DataType.INT32, ['batch', 1]);
+const int32One = () => rawTensor('one', DataType.INT32, [], Int32Array.from([1]));
+
+/**
+ * simple_sequence: OUTPUT = running sum of INPUT over the sequence (START, READY controls; ACC
+ * state). `dims` [1] makes the variant for a model that does not batch (a test fixture).
+ */
+export function buildSimpleSequence({ dims = ['batch', 1] } = {}) {
+  const io = (name) => valueInfo(name, DataType.INT32, dims);
+  return encodeModel({
+    name: 'simple_sequence',
+    doc: 'OUTPUT = running sum of INPUT within a sequence',
+    nodes: [...accumulatorNodes(), node('Identity', ['ACC_OUT'], ['OUTPUT'])],
+    inputs: ['INPUT', 'START', 'READY', 'ACC_IN'].map(io),
+    outputs: ['OUTPUT', 'ACC_OUT'].map(io),
+    initializers: [int32One()],
+  });
+}
+
+/**
+ * simple_dyna_sequence: OUTPUT = running sum of INPUT, plus the correlation id (its low 32 bits)
+ * on the END request, so every sequence's last answer is its own.
+ */
+export function buildSimpleDynaSequence() {
+  return encodeModel({
+    name: 'simple_dyna_sequence',
+    doc: 'OUTPUT = running sum of INPUT; the END request adds CORRID',
+    nodes: [
+      ...accumulatorNodes(),
+      node('Cast', ['CORRID'], ['corrid32'], [attrInt('to', DataType.INT32)]),
+      node('Mul', ['corrid32', 'END'], ['end_id']),
+      node('Add', ['ACC_OUT', 'end_id'], ['OUTPUT']),
+    ],
+    inputs: [...['INPUT', 'START', 'END', 'READY', 'ACC_IN'].map(int32Io), valueInfo('CORRID', DataType.UINT64, ['batch', 1])],
+    outputs: ['OUTPUT', 'ACC_OUT'].map(int32Io),
+    initializers: [int32One()],
+  });
+}
+
+/** Initial state of ema_sequence (initial_state/ema_start.bin). */
+export const EMA_START = Object.freeze([10, 20, 30, 40]);
+
+/** ema_sequence: OUTPUT = STATE_OUT = (STATE_IN + INPUT) / 2, FP32 [batch, 4]; implicit state only. */
+export function buildEmaSequence() {
+  const io = (name) => valueInfo(name, DataType.FLOAT, ['batch', 4]);
+  return encodeModel({
+    name: 'ema_sequence',
+    doc: 'OUTPUT = STATE_OUT = (STATE_IN + INPUT) / 2',
+    nodes: [node('Add', ['STATE_IN', 'INPUT'], ['sum']), node('Mul', ['sum', 'half'], ['STATE_OUT']), node('Identity', ['STATE_OUT'], ['OUTPUT'])],
+    inputs: [io('INPUT'), io('STATE_IN')],
+    outputs: [io('OUTPUT'), io('STATE_OUT')],
+    initializers: [floatTensor('half', [], [0.5])],
+  });
+}
+
 /** One `input [...]`/`output [...]` entry of config.pbtxt. */
 function tensorConfig({ name, dataType, dims, extra = [] }) {
   const lines = [`name: "${name}"`, `data_type: ${dataType}`, `dims: [ ${dims.join(', ')} ]`, ...extra];
   return `  {\n${lines.map((l) => `    ${l}`).join('\n')}\n  }`;
 }
 
-function configText({ name, maxBatchSize, inputs, outputs, tail = [] }) {
+function configText({ name, maxBatchSize, inputs, outputs, tail = [], instances = 1 }) {
   return [
     GENERATED_NOTE.trimEnd(),
     `name: "${name}"`,
@@ -240,7 +312,7 @@ function configText({ name, maxBatchSize, inputs, outputs, tail = [] }) {
     `input [\n${inputs.map(tensorConfig).join(',\n')}\n]`,
     `output [\n${outputs.map(tensorConfig).join(',\n')}\n]`,
     ...tail,
-    'instance_group [ { count: 1 kind: KIND_CPU } ]',
+    `instance_group [ { count: ${instances} kind: KIND_CPU } ]`,
     '',
   ].join('\n');
 }
@@ -255,6 +327,80 @@ function simpleConfig() {
     inputs: [t('INPUT0'), t('INPUT1')],
     outputs: [t('OUTPUT0'), t('OUTPUT1')],
     tail: ['dynamic_batching { }'],
+  });
+}
+
+const int32Control = (name, kind) => `    { name: "${name}" control [ { kind: ${kind} int32_false_true: [ 0, 1 ] } ] }`;
+const accState = '  state [ { input_name: "ACC_IN" output_name: "ACC_OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]';
+const int32Tensor = (name) => ({ name, dataType: 'TYPE_INT32', dims: [1] });
+
+function simpleSequenceConfig() {
+  return configText({
+    name: 'simple_sequence',
+    maxBatchSize: 8,
+    inputs: [int32Tensor('INPUT')],
+    outputs: [int32Tensor('OUTPUT')],
+    tail: [[
+      'sequence_batching {',
+      '  max_sequence_idle_microseconds: 5000000',
+      '  direct { }',
+      '  control_input [',
+      [int32Control('START', 'CONTROL_SEQUENCE_START'), int32Control('READY', 'CONTROL_SEQUENCE_READY')].join(',\n'),
+      '  ]',
+      accState,
+      '}',
+    ].join('\n')],
+  });
+}
+
+function simpleDynaSequenceConfig() {
+  return configText({
+    name: 'simple_dyna_sequence',
+    maxBatchSize: 8,
+    inputs: [int32Tensor('INPUT')],
+    outputs: [int32Tensor('OUTPUT')],
+    instances: 2,
+    tail: [[
+      'sequence_batching {',
+      '  max_sequence_idle_microseconds: 5000000',
+      '  oldest {',
+      '    max_candidate_sequences: 16',
+      '    preferred_batch_size: [ 4, 8 ]',
+      '    max_queue_delay_microseconds: 200',
+      '  }',
+      '  control_input [',
+      [
+        int32Control('START', 'CONTROL_SEQUENCE_START'), int32Control('END', 'CONTROL_SEQUENCE_END'),
+        int32Control('READY', 'CONTROL_SEQUENCE_READY'),
+        '    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }',
+      ].join(',\n'),
+      '  ]',
+      accState,
+      '}',
+    ].join('\n')],
+  });
+}
+
+function emaSequenceConfig() {
+  const t = (name) => ({ name, dataType: 'TYPE_FP32', dims: [4] });
+  return configText({
+    name: 'ema_sequence',
+    maxBatchSize: 8,
+    inputs: [t('INPUT')],
+    outputs: [t('OUTPUT')],
+    tail: [[
+      'sequence_batching {',
+      '  state [',
+      '    {',
+      '      input_name: "STATE_IN"',
+      '      output_name: "STATE_OUT"',
+      '      data_type: TYPE_FP32',
+      '      dims: [ 4 ]',
+      '      initial_state [ { name: "start" data_type: TYPE_FP32 dims: [ 4 ] data_file: "ema_start.bin" } ]',
+      '    }',
+      '  ]',
+      '}',
+    ].join('\n')],
   });
 }
 
@@ -352,6 +498,19 @@ export function repositoryFiles() {
     { path: 'fp16_scale/1/model.onnx', bytes: buildFp16Scale() },
     { path: 'autocomplete_add/1/model.onnx', bytes: buildAutocompleteAdd() },
     ...pipelineFiles(),
+    ...sequenceFiles(),
+  ];
+}
+
+function sequenceFiles() {
+  return [
+    { path: 'simple_sequence/config.pbtxt', bytes: utf8(simpleSequenceConfig()) },
+    { path: 'simple_sequence/1/model.onnx', bytes: buildSimpleSequence() },
+    { path: 'simple_dyna_sequence/config.pbtxt', bytes: utf8(simpleDynaSequenceConfig()) },
+    { path: 'simple_dyna_sequence/1/model.onnx', bytes: buildSimpleDynaSequence() },
+    { path: 'ema_sequence/config.pbtxt', bytes: utf8(emaSequenceConfig()) },
+    { path: 'ema_sequence/initial_state/ema_start.bin', bytes: new Uint8Array(Float32Array.from(EMA_START).buffer) },
+    { path: 'ema_sequence/1/model.onnx', bytes: buildEmaSequence() },
   ];
 }
 

@@ -42,9 +42,13 @@ export function buildCli(): Command {
     .option('--model-repository <path>', 'model repository folder; repeat for several (default: the bundled model-repository/)', collect, [])
     .option('--grpc-port <port>', 'gRPC port (0 = any free port)', int, d.grpcPort)
     .option('--grpc-address <host>', 'address the gRPC listener binds', d.host)
+    .option('--grpc-max-input-size <bytes>', 'largest gRPC request message, as sent and after decompression', int, d.grpcMaxInputBytes)
     .option('--http-port <port>', 'HTTP/REST port (0 = any free port)', int, d.httpPort)
     .option('--http-address <host>', 'address the HTTP listener binds', d.httpAddress)
     .option('--http-max-input-size <bytes>', 'largest HTTP request body, before and after decompression', int, d.httpMaxInputBytes)
+    .option('--http-header-timeout-secs <secs>', 'a request\'s headers must arrive within this, else 408', int, d.httpHeaderTimeoutSecs)
+    .option('--http-request-timeout-secs <secs>', 'a whole request (headers and body) must arrive within this, else 408; 0 = no limit', int, d.httpRequestTimeoutSecs)
+    .option('--http-idle-timeout-secs <secs>', 'close a connection whose request has moved no bytes for this long; 0 = never', int, d.httpIdleTimeoutSecs)
     .option('--metrics-port <port>', 'Prometheus metrics port, GET /metrics (0 = any free port)', int, d.metricsPort)
     .option('--metrics-address <host>', 'address the metrics listener binds', d.metricsAddress)
     .option('--allow-grpc [bool]', 'serve gRPC', bool, d.allowGrpc)
@@ -95,9 +99,13 @@ export function parseCommandLine(
     modelRepositories: repos,
     grpcPort: f['grpcPort'] as number,
     host: f['grpcAddress'] as string,
+    grpcMaxInputBytes: f['grpcMaxInputSize'] as number,
     httpPort: f['httpPort'] as number,
     httpAddress: f['httpAddress'] as string,
     httpMaxInputBytes: f['httpMaxInputSize'] as number,
+    httpHeaderTimeoutSecs: f['httpHeaderTimeoutSecs'] as number,
+    httpRequestTimeoutSecs: f['httpRequestTimeoutSecs'] as number,
+    httpIdleTimeoutSecs: f['httpIdleTimeoutSecs'] as number,
     metricsPort: f['metricsPort'] as number,
     metricsAddress: f['metricsAddress'] as string,
     allowGrpc: f['allowGrpc'] as boolean,

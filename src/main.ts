@@ -39,8 +39,11 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   // Listen first: health and RepositoryIndex answer while the models load (not ready yet).
-  await server.start();
+  const ports = await server.start();
   await server.loadModels();
+  // The line supervisors and scripts wait for: listening, and every model settled (READY or not).
+  const unavailable = server.service.repositoryIndex(false).filter((m) => m.state !== 'READY');
+  log.info({ ...ports, ready: unavailable.length === 0, unavailable }, 'startup complete');
 }
 
 main(process.argv).catch((e: unknown) => {

@@ -8,8 +8,10 @@
  *   start():  bind the listeners (metrics, HTTP, gRPC; each can be switched off). main.ts starts
  *             them before loadModels(), so health and RepositoryIndex answer while models load
  *             (server not ready, models LOADING); embedders and tests use create() then start().
- *   stop():   refuse new work (UNAVAILABLE) → drain schedulers up to the exit timeout → fail what
- *             is left → close listeners → finalize instances (sessions released) → stop the pool
+ *   stop():   refuse new work (UNAVAILABLE) → drain schedulers up to the exit timeout → answer
+ *             every unfinished request, queued or executing, with UNAVAILABLE "server stopping"
+ *             → close listeners (after the answers) → finalize instances (sessions released)
+ *             → stop the pool
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -45,6 +47,7 @@ import { WorkerPool } from './workers/worker-pool.js';
  */
 export const EXTENSIONS: readonly string[] = Object.freeze([
   'classification',
+  'sequence',
   'model_repository',
   'model_repository(unload_dependents)',
   'schedule_policy',
@@ -163,11 +166,16 @@ export class InferenceServer {
         await this.#metrics.listen(o.metricsAddress, o.metricsPort);
       }
       if (o.allowHttp) {
-        this.#http = HttpFrontend.create(this.service, this.#log, { maxInputBytes: o.httpMaxInputBytes });
+        this.#http = HttpFrontend.create(this.service, this.#log, {
+          maxInputBytes: o.httpMaxInputBytes,
+          headerTimeoutMs: o.httpHeaderTimeoutSecs * 1000,
+          requestTimeoutMs: o.httpRequestTimeoutSecs * 1000,
+          idleTimeoutMs: o.httpIdleTimeoutSecs * 1000,
+        });
         await this.#http.listen(o.httpAddress, o.httpPort);
       }
       if (o.allowGrpc) {
-        this.#grpc = GrpcFrontend.create(this.service, this.#log);
+        this.#grpc = GrpcFrontend.create(this.service, this.#log, { maxInputBytes: o.grpcMaxInputBytes });
         await this.#grpc.listen(o.host, o.grpcPort);
       }
     } catch (e) {
@@ -221,10 +229,14 @@ export class InferenceServer {
     ]);
     clearTimeout(timer);
     if (!drained) {
-      this.#log.warn('exit timeout reached: failing queued requests');
-      for (const s of schedulers) s.failQueued(errors.serverStopping());
+      // Answer every unfinished request with a reason before the listeners close (closing first
+      // would end executing calls with a bare CANCELLED).
+      this.#log.warn('exit timeout reached: failing unfinished requests');
+      const secs = this.options.exitTimeoutSecs;
+      for (const m of this.registry.all()) for (const v of m.versions.values()) v.scheduler?.failQueued(errors.stoppedInflight(m.name, v.version, secs));
+      this.service.failUnanswered((model, version) => errors.stoppedInflight(model, version, secs));
     }
-    await this.#closeListeners(drained);
+    await this.#closeListeners(true);
     await Promise.all(versions.map((v) => unloadVersion(v)));
     this.service.systemShm.close();
     await this.service.tracer.close();

@@ -212,6 +212,16 @@ function checkSequenceBatching(config: ModelConfig, sequence: ModelSequenceBatch
       checkControl(control, kind, inputName, report);
     }
   }
+  const configInputs = new Set((config.input ?? []).map((t) => t.name ?? ''));
+  for (const name of tensors) {
+    if (configInputs.has(name)) report(`sequence_batching control tensor '${name}' must not also be listed in 'input': the server supplies it`);
+  }
+  (sequence.state ?? []).forEach((st, i) => {
+    const label = `sequence_batching state #${i}`;
+    if (!st.input_name || !st.output_name) report(`${label} must give input_name and output_name`);
+    else if (configInputs.has(st.input_name) || tensors.has(st.input_name)) report(`${label}: input_name '${st.input_name}' is already a model input or control tensor`);
+    if ((st.data_type ?? 'TYPE_INVALID') === 'TYPE_INVALID') report(`${label} must give a data_type`);
+  });
 }
 
 function checkControl(control: SequenceControl, kind: string, tensor: string, report: Report): void {

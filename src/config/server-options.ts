@@ -23,6 +23,18 @@ export interface ServerOptions {
   allowMetrics: boolean;
   /** Largest HTTP request body, compressed and after decompression (Triton's --http-max-input-size). */
   httpMaxInputBytes: number;
+  /**
+   * --grpc-max-input-size: largest gRPC request message, as sent and after decompression
+   * (grpc.max_receive_message_length; Triton's fixed 2 GiB − 1 by default). Larger messages are
+   * refused from their declared length, before their bytes are read.
+   */
+  grpcMaxInputBytes: number;
+  /** --http-header-timeout-secs: a request's headers must arrive within this (408). */
+  httpHeaderTimeoutSecs: number;
+  /** --http-request-timeout-secs: a whole request, headers and body, must arrive within this (408); 0 = no limit. */
+  httpRequestTimeoutSecs: number;
+  /** --http-idle-timeout-secs: a connection with a request under way but no bytes moving for this long is closed; 0 = never. */
+  httpIdleTimeoutSecs: number;
   /** false with --strict-model-config=true or --disable-auto-complete-config. */
   autoCompleteConfig: boolean;
   /** Triton's --model-control-mode. */
@@ -79,6 +91,10 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ServerOptions, 'modelRepositories'>>
   allowHttp: true,
   allowMetrics: true,
   httpMaxInputBytes: 64 * 1024 * 1024,
+  grpcMaxInputBytes: 2_147_483_647,
+  httpHeaderTimeoutSecs: 30,
+  httpRequestTimeoutSecs: 300,
+  httpIdleTimeoutSecs: 60,
   autoCompleteConfig: true,
   modelControlMode: 'none',
   loadModels: [],
@@ -116,6 +132,10 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (!Number.isSafeInteger(o.httpMaxInputBytes) || o.httpMaxInputBytes <= 0) {
     problems.push(`--http-max-input-size must be a positive integer (bytes), got ${o.httpMaxInputBytes}`);
   }
+  if (!Number.isInteger(o.grpcMaxInputBytes) || o.grpcMaxInputBytes < 1024 || o.grpcMaxInputBytes > 2_147_483_647) {
+    problems.push(`--grpc-max-input-size must be an integer in [1024, 2147483647] (bytes), got ${o.grpcMaxInputBytes}`);
+  }
+  problems.push(...httpTimeoutProblems(o));
   if (!['none', 'poll', 'explicit'].includes(o.modelControlMode)) problems.push(`--model-control-mode must be none, poll or explicit, got '${o.modelControlMode}'`);
   if (o.loadModels.length > 0 && o.modelControlMode !== 'explicit') problems.push('--load-model requires --model-control-mode=explicit');
   if (o.loadModels.includes('*') && o.loadModels.length > 1) problems.push("--load-model=* cannot be combined with other model names");
@@ -136,6 +156,18 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   }
   if (problems.length > 0) throw errors.invalidArg(problems.join('; '));
   return Object.freeze(o);
+}
+
+function httpTimeoutProblems(o: ServerOptions): string[] {
+  const out: string[] = [];
+  const whole = (v: number) => Number.isInteger(v) && v >= 0 && v <= 86_400;
+  if (!whole(o.httpHeaderTimeoutSecs) || o.httpHeaderTimeoutSecs === 0) out.push(`--http-header-timeout-secs must be an integer in [1, 86400], got ${o.httpHeaderTimeoutSecs}`);
+  if (!whole(o.httpRequestTimeoutSecs)) out.push(`--http-request-timeout-secs must be an integer in [0, 86400], got ${o.httpRequestTimeoutSecs}`);
+  if (!whole(o.httpIdleTimeoutSecs)) out.push(`--http-idle-timeout-secs must be an integer in [0, 86400], got ${o.httpIdleTimeoutSecs}`);
+  if (o.httpRequestTimeoutSecs > 0 && o.httpHeaderTimeoutSecs > o.httpRequestTimeoutSecs) {
+    out.push(`--http-header-timeout-secs (${o.httpHeaderTimeoutSecs}) must not exceed --http-request-timeout-secs (${o.httpRequestTimeoutSecs})`);
+  }
+  return out;
 }
 
 /** The LogSettings the server starts with (Triton's logging extension names). */

@@ -26,6 +26,7 @@ import { LogSettings } from '../observability/log-settings.js';
 import { Tracer } from '../observability/trace/tracer.js';
 import { DEFAULT_TRACE_VALUES, TraceSettings, type TraceSettingChange, type TraceSettingsView } from '../observability/trace/trace-settings.js';
 import { beginTrace, endTrace, NO_TRACE_SINK, traceQueued } from './request-tracing.js';
+import type { ResponseSink } from './response-stream.js';
 
 export interface TensorMetadata {
   name: string;
@@ -114,6 +115,8 @@ export class InferenceService {
   #stopping = false;
   #starting = false;
   readonly #observers = new Set<InferenceObserver>();
+  /** One fail function per request accepted by infer() and not yet answered. */
+  readonly #answering = new Set<(why: (model: string, version: string) => InferenceError) => void>();
 
   constructor(registry: ModelRegistry, metadata: ServerMetadata, control?: ModelControl, extras: ServiceExtras = {}) {
     this.systemShm = extras.systemShm ?? new SystemSharedMemoryRegistry({ allowClientShm: false, shmDir: DEFAULT_SHM_DIR });
@@ -277,16 +280,69 @@ export class InferenceService {
    * Runs one request through its model's scheduler. Resolves with the requested outputs (all,
    * when none were requested), classification applied; rejects with InferenceError.
    */
-  async infer(req: InferenceRequest): Promise<InferenceResponse> {
+  infer(req: InferenceRequest): Promise<InferenceResponse> {
+    if (this.#stopping) return Promise.reject(errors.serverStopping());
+    return this.#answerable(req, (r) => this.#route(r, undefined));
+  }
+
+  /**
+   * A request whose responses go to `sink` (ModelStreamInfer; see response-stream.ts for the
+   * contract). Resolves after the final send(); rejects with InferenceError instead. Same
+   * validation, scheduling, statistics and observers as infer(), and answered on shutdown as
+   * infer() is. Models that are not decoupled answer exactly once, with the final flag.
+   */
+  async inferStream(req: InferenceRequest, sink: ResponseSink): Promise<void> {
     if (this.#stopping) throw errors.serverStopping();
-    if (!usesSharedMemory(req)) return this.inferInternal(req);
+    sink.send(await this.#answerable(req, (r) => this.#route(r, () => sink.accepted())), true);
+  }
+
+  /**
+   * A front-door request: tracked in #answering until it settles, so failUnanswered() can answer
+   * it on shutdown; shared-memory inputs and outputs around `run`.
+   */
+  #answerable(req: InferenceRequest, run: (r: InferenceRequest) => Promise<InferenceResponse>): Promise<InferenceResponse> {
+    return new Promise((resolve, reject) => {
+      const fail = (why: (model: string, version: string) => InferenceError) => reject(why(req.modelName, req.modelVersion));
+      this.#answering.add(fail);
+      this.#withSharedMemory(req, run).then(
+        (r) => {
+          this.#answering.delete(fail);
+          resolve(r);
+        },
+        (e: unknown) => {
+          this.#answering.delete(fail);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /**
+   * Inputs read from and outputs written to registered shared-memory regions, for unary and stream
+   * requests alike; the regions are leased for the whole request. Requests without shm parameters
+   * pass straight through.
+   */
+  async #withSharedMemory(req: InferenceRequest, run: (r: InferenceRequest) => Promise<InferenceResponse>): Promise<InferenceResponse> {
+    if (!usesSharedMemory(req)) return run(req);
     const shm = await RequestShm.bind(this.systemShm, req, modelRef(req.modelName, req.modelVersion));
     try {
-      const res = await this.inferInternal(shm.request);
+      const res = await run(shm.request);
       return { ...res, outputs: await shm.writeOutputs(res.outputs, modelRef(res.modelName, res.modelVersion)) };
     } finally {
       shm.release();
     }
+  }
+
+  /**
+   * Answers every request accepted by infer() and not yet answered, queued or executing, with
+   * `why(model, version)`; used on shutdown when the exit timeout ran out, before the listeners
+   * close, so clients get a reason rather than a dropped call. The work itself is not stopped
+   * (schedulers drop what is queued; an executing batch finishes or ends with its instance) and
+   * its result, if any, is discarded.
+   */
+  failUnanswered(why: (model: string, version: string) => InferenceError): void {
+    for (const fail of this.#answering) fail(why);
+    this.#answering.clear();
   }
 
   /**
@@ -295,6 +351,14 @@ export class InferenceService {
    * drain. Front-ends must call infer().
    */
   async inferInternal(req: InferenceRequest): Promise<InferenceResponse> {
+    return this.#route(req, undefined);
+  }
+
+  /**
+   * Resolves `req` (labels, canary, on-demand load) and runs it, with its shadow copy when sampled.
+   * `onAccepted` runs once the request is validated, just before it enters its scheduler.
+   */
+  async #route(req: InferenceRequest, onAccepted: (() => void) | undefined): Promise<InferenceResponse> {
     let start = nowNs();
     let resolved: { entry: ModelEntry; loaded: LoadedVersion };
     try {
@@ -310,7 +374,7 @@ export class InferenceService {
     const settleShadow = this.#startShadow(entry, loaded, req);
     let res: InferenceResponse | undefined;
     try {
-      res = await this.#run(req, loaded, start, true);
+      res = await this.#run(req, loaded, start, true, onAccepted);
       return res;
     } finally {
       settleShadow?.(res?.outputs);
@@ -349,7 +413,9 @@ export class InferenceService {
   }
 
   /** Runs `req` on the resolved version `loaded`: validate, schedule, post-process, record. */
-  async #run(req: InferenceRequest, loaded: LoadedVersion, start: number, traced: boolean): Promise<InferenceResponse> {
+  async #run(
+    req: InferenceRequest, loaded: LoadedVersion, start: number, traced: boolean, onAccepted: (() => void) | undefined,
+  ): Promise<InferenceResponse> {
     const stats = loaded.stats!;
     const version = String(loaded.version);
     const trace = traced && (req.parentTrace !== undefined || this.tracer.tracing) ? beginTrace(this.tracer, req, version, start) : undefined;
@@ -358,7 +424,9 @@ export class InferenceService {
     try {
       const vr = validateRequest(loaded.signature!, req);
       if (trace !== undefined) traceQueued(trace, vr.inputs);
+      loaded.scheduler!.admit?.(vr);
       inScheduler = true;
+      onAccepted?.();
       const tensors = await loaded.scheduler!.enqueue(vr, start);
       inScheduler = false;
       const outputs = postprocess(loaded, vr, tensors);
@@ -394,7 +462,7 @@ export class InferenceService {
     const stats = (lv.shadowStats ??= new ShadowStats());
     if (!stats.admit()) return undefined;
     const start = nowNs();
-    const done = this.#run(shadowRequest(req, lv.version), lv, start, false)
+    const done = this.#run(shadowRequest(req, lv.version), lv, start, false, undefined)
       .then((r) => ({ outputs: r.outputs, ns: nowNs() - start }), () => undefined);
     return (primaryOutputs) => {
       void done.then((s) => (s === undefined ? stats.recordFailure() : stats.recordSuccess(s.ns, primaryOutputs, s.outputs)));

@@ -32,3 +32,36 @@ function nonNegativeInt(v: ParameterValue, name: string, ref: string): number {
   }
   return n;
 }
+
+/**
+ * A correlation id as the sequence batcher keys it: numeric ids as uint64 (gRPC int64_param is
+ * reinterpreted as unsigned, as Triton does), string ids as given. 0 and '' mean "no sequence".
+ */
+export type CorrelationId = bigint | string;
+
+export interface SequenceParameters {
+  /** undefined = the request names no sequence (absent, 0 or ''). */
+  readonly id: CorrelationId | undefined;
+  readonly start: boolean;
+  readonly end: boolean;
+}
+
+/** Request parameters `sequence_id`, `sequence_start`, `sequence_end` (PROTOCOL.md §5.6). */
+export function readSequenceParameters(p: Parameters, ref: string): SequenceParameters {
+  return { id: correlationId(p['sequence_id'], ref), start: flag(p, 'sequence_start', ref), end: flag(p, 'sequence_end', ref) };
+}
+
+function correlationId(v: ParameterValue | undefined, ref: string): CorrelationId | undefined {
+  if (v === undefined || v === '' || v === 0 || v === 0n) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint') return BigInt.asUintN(64, v);
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt.asUintN(64, BigInt(v));
+  throw errors.invalidArg(`parameter 'sequence_id' for ${ref} must be an unsigned integer or a string, got ${String(v)}`);
+}
+
+function flag(p: Parameters, name: string, ref: string): boolean {
+  const v = p[name];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw errors.invalidArg(`parameter '${name}' for ${ref} must be a boolean, got ${String(v)}`);
+  return v;
+}

@@ -61,9 +61,9 @@ export type TypedView = TypedArrayByDataType[FixedSizeDataType];
 
 export type DecodedValues = boolean[] | number[] | bigint[] | string[];
 
-type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => TypedView;
+export type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset?: number, length?: number) => TypedView;
 
-const VIEW_CONSTRUCTORS: Readonly<Record<FixedSizeDataType, ViewConstructor>> = {
+export const VIEW_CONSTRUCTORS: Readonly<Record<FixedSizeDataType, ViewConstructor>> = {
   BOOL: Uint8Array, UINT8: Uint8Array, INT8: Int8Array,
   UINT16: Uint16Array, INT16: Int16Array, FP16: Uint16Array, BF16: Uint16Array,
   UINT32: Uint32Array, INT32: Int32Array, FP32: Float32Array,

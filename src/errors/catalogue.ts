@@ -5,9 +5,32 @@
 import { ErrorCode } from './error-codes.js';
 import { InferenceError } from './inference-error.js';
 
-/** "model 'm' version 2" or "model 'm'" when no version is known yet. */
+/** Longest client value echoed into a message (model, tensor and parameter names, versions). */
+export const MAX_ECHO_CHARS = 128;
+/** Longest error message in UTF-8 bytes: percent-encoded (≤ 3×) it still fits an 8 KiB header. */
+export const MAX_ERROR_BYTES = 2048;
+
+/** `value` cut to `max` characters with a marker naming how much was left out. */
+export function clip(value: string, max: number = MAX_ECHO_CHARS): string {
+  return value.length <= max ? value : `${value.slice(0, max)}…[${value.length - max} more characters]`;
+}
+
+/**
+ * The message as sent to a client: at most MAX_ERROR_BYTES, so it always fits the gRPC status
+ * trailer and an HTTP header, whatever a client made it echo. Front-ends apply it once, when
+ * mapping an error to their protocol.
+ */
+export function boundedMessage(message: string): string {
+  if (message.length <= MAX_ERROR_BYTES / 4 || Buffer.byteLength(message) <= MAX_ERROR_BYTES) return message;
+  let cut = MAX_ERROR_BYTES - 64;
+  while (Buffer.byteLength(message.slice(0, cut)) > MAX_ERROR_BYTES - 64) cut = Math.floor(cut * 0.75);
+  return `${message.slice(0, cut)}…[message truncated from ${message.length} characters]`;
+}
+
+/** "model 'm' version 2" or "model 'm'" when no version is known yet; long values are clipped. */
 export function modelRef(model: string, version?: string | number): string {
-  return version === undefined || version === '' ? `model '${model}'` : `model '${model}' version ${version}`;
+  const v = version === undefined ? '' : clip(String(version), 32);
+  return v === '' ? `model '${clip(model)}'` : `model '${clip(model)}' version ${v}`;
 }
 
 export const errors = {
@@ -15,11 +38,12 @@ export const errors = {
   internal: (msg: string, cause?: unknown) => new InferenceError(ErrorCode.INTERNAL, msg, { cause }),
   unsupported: (msg: string) => new InferenceError(ErrorCode.UNSUPPORTED, msg),
   unavailable: (msg: string) => new InferenceError(ErrorCode.UNAVAILABLE, msg),
+  resourceExhausted: (msg: string) => new InferenceError(ErrorCode.RESOURCE_EXHAUSTED, msg),
 
   modelNotFound: (model: string) =>
-    new InferenceError(ErrorCode.NOT_FOUND, `Request for unknown model: '${model}' is not found`),
+    new InferenceError(ErrorCode.NOT_FOUND, `Request for unknown model: '${clip(model)}' is not found`),
   versionNotFound: (model: string, version: string | number) =>
-    new InferenceError(ErrorCode.NOT_FOUND, `Request for unknown model: '${model}' version ${version} is not found`),
+    new InferenceError(ErrorCode.NOT_FOUND, `Request for unknown model: '${clip(model)}' version ${clip(String(version), 32)} is not found`),
   noAvailableVersions: (model: string) =>
     new InferenceError(ErrorCode.NOT_FOUND, `Request for unknown model: '${model}' has no available versions`),
   versionNotReady: (model: string, version: string | number) =>
@@ -27,27 +51,33 @@ export const errors = {
   badVersionString: (model: string, version: string) =>
     new InferenceError(
       ErrorCode.INVALID_ARG,
-      `failed to get model version from specified version string '${version}' for model '${model}'` +
+      `failed to get model version from specified version string '${clip(version, 32)}' for model '${clip(model)}'` +
         ' (use an integer ≥ 0, a version label of the model, or an empty string for the latest ready version)',
     ),
   serverNotReady: () => new InferenceError(ErrorCode.UNAVAILABLE, 'Server not ready'),
   serverStopping: () => new InferenceError(ErrorCode.UNAVAILABLE, 'Server exiting: not accepting new requests'),
+  /** An accepted request, queued or executing, still unfinished when the exit timeout ran out. */
+  stoppedInflight: (model: string, version: string | number, exitTimeoutSecs: number) =>
+    new InferenceError(
+      ErrorCode.UNAVAILABLE,
+      `server stopping: the request for ${modelRef(model, version)} did not finish within the exit timeout (--exit-timeout-secs=${exitTimeoutSecs})`,
+    ),
 
   /** `ref` is modelRef(model, version) of the resolved model. */
   unexpectedInput: (ref: string, input: string, expected: readonly string[]) =>
     new InferenceError(
       ErrorCode.INVALID_ARG,
-      `unexpected inference input '${input}' for ${ref}; expected inputs: ${quoteList(expected)}`,
+      `unexpected inference input '${clip(input)}' for ${ref}; expected inputs: ${quoteList(expected)}`,
     ),
   unexpectedOutput: (ref: string, output: string, expected: readonly string[]) =>
     new InferenceError(
       ErrorCode.INVALID_ARG,
-      `unexpected inference output '${output}' for ${ref}; expected outputs: ${quoteList(expected)}`,
+      `unexpected inference output '${clip(output)}' for ${ref}; expected outputs: ${quoteList(expected)}`,
     ),
   datatypeMismatch: (ref: string, input: string, got: string, want: string) =>
     new InferenceError(
       ErrorCode.INVALID_ARG,
-      `inference input '${input}' data-type is '${got}', but ${ref} expects '${want}'`,
+      `inference input '${clip(input)}' data-type is '${clip(got, 32)}', but ${ref} expects '${want}'`,
     ),
   queueFull: (model: string, version: string | number) =>
     new InferenceError(
@@ -60,6 +90,18 @@ export const errors = {
     new InferenceError(ErrorCode.CANCELLED, `Request for ${modelRef(model, version)} was cancelled`),
   deadlineExceeded: (model: string, version: string | number) =>
     new InferenceError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded for request to ${modelRef(model, version)}`),
+  /** `ref` is modelRef(model, version); `id` the correlation id as the client sent it. */
+  noCorrelationId: (ref: string) =>
+    new InferenceError(ErrorCode.INVALID_ARG, `inference request to ${ref} must specify a non-zero or non-empty correlation ID`),
+  sequenceNotStarted: (ref: string, id: string, why: string) =>
+    new InferenceError(
+      ErrorCode.INVALID_ARG,
+      `inference request for sequence ${id} to ${ref} must specify the START flag on the first request of the sequence: ${why}`,
+    ),
+  sequenceRefused: (ref: string, id: string, why: string) =>
+    new InferenceError(ErrorCode.INVALID_ARG, `inference request for sequence ${id} to ${ref} is refused: ${why}`),
+  sequenceCapacity: (ref: string, id: string, why: string) =>
+    new InferenceError(ErrorCode.UNAVAILABLE, `sequence ${id} for ${ref} cannot be accepted: ${why}`),
   notImplemented: (rpc: string) =>
     new InferenceError(ErrorCode.UNSUPPORTED, `${rpc} is not implemented by this Infera server yet`),
 };

@@ -5,7 +5,6 @@
  * one broken model cannot stop the others from loading.
  */
 import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend, InstanceContext, ModelInstance } from '../backends/backend.js';
 import type { BackendRegistry } from '../backends/backend-registry.js';
@@ -15,10 +14,14 @@ import { deepFreeze, isEnsemble, normalizeModelConfig } from '../config/model-co
 import { validateModelConfig } from '../config/model-config-validate.js';
 import { buildModelSignature } from '../core/model-signature.js';
 import { DynamicBatcher } from '../scheduler/dynamic-batcher.js';
+import { SequenceBatcher } from '../scheduler/sequence-batcher.js';
+import { SequenceControls } from '../scheduler/sequence-controls.js';
+import { ImplicitState } from '../scheduler/sequence-state.js';
 import { InferenceStats } from '../observability/inference-stats.js';
 import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
-import { readModelFile, type ModelSource } from './model-repository.js';
+import type { ModelSource } from './model-repository.js';
+import { readModelText, resolveModelPath } from './model-paths.js';
 import { selectVersions } from './version-policy.js';
 import { runWarmup } from './model-warmup.js';
 import type { LoadedVersion, ModelEntry } from './model-registry.js';
@@ -87,7 +90,7 @@ async function prepareConfig(
   if (o.autoComplete && backend.autoCompleteConfig !== undefined) {
     const latest = src.versions[src.versions.length - 1];
     if (latest !== undefined) {
-      const modelPath = path.join(src.dir, String(latest), raw.default_model_filename || backend.defaultModelFilename);
+      const modelPath = await modelFilePath(src, latest, raw.default_model_filename || backend.defaultModelFilename);
       raw = await backend.autoCompleteConfig(raw, { modelName: src.name, modelPath, logger: log });
     }
   }
@@ -119,7 +122,7 @@ async function pickBackend(src: ModelSource, raw: ModelConfig, reg: BackendRegis
     return b;
   }
   for (const v of [...src.versions].reverse()) {
-    const entries = await readdir(path.join(src.dir, String(v)));
+    const entries = await readdir(await resolveModelPath(src, '', String(v), 'version folder'));
     const b = reg.byArtifact(entries);
     if (b !== undefined) return b;
   }
@@ -128,16 +131,17 @@ async function pickBackend(src: ModelSource, raw: ModelConfig, reg: BackendRegis
   );
 }
 
+/** `<model>/<version>/<file>`; the file name must stay inside the version folder (model-paths.ts). */
+function modelFilePath(src: ModelSource, version: number, file: string): Promise<string> {
+  return resolveModelPath(src, String(version), file, 'default_model_filename');
+}
+
 async function readLabels(src: ModelSource, config: Readonly<ModelConfig>): Promise<Map<string, string[]>> {
   const labels = new Map<string, string[]>();
   for (const out of config.output ?? []) {
     if (!out.label_filename) continue;
-    try {
-      const text = await readModelFile(src.dir, out.label_filename);
-      labels.set(out.name ?? '', text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1));
-    } catch (e) {
-      throw errors.invalidArg(`cannot read label file '${out.label_filename}' of output '${out.name}' of model '${src.name}': ${(e as Error).message}`);
-    }
+    const text = await readModelText(src, '', out.label_filename, `label file of output '${out.name ?? ''}'`);
+    labels.set(out.name ?? '', text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1));
   }
   return labels;
 }
@@ -154,23 +158,23 @@ async function loadVersion(
   const log = parent.child({ version });
   const instances: ModelInstance[] = [];
   try {
-    const modelPath = path.join(src.dir, String(version), config.default_model_filename || backend.defaultModelFilename);
+    const modelPath = await modelFilePath(src, version, config.default_model_filename || backend.defaultModelFilename);
     const bm = await backend.createModel({ modelName: src.name, version, config, modelDir: src.dir, modelPath, logger: log });
     lv.backendModel = bm;
     for (const ictx of instanceContexts(config, src.name)) instances.push(await bm.createInstance(ictx));
     lv.instances = instances;
-    await runWarmup(config, instances, src.dir);
+    await runWarmup(config, instances, src);
     lv.stats = new InferenceStats();
     lv.signature = buildModelSignature(config, version, labels);
-    lv.scheduler = new DynamicBatcher({
-      modelName: src.name,
-      version: String(version),
-      maxBatchSize: config.max_batch_size ?? 0,
-      dynamicBatching: config.dynamic_batching,
-      instances,
-      stats: lv.stats,
-      logger: log,
-    });
+    const common = { modelName: src.name, version: String(version), maxBatchSize: config.max_batch_size ?? 0, instances, stats: lv.stats, logger: log };
+    lv.scheduler = config.sequence_batching === undefined
+      ? new DynamicBatcher({ ...common, dynamicBatching: config.dynamic_batching })
+      : new SequenceBatcher({
+        ...common,
+        sequenceBatching: config.sequence_batching,
+        controls: new SequenceControls(config),
+        state: await ImplicitState.load(config, src.dir),
+      });
     lv.state = 'READY';
     log.debug({ instances: instances.length, backend: backend.name }, 'model version ready');
   } catch (e) {

@@ -71,13 +71,3 @@ export async function readModelSource(repository: string, name: string): Promise
   versions.sort((a, b) => a - b);
   return { name, dir, repository, configText, configPath, versions };
 }
-
-/** Reads `<modelDir>/<relative>` refusing paths that escape the model folder (labels, warmup files). */
-export async function readModelFile(modelDir: string, relative: string): Promise<string> {
-  const target = path.resolve(modelDir, relative);
-  const rel = path.relative(modelDir, target);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new Error(`'${relative}' is outside the model directory`);
-  }
-  return readFile(target, 'utf8');
-}

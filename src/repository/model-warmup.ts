@@ -3,23 +3,22 @@
  * (PROTOCOL.md §3.3 ModelWarmup). Data is zeros, random bytes, or a raw file from
  * `<model>/warmup/<file>` (BYTES elements 4-byte length-prefixed, as Triton's warmup files).
  */
-import { readFile } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
-import path from 'node:path';
 import type { ModelInstance } from '../backends/backend.js';
 import type { ModelConfig, ModelWarmup } from '../config/model-config.js';
 import type { Tensor } from '../core/tensor.js';
 import { configTypeToWire, elementByteSize, elementCount } from '../core/datatype.js';
 import { encodeBytesElements } from '../core/bytes-tensor.js';
 import { errors } from '../errors/catalogue.js';
+import { readModelBytes, type ModelFolders } from './model-paths.js';
 
-export async function runWarmup(config: Readonly<ModelConfig>, instances: readonly ModelInstance[], modelDir: string): Promise<void> {
+export async function runWarmup(config: Readonly<ModelConfig>, instances: readonly ModelInstance[], model: ModelFolders): Promise<void> {
   for (const w of config.model_warmup ?? []) {
     const count = Math.max(1, w.count ?? 1);
     for (const instance of instances) {
       for (let i = 0; i < count; i++) {
         const batchSize = Math.max(1, w.batch_size ?? 1);
-        const inputs = await warmupInputs(config, w, batchSize, modelDir);
+        const inputs = await warmupInputs(config, w, batchSize, model);
         const outputNames = (config.output ?? []).map((o) => o.name ?? '');
         try {
           await instance.execute({ batchSize, inputs, outputNames });
@@ -31,7 +30,7 @@ export async function runWarmup(config: Readonly<ModelConfig>, instances: readon
   }
 }
 
-async function warmupInputs(config: Readonly<ModelConfig>, w: ModelWarmup, batch: number, modelDir: string): Promise<Tensor[]> {
+async function warmupInputs(config: Readonly<ModelConfig>, w: ModelWarmup, batch: number, model: ModelFolders): Promise<Tensor[]> {
   const tensors: Tensor[] = [];
   for (const [name, spec] of Object.entries(w.inputs ?? {})) {
     const datatype = configTypeToWire(spec.data_type);
@@ -41,11 +40,7 @@ async function warmupInputs(config: Readonly<ModelConfig>, w: ModelWarmup, batch
     const n = elementCount(shape);
     let data: Uint8Array;
     if (spec.input_data_file !== undefined) {
-      const file = path.resolve(modelDir, 'warmup', spec.input_data_file);
-      if (!file.startsWith(path.resolve(modelDir, 'warmup') + path.sep)) {
-        throw errors.invalidArg(`warmup file '${spec.input_data_file}' is outside the model's warmup folder`);
-      }
-      data = new Uint8Array(await readFile(file));
+      data = await readModelBytes(model, 'warmup', spec.input_data_file, `warmup file of warmup '${w.name ?? ''}'`);
     } else if (datatype === 'BYTES') {
       data = encodeBytesElements(Array.from({ length: n }, () => (spec.random_data === true ? Math.random().toString(36).slice(2, 8) : '')));
     } else {

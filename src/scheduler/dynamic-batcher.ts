@@ -301,7 +301,7 @@ export class DynamicBatcher implements Scheduler {
   }
 }
 
-function abortError(signal: AbortSignal, model: string, version: string): InferenceError {
+export function abortError(signal: AbortSignal, model: string, version: string): InferenceError {
   const r: unknown = signal.reason;
   if (r instanceof InferenceError && (r.code === ErrorCode.CANCELLED || r.code === ErrorCode.DEADLINE_EXCEEDED)) return r;
   return errors.cancelled(model, version);

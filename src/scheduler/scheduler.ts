@@ -14,6 +14,12 @@ import type { ValidatedRequest } from '../core/request-validator.js';
 import type { InferenceError } from '../errors/inference-error.js';
 
 export interface Scheduler {
+  /**
+   * Optional: the scheduler's own admission rules (the sequence batcher's sequence parameters),
+   * checked synchronously just before enqueue() without changing any state. Throws InferenceError;
+   * a request it refuses was never accepted (a setup error, as Triton's InferAsync returning one).
+   */
+  admit?(vr: ValidatedRequest): void;
   enqueue(vr: ValidatedRequest, arrivalNs?: number): Promise<Tensor[]>;
   stop(): Promise<void>;
   failQueued(err: InferenceError): void;

@@ -42,6 +42,22 @@ describe('command line', () => {
     assert.deepEqual([o.workerPoolSize, o.workerHeapLimitMb, o.workerWatchdogSecs], [3, 512, 2.5]);
   });
 
+  it('--grpc-max-input-size reaches its option and is checked', () => {
+    assert.equal(parse().grpcMaxInputBytes, 2_147_483_647);
+    assert.equal(parse('--grpc-max-input-size', '1048576').grpcMaxInputBytes, 1_048_576);
+    assert.throws(() => parse('--grpc-max-input-size', '10'), /--grpc-max-input-size must be an integer in \[1024, 2147483647\]/);
+  });
+
+  it('the HTTP timeout flags reach their options and are checked', () => {
+    const o = parse('--http-header-timeout-secs', '5', '--http-request-timeout-secs', '0', '--http-idle-timeout-secs', '9');
+    assert.deepEqual([o.httpHeaderTimeoutSecs, o.httpRequestTimeoutSecs, o.httpIdleTimeoutSecs], [5, 0, 9]);
+    const d = parse();
+    assert.deepEqual([d.httpHeaderTimeoutSecs, d.httpRequestTimeoutSecs, d.httpIdleTimeoutSecs], [30, 300, 60]);
+    assert.throws(() => parse('--http-header-timeout-secs', '0'), /--http-header-timeout-secs must be an integer in \[1, 86400\]/);
+    assert.throws(() => parse('--http-header-timeout-secs', '20', '--http-request-timeout-secs', '10'), /must not exceed --http-request-timeout-secs/);
+    assert.throws(() => parse('--http-idle-timeout-secs', '-1'), /--http-idle-timeout-secs must be an integer in \[0, 86400\]/);
+  });
+
   it('shared memory, trace and log flags', () => {
     const o = parse(
       '--allow-client-shm=true', '--trace-config', 'level=TIMESTAMPS', '--trace-config', 'rate=10', '--trace-config', 'triton,file=/tmp/t.json',

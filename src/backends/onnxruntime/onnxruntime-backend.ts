@@ -25,6 +25,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
 import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
+import { sequenceInputs, sequenceOutputs } from '../../config/sequence-tensors.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
@@ -32,6 +33,7 @@ import { dedicatedWorkerRequested } from '../instance-hosting.js';
 import { autoCompleteOnnxConfig, DEFAULT_MAX_BATCH_SIZE } from './onnxruntime-autocomplete.js';
 import type { OnnxRunnerInit, OnnxSessionOptions, TensorSpec } from './onnxruntime-runner.js';
 import { ONNXRUNTIME_RUNNER_URL } from './onnxruntime-types.js';
+import { disableOnnxruntimeTelemetry } from './onnxruntime-env.js';
 import {
   describeExecutionProviders, EXECUTION_PROVIDER_PARAMETER, ortCudaProviderInstalled, planOrtProviders,
   requestedGpuAccelerator, type GpuAccelerator,
@@ -103,8 +105,8 @@ function tensorSpec(kind: 'input' | 'output', t: ModelInput | ModelOutput): Tens
 /** The config's inputs and outputs as the runner checks and uses them. */
 export function tensorSpecsFromConfig(config: Readonly<ModelConfig>): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
   return {
-    inputs: (config.input ?? []).map((t) => tensorSpec('input', t)),
-    outputs: (config.output ?? []).map((t) => tensorSpec('output', t)),
+    inputs: [...(config.input ?? []), ...sequenceInputs(config)].map((t) => tensorSpec('input', t)),
+    outputs: [...(config.output ?? []), ...sequenceOutputs(config)].map((t) => tensorSpec('output', t)),
   };
 }
 
@@ -190,6 +192,7 @@ function validateOnnxConfig(config: Readonly<ModelConfig>): void {
 }
 
 export function createOnnxruntimeBackend(options: OnnxruntimeBackendOptions = {}): Backend {
+  disableOnnxruntimeTelemetry(); // before any instance's worker loads onnxruntime-node
   const cpuCount = (): number => options.cpuCount ?? availableParallelism();
   let cudaProbe: boolean | undefined;
   const cudaInstalled = (): boolean => (cudaProbe ??= options.cudaProviderInstalled ?? ortCudaProviderInstalled());

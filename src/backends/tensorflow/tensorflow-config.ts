@@ -12,6 +12,7 @@
  * model scalar is served with config dims [1]; with max_batch_size > 0 the model's first dim must
  * be -1 and the config dims describe the rest.
  */
+import { sequenceInputs, sequenceOutputs } from '../../config/sequence-tensors.js';
 import type { DataType } from '../../core/datatype.js';
 import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutput } from '../../config/model-config.js';
 import { ErrorCode } from '../../errors/error-codes.js';
@@ -65,7 +66,10 @@ function tensorSpec(t: ModelInput | ModelOutput): TfTensorSpec {
 }
 
 export function tensorSpecsFromConfig(config: Readonly<ModelConfig>): { inputs: TfTensorSpec[]; outputs: TfTensorSpec[] } {
-  return { inputs: (config.input ?? []).map(tensorSpec), outputs: (config.output ?? []).map(tensorSpec) };
+  return {
+    inputs: [...(config.input ?? []), ...sequenceInputs(config)].map(tensorSpec),
+    outputs: [...(config.output ?? []), ...sequenceOutputs(config)].map(tensorSpec),
+  };
 }
 
 /** Every way the config disagrees with the model's declared inputs and outputs. */

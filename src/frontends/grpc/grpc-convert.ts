@@ -7,7 +7,6 @@
  */
 import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse } from '../../generated/inference/ModelInferResponse.js';
-import type { InferTensorContents__Output } from '../../generated/inference/InferTensorContents.js';
 import type { InferenceRequest, InferenceResponse, InputTensor } from '../../core/inference-request.js';
 import { isDataType, type DataType } from '../../core/datatype.js';
 import { encodeTypedValues, ValueError } from '../../core/tensor-codec.js';
@@ -17,23 +16,9 @@ import type { ModelConfig } from '../../config/model-config.js';
 import { setEntry } from '../../config/model-config-schema.js';
 import type { ModelConfig as ProtoModelConfig } from '../../generated/inference/ModelConfig.js';
 import { SHM_REGION } from '../../core/shared-memory/request-shm.js';
+import { ALL_FIELDS, CONTENTS_FIELD, type Contents, type ContentsField } from './tensor-contents.js';
 
 const NO_DATA = new Uint8Array(0);
-
-type Contents = InferTensorContents__Output;
-type ContentsField = keyof Contents;
-
-/** Which InferTensorContents field carries each datatype; FP16/BF16 have none (raw only). */
-const CONTENTS_FIELD: Readonly<Record<DataType, ContentsField | undefined>> = {
-  BOOL: 'bool_contents', INT8: 'int_contents', INT16: 'int_contents', INT32: 'int_contents',
-  INT64: 'int64_contents', UINT8: 'uint_contents', UINT16: 'uint_contents', UINT32: 'uint_contents',
-  UINT64: 'uint64_contents', FP32: 'fp32_contents', FP64: 'fp64_contents', BYTES: 'bytes_contents',
-  FP16: undefined, BF16: undefined,
-};
-const ALL_FIELDS: readonly ContentsField[] = [
-  'bool_contents', 'int_contents', 'int64_contents', 'uint_contents',
-  'uint64_contents', 'fp32_contents', 'fp64_contents', 'bytes_contents',
-];
 
 export function toInferenceRequest(msg: ModelInferRequest__Output, signal?: AbortSignal): InferenceRequest {
   const where = modelRef(msg.model_name, msg.model_version);

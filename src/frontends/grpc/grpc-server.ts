@@ -1,12 +1,16 @@
 /**
  * The gRPC listener: inference.GRPCInferenceService + grpc.health.v1.Health over @grpc/grpc-js,
- * with Triton's message size limits (INT32_MAX both ways, not grpc-js's 4 MiB default).
+ * with Triton's message size limits (INT32_MAX both ways, not grpc-js's 4 MiB default) unless
+ * --grpc-max-input-size lowers the receive limit. grpc-js applies that limit to the declared
+ * length of a message before reading it, and to the inflated size of a compressed one while it
+ * inflates: the only bound on what a gzip bomb costs before the wire scan sees its bytes.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import { loadInferenceProtos } from './proto-loader.js';
 import { healthHandlers, inferenceHandlers } from './inference-handlers.js';
+import { withBoundedRequests } from './bounded-deserialize.js';
 
 /** Triton's MAX_GRPC_MESSAGE_SIZE. */
 export const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
@@ -19,15 +23,16 @@ export class GrpcFrontend {
     this.#server = server;
   }
 
-  static create(svc: InferenceService, log: Logger): GrpcFrontend {
+  static create(svc: InferenceService, log: Logger, o: { maxInputBytes?: number } = {}): GrpcFrontend {
     const protos = loadInferenceProtos();
     const server = new Server({
-      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
+      'grpc.max_receive_message_length': o.maxInputBytes ?? MAX_GRPC_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
     });
     const glog = log.child({ frontend: 'grpc' });
-    server.addService(protos.inference, inferenceHandlers(svc, glog));
-    server.addService(protos.health, healthHandlers(svc, glog));
+    // Every request is scanned against REQUEST_LIMITS before it is decoded (bounded-deserialize.ts).
+    server.addService(withBoundedRequests(protos.inference, 'inference.GRPCInferenceService'), inferenceHandlers(svc, glog));
+    server.addService(withBoundedRequests(protos.health, 'grpc.health.v1.Health'), healthHandlers(svc, glog));
     return new GrpcFrontend(server);
   }
 

@@ -4,6 +4,7 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
+import { boundedMessage } from '../../errors/catalogue.js';
 
 export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = Object.freeze({
   [ErrorCode.UNKNOWN]: status.UNKNOWN,
@@ -18,8 +19,8 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = Object.freeze({
   [ErrorCode.RESOURCE_EXHAUSTED]: status.RESOURCE_EXHAUSTED,
 });
 
-/** The error object grpc-js sends as the call's status. */
+/** The error object grpc-js sends as the call's status; the message is bounded to fit the trailer. */
 export function toServiceError(e: unknown): Partial<ServiceError> {
   const err = InferenceError.from(e);
-  return { code: GRPC_STATUS[err.code], details: err.message, metadata: new Metadata() };
+  return { code: GRPC_STATUS[err.code], details: boundedMessage(err.message), metadata: new Metadata() };
 }

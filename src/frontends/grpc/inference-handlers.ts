@@ -2,7 +2,7 @@
  * One handler per RPC of inference.GRPCInferenceService: convert → InferenceService → convert.
  * No business logic here. RPCs whose feature has not landed answer UNIMPLEMENTED.
  */
-import type { ServerUnaryCall, sendUnaryData, ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import type { GRPCInferenceServiceHandlers } from '../../generated/inference/GRPCInferenceService.js';
 import type { HealthHandlers } from '../../generated/grpc/health/v1/Health.js';
 import type { InferenceService } from '../../core/inference-service.js';
@@ -12,18 +12,27 @@ import { InferenceError } from '../../errors/inference-error.js';
 import { toServiceError } from './grpc-status.js';
 import { toInferenceRequest, toModelInferResponse, toProtoConfig } from './grpc-convert.js';
 import { callSignal } from './call-signal.js';
+import { streamInferHandler } from './stream-infer-handler.js';
 import { loadParameters, unloadDependents } from './grpc-repository.js';
 import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
 import { logChanges, logResponse, traceChanges, traceContextOf, traceResponse } from './grpc-settings.js';
 import { logOutcome } from '../../observability/log-policy.js';
+import { refusal } from './bounded-deserialize.js';
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
 
-/** Wraps a sync-or-async body so every outcome reaches the callback exactly once. */
+/**
+ * Wraps a sync-or-async body so every outcome reaches the callback exactly once. A request the
+ * bounded deserializer refused is answered with its error; the body never sees it.
+ */
 function unary<Req, Res>(rpc: string, log: Logger, body: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Unary<Req, Res> {
   return (call, cb) => {
     Promise.resolve()
-      .then(() => body(call.request, call))
+      .then(() => {
+        const refused = refusal(call.request);
+        if (refused !== undefined) throw refused;
+        return body(call.request, call);
+      })
       .then(
         (res) => cb(null, res),
         (e: unknown) => {
@@ -63,10 +72,7 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
         dispose();
       }
     }),
-    ModelStreamInfer: (call: ServerDuplexStream<unknown, unknown>) => {
-      call.on('error', () => undefined);
-      call.emit('error', toServiceError(errors.notImplemented('ModelStreamInfer')));
-    },
+    ModelStreamInfer: streamInferHandler(svc, log),
     RepositoryModelLoad: unary('RepositoryModelLoad', log, async (r) => {
       noRepositoryName(r.repository_name);
       await svc.loadModel(r.model_name, loadParameters(r.parameters));

@@ -35,9 +35,12 @@ export async function decodeBody(body: Buffer, contentEncoding: string | undefin
   try {
     if (enc === 'gzip' || enc === 'x-gzip') return await gunzip(body, opts);
     if (enc === 'deflate') {
-      // RFC 9110 "deflate" is zlib-wrapped; some clients send raw deflate, which zlib rejects at the header.
+      // RFC 9110 "deflate" is zlib-wrapped; some clients send raw deflate. Told apart by the zlib
+      // header (zlib's own error for raw data is not always "incorrect header check": 1 in 31
+      // raw streams pass the checksum and fail as "unknown compression method").
+      if (!hasZlibHeader(body)) return await inflateRaw(body, opts);
       return await inflate(body, opts).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'Z_DATA_ERROR' && /header/i.test(e.message)) return inflateRaw(body, opts);
+        if (e.code === 'Z_DATA_ERROR') return inflateRaw(body, opts).catch(() => Promise.reject(e));
         throw e;
       });
     }
@@ -49,6 +52,11 @@ export async function decodeBody(body: Buffer, contentEncoding: string | undefin
     throw errors.invalidArg(`failed to decompress the request body (Content-Encoding: ${enc}): ${err.message}`);
   }
   throw unsupportedMediaType(`unsupported Content-Encoding '${contentEncoding}': supported are gzip, deflate and identity`);
+}
+
+/** RFC 1950: CM = 8 (deflate), CINFO ≤ 7, and the two header bytes a multiple of 31. */
+function hasZlibHeader(b: Buffer): boolean {
+  return b.length >= 2 && (b[0]! & 0x0f) === 8 && b[0]! >> 4 <= 7 && (b[0]! * 256 + b[1]!) % 31 === 0;
 }
 
 /**

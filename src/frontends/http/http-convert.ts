@@ -16,6 +16,8 @@ import { isDataType } from '../../core/datatype.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
 import { JsonFloat, JsonSyntaxError, parseLosslessJson } from '../../util/lossless-json.js';
 import { bytesToJsonDataText, isIntegerType, jsonDataToBytes } from './json-tensor-data.js';
+import { scanJson } from './json-scan.js';
+import { REQUEST_LIMITS } from '../../core/request-limits.js';
 import { SHM_REGION } from '../../core/shared-memory/request-shm.js';
 
 const NO_DATA = new Uint8Array(0);
@@ -37,8 +39,12 @@ export interface HttpInferRequest {
 const LONG_INTEGER = /(?<![0-9.eE+-])-?[0-9]{16,}(?![0-9.eE])/;
 const FRACTION_OR_EXPONENT = /[0-9][.eE]/;
 
-/** Parses request JSON (an /infer header or another route's body); syntax errors → INVALID_ARG. */
+/**
+ * Parses request JSON (an /infer header or another route's body); syntax errors → INVALID_ARG,
+ * JSON beyond the scan's bounds → RESOURCE_EXHAUSTED before anything is parsed.
+ */
 export function parseRequestJson(bytes: Uint8Array, what: string): unknown {
+  scanJson(bytes, what);
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   let fast: unknown;
   try {
@@ -103,6 +109,8 @@ export function toInferenceRequest(header: unknown, binary: Uint8Array, model: s
   if (typeof id !== 'string') throw errors.invalidArg(`'id' of the request to ${where} must be a string`);
   const inputsJson = header['inputs'];
   if (!Array.isArray(inputsJson)) throw errors.invalidArg(`the request to ${where} must have an 'inputs' array`);
+  boundedList(inputsJson, 'inputs', where);
+  boundedList(header['outputs'], 'outputs', where);
   const { parameters, binaryDefault } = requestParameters(optObj(header, 'parameters', `in the request to ${where}`), where);
   const cursor = { offset: 0 };
   const inputs = inputsJson.map((j: unknown, idx) => toInput(j, idx, binary, cursor, where));
@@ -118,6 +126,12 @@ export function toInferenceRequest(header: unknown, binary: Uint8Array, model: s
   };
 }
 
+function boundedList(v: unknown, what: string, where: string): void {
+  if (Array.isArray(v) && v.length > REQUEST_LIMITS.entries) {
+    throw errors.resourceExhausted(`the request to ${where} has ${v.length} ${what}, more than the limit of ${REQUEST_LIMITS.entries}`);
+  }
+}
+
 function toInput(j: unknown, idx: number, binary: Uint8Array, cursor: { offset: number }, where: string): InputTensor {
   if (!isObj(j)) throw errors.invalidArg(`input ${idx} of the request to ${where} must be a JSON object`);
   const name = j['name'];
@@ -127,6 +141,7 @@ function toInput(j: unknown, idx: number, binary: Uint8Array, cursor: { offset: 
   if (typeof datatype !== 'string' || !isDataType(datatype)) throw errors.invalidArg(`${at} has invalid datatype ${describe(datatype)}`);
   const shapeJson = j['shape'];
   if (!Array.isArray(shapeJson)) throw errors.invalidArg(`${at} must have a 'shape' array`);
+  if (shapeJson.length > REQUEST_LIMITS.dims) throw errors.resourceExhausted(`${at} has a shape of ${shapeJson.length} dimensions, more than the limit of ${REQUEST_LIMITS.dims}`);
   const shape = shapeJson.map((d, k) => uint(d, `dimension ${k} of the shape of ${at}`));
   const { binary_data_size: size, ...rest } = optObj(j, 'parameters', `in ${at}`);
   const shm = rest[SHM_REGION] !== undefined;
@@ -185,8 +200,9 @@ function requestParameters(p: Obj, where: string): { parameters: Parameters; bin
   return { parameters: plainParameters(rest, 'the request', where), binaryDefault: bdo === true };
 }
 
+/** A JSON integer in uint64's range (priority, timeout and sequence_id are uint64 in Triton's protocol). */
 function isUint(v: unknown): boolean {
-  return (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'bigint' && v >= 0n);
+  return (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'bigint' && v >= 0n && v <= 0xffff_ffff_ffff_ffffn);
 }
 
 /** JSON scalars → parameter values (integers stay integers, other numbers are doubles); anything else is refused. */
@@ -228,7 +244,7 @@ export function toHttpInferResponse(r: InferenceResponse, isBinary: (output: str
   return { json: Buffer.from(text, 'utf8'), binary };
 }
 
-function parametersText(p: Parameters): string {
+export function parametersText(p: Parameters): string {
   const parts = Object.entries(p).map(([k, v]) => `${JSON.stringify(k)}:${typeof v === 'bigint' ? v.toString() : JSON.stringify(v)}`);
   return `{${parts.join(',')}}`;
 }

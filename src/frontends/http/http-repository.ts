@@ -7,7 +7,15 @@
 import type { LoadParameters } from '../../core/inference-service.js';
 import { errors } from '../../errors/catalogue.js';
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * Standard base64 with padding. A single character class, checked in linear time: a grouped
+ * pattern such as (?:[…]{4})* overflows V8's regexp stack on multi-MiB uploads.
+ */
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function isBase64(v: string): boolean {
+  return v.length % 4 === 0 && BASE64_CHARS.test(v);
+}
 
 function parametersOf(body: Record<string, unknown>, what: string): Record<string, unknown> {
   const p = body['parameters'];
@@ -23,7 +31,7 @@ export function loadParameters(body: Record<string, unknown>): LoadParameters {
       if (typeof v !== 'string') throw errors.invalidArg("load parameter 'config' must be a string holding ModelConfig JSON");
       out.config = v;
     } else if (key.startsWith('file:')) {
-      if (typeof v !== 'string' || !BASE64.test(v)) throw errors.invalidArg(`load parameter '${key}' must be a base64 string`);
+      if (typeof v !== 'string' || !isBase64(v)) throw errors.invalidArg(`load parameter '${key}' must be a base64 string`);
       (out.files ??= new Map()).set(key.slice('file:'.length), Buffer.from(v, 'base64'));
     } else {
       throw errors.invalidArg(`unrecognized load parameter '${key}'`);

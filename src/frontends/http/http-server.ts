@@ -4,18 +4,31 @@
  * --http-max-input-size, Triton's error bodies for unknown paths (404) and wrong methods (405),
  * and the route table of routes.ts.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import { logOutcome } from '../../observability/log-policy.js';
 import { errorBody, toHttpFailure } from './http-status.js';
 import { registerRoutes } from './routes.js';
+import { clip } from '../../errors/catalogue.js';
 
 export interface HttpFrontendOptions {
   /** Largest request body in bytes, before and after decompression. */
   maxInputBytes: number;
+  /** Headers must arrive within this (408). Default 30 s. */
+  headerTimeoutMs?: number;
+  /** The whole request (headers and body) must arrive within this (408); 0 = none. Default 300 s. */
+  requestTimeoutMs?: number;
+  /** A connection whose request moves no bytes this long is closed; 0 = never. Default 60 s. */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * How often Node checks the header and request timeouts of open connections (its default, 30 s,
+ * would let a slow connection overstay a short timeout by that much).
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 500;
 
 /** Connections idle this long are closed; above common load-balancer idle timeouts (60 s). */
 const KEEP_ALIVE_TIMEOUT_MS = 75_000;
@@ -34,6 +47,14 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
+/** The router's own refusals (a path segment over MAX_PARAM_LENGTH, a malformed URL) in Triton's error format. */
+function frameworkErrors(e: Error & { code?: string }, _req: FastifyRequest, reply: FastifyReply): void {
+  const [status, message] = e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? [414, `URI Too Long: a path segment (model name or version) is longer than ${MAX_PARAM_LENGTH} characters`]
+    : [400, `malformed URL: ${e.message}`];
+  reply.code(status).header('content-type', 'application/json').send(errorBody(message));
+}
+
 export class HttpFrontend {
   readonly #app: FastifyInstance;
   #port = 0;
@@ -43,8 +64,14 @@ export class HttpFrontend {
   }
 
   static create(svc: InferenceService, log: Logger, o: HttpFrontendOptions): HttpFrontend {
+    const requestTimeout = o.requestTimeoutMs ?? 300_000;
     const app = Fastify({
       logger: false,
+      // Slow or stalled clients (a body trickled byte by byte, headers and then nothing, a chunk
+      // declaring 2^64 bytes) are ended: Node answers 408 through clientErrorHandler, or closes.
+      requestTimeout,
+      connectionTimeout: o.idleTimeoutMs ?? 60_000,
+      http: { headersTimeout: o.headerTimeoutMs ?? 30_000, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
       bodyLimit: o.maxInputBytes,
       exposeHeadRoutes: false,
       // While closing, requests on open connections still reach the routes: the core answers them
@@ -53,9 +80,15 @@ export class HttpFrontend {
       forceCloseConnections: 'idle',
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      frameworkErrors,
       clientErrorHandler,
     });
     const hlog = log.child({ frontend: 'http' });
+    // Node answers an unknown Expect header with a bare 417; answer it in the error format.
+    app.server.on('checkExpectation', (req, res) => {
+      const body = errorBody(`unsupported Expect header '${clip(String(req.headers.expect ?? ''))}': only 100-continue is supported`);
+      res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     // The declared type is irrelevant (and fastify would refuse a malformed one with 415 first).

@@ -5,6 +5,7 @@
  */
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
+import { boundedMessage } from '../../errors/catalogue.js';
 
 /**
  * Triton's mapping where Triton has one. DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED have no
@@ -58,6 +59,11 @@ export function toHttpFailure(e: unknown, maxInputBytes: number): HttpFailure {
   if (e instanceof InferenceError) return { status: HTTP_STATUS[e.code], message: e.message, error: e };
   if (e instanceof Error) {
     const f = e as Error & FastifyLikeError;
+    if (f.code === 'ECONNRESET' || f.code === 'ECONNABORTED' || f.message === 'aborted') {
+      // The client went away mid-body: its doing, not a server fault (logged at debug, answer unseen).
+      const err = new InferenceError(ErrorCode.CANCELLED, 'the client closed the connection before the request body arrived');
+      return { status: HTTP_STATUS[err.code], message: err.message, error: err };
+    }
     if (f.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return { status: 400, message: `request body is larger than the maximum input size of ${maxInputBytes} bytes (--http-max-input-size)` };
     }
@@ -69,6 +75,7 @@ export function toHttpFailure(e: unknown, maxInputBytes: number): HttpFailure {
   return { status: HTTP_STATUS[err.code], message: err.message, error: err };
 }
 
+/** `{"error": "<message>"}`, the message bounded as over gRPC (it may also be logged or proxied as a header). */
 export function errorBody(message: string): string {
-  return JSON.stringify({ error: message });
+  return JSON.stringify({ error: boundedMessage(message) });
 }

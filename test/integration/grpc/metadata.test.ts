@@ -49,7 +49,7 @@ describe('health and server metadata', () => {
     assert.equal(m.name, 'infera');
     assert.match(m.version, /^\d+\.\d+\.\d+/);
     // Triton's order (PROTOCOL.md §6.7); system_shared_memory only with --allow-client-shm=true.
-    assert.deepEqual(m.extensions, ['classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'statistics', 'trace', 'logging']);
+    assert.deepEqual(m.extensions, ['classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'statistics', 'trace', 'logging']);
   });
 
   it('ModelReady: true, false for a version that is not served, NOT_FOUND for an unknown model', async () => {
@@ -130,14 +130,16 @@ describe('repository index', () => {
   });
 });
 
-describe('RPCs whose feature has not landed answer UNIMPLEMENTED', () => {
-  it('ModelStreamInfer', async () => {
+describe('ModelStreamInfer is served', () => {
+  it('an empty stream the client half-closes ends with OK', async () => {
     const stream = c().ModelStreamInfer();
-    const err = await new Promise<ServiceError>((resolve) => {
+    const end = await new Promise<ServiceError | null>((resolve) => {
       stream.on('error', resolve);
       stream.on('data', () => undefined);
+      stream.on('end', () => resolve(null));
+      stream.end();
     });
-    assert.equal(err.code, status.UNIMPLEMENTED);
+    assert.equal(end, null);
   });
 });
 

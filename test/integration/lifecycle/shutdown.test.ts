@@ -77,7 +77,7 @@ describe('command line', () => {
     const port = await new Promise<number>((resolve, reject) => {
       lines.on('line', (l) => {
         const rec = JSON.parse(l) as { msg?: string; grpcPort?: number };
-        if (rec.msg === 'server started') resolve(rec.grpcPort!);
+        if (rec.msg === 'startup complete') resolve(rec.grpcPort!);
       });
       child.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
     });

@@ -139,6 +139,16 @@ describe('validateModelConfig', () => {
     assertProblem(base({ response_cache: { enable: true }, model_transaction_policy: { decoupled: true } }), /decoupled/);
   });
 
+  it('refuses control and state tensors that clash with the config inputs, and incomplete states', () => {
+    const seq = (s: NonNullable<ModelConfig['sequence_batching']>) => base({ sequence_batching: s });
+    const input = base().input![0]!.name!;
+    assertProblem(seq({ control_input: [{ name: input, control: [{ kind: 'CONTROL_SEQUENCE_START', int32_false_true: [0, 1] }] }] }),
+      new RegExp(`control tensor '${input}' must not also be listed in 'input'`));
+    assertProblem(seq({ state: [{ input_name: input, output_name: 'O', data_type: 'TYPE_FP32', dims: [1] }] }), new RegExp(`state #0: input_name '${input}' is already a model input`));
+    assertProblem(seq({ state: [{ output_name: 'O', data_type: 'TYPE_FP32' }] }), /state #0 must give input_name and output_name/);
+    assertProblem(seq({ state: [{ input_name: 'I', output_name: 'O' }] }), /state #0 must give a data_type/);
+  });
+
   it('checks batch inputs/outputs, label files and metrics', () => {
     assertProblem(base({ batch_input: [{ kind: 'BATCH_ELEMENT_COUNT', target_name: ['B'], data_type: 'TYPE_INT64', source_input: ['IN'] }] }),
       /data_type must be TYPE_INT32 or TYPE_FP32/);

@@ -1,0 +1,83 @@
+/**
+ * Every request message is scanned (wire-scan.ts) before protobufjs decodes it: the service
+ * definitions handed to grpc-js get a requestDeserialize that scans first.
+ *
+ * A refusal cannot be thrown from a deserializer: grpc-js turns any throw there into INTERNAL
+ * "Error deserializing request" and drops the reason. So the deserializer returns a Refused
+ * marker instead, and handlers call `refusal(call.request)` (unary handlers do in
+ * inference-handlers.ts; a streaming handler must do it for each message it reads) and answer the
+ * InferenceError it returns. A decode that throws after a clean scan is refused the same way.
+ */
+import path from 'node:path';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { errors, modelRef } from '../../errors/catalogue.js';
+import type { InferenceError } from '../../errors/inference-error.js';
+import { PROTO_FILES, resolveProtoDir } from './proto-loader.js';
+import { REQUEST_LIMITS, scanMessage, WireScanError, type ScanResult, type WireLimits } from './wire-scan.js';
+
+const REFUSED: unique symbol = Symbol('refused request');
+
+/** What a bounded deserializer returns in place of a message it refused. */
+export interface Refused {
+  readonly [REFUSED]: InferenceError;
+}
+
+/** The error to answer when `msg` is a Refused marker, else undefined. */
+export function refusal(msg: unknown): InferenceError | undefined {
+  return typeof msg === 'object' && msg !== null && REFUSED in msg ? (msg as Refused)[REFUSED] : undefined;
+}
+
+let root: protobuf.Root | undefined;
+
+/** The schema the scan walks: the same proto files as proto-loader's, loaded once with protobufjs. */
+function schema(): protobuf.Root {
+  if (root !== undefined) return root;
+  const dir = resolveProtoDir();
+  const r = new protobuf.Root();
+  r.resolvePath = (_origin, target) => path.join(dir, path.basename(target));
+  r.loadSync([...PROTO_FILES], { keepCase: true });
+  r.resolveAll();
+  return (root = r);
+}
+
+function refuse(e: unknown, typeName: string, name: string | undefined): Refused {
+  const where = name === undefined || name === '' ? '' : ` to ${modelRef(name)}`;
+  const reason = e instanceof Error ? e.message : String(e);
+  const err = e instanceof WireScanError && e.exhausted
+    ? errors.resourceExhausted(`${typeName}${where} refused: ${reason}`)
+    : errors.invalidArg(`malformed ${typeName}${where}: ${reason}`);
+  return Object.freeze({ [REFUSED]: err });
+}
+
+/**
+ * A deserializer for the proto message `typeName` ('inference.ModelInferRequest') that scans the
+ * bytes within `limits` before calling `decode`, and returns Refused when either fails.
+ * Reusable by any handler that deserializes requests itself.
+ */
+export function boundedDeserializer<T>(typeName: string, decode: (b: Buffer) => T, limits: WireLimits = REQUEST_LIMITS): (b: Buffer) => T | Refused {
+  const type = schema().lookupType(typeName);
+  const short = typeName.replace(/^.*\./, '');
+  return (b) => {
+    let scanned: ScanResult | undefined;
+    try {
+      scanned = scanMessage(b, type, limits);
+      return decode(b);
+    } catch (e) {
+      return refuse(e, short, e instanceof WireScanError ? e.modelName : scanned?.name);
+    }
+  };
+}
+
+/** `def` with every method's requestDeserialize bounded (the definition itself is not changed). */
+export function withBoundedRequests<D extends ServiceDefinition>(def: D, serviceName: string): D {
+  const service = schema().lookupService(serviceName);
+  const out: Record<string, unknown> = {};
+  for (const [key, m] of Object.entries(def)) {
+    const method = service.methods[m.path.slice(m.path.lastIndexOf('/') + 1)];
+    if (method === undefined) throw new Error(`method ${m.path} is not in ${serviceName}`);
+    const typeName = method.resolvedRequestType?.fullName.replace(/^\./, '') ?? method.requestType;
+    out[key] = { ...m, requestDeserialize: boundedDeserializer(typeName, m.requestDeserialize) };
+  }
+  return out as D;
+}

@@ -1,0 +1,63 @@
+/**
+ * A pre-scan of request JSON bytes before JSON.parse builds anything: one pass over the bytes
+ * (strings skipped whole) that refuses nesting beyond REQUEST_LIMITS.depth and more objects or
+ * arrays than a real request has. `{"inputs":[{},{},…]}` of 43 MB, `[[],[],…]` or 5 M levels of
+ * nesting are refused after the first few thousand containers, in microseconds, where parsing
+ * and converting them took 5–16 s of the event loop.
+ *
+ * Why the bounds are these: objects are inputs, outputs and their parameters (a few per tensor,
+ * at most REQUEST_LIMITS.entries tensors); arrays are shapes and nested tensor data, which for a
+ * [1, 1024, 1024, 3] image written nested is about a million. The scan does not validate JSON:
+ * the parser after it does, and names the offset of a syntax error.
+ */
+import { REQUEST_LIMITS } from '../../core/request-limits.js';
+import { errors } from '../../errors/catalogue.js';
+
+export interface JsonLimits {
+  readonly depth: number;
+  readonly objects: number;
+  readonly arrays: number;
+}
+
+export const JSON_LIMITS: JsonLimits = Object.freeze({
+  depth: REQUEST_LIMITS.depth,
+  objects: REQUEST_LIMITS.entries * 4,
+  arrays: 1 << 20,
+});
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_OBJECT = 0x7d;
+const CLOSE_ARRAY = 0x5d;
+
+/**
+ * Throws naming `what` when the JSON in `b` goes beyond JSON_LIMITS: INVALID_ARG (400) for
+ * nesting, as a malformed request; RESOURCE_EXHAUSTED (413) for too many objects or arrays.
+ */
+export function scanJson(b: Uint8Array, what: string, limits: JsonLimits = JSON_LIMITS): void {
+  let depth = 0;
+  let objects = 0;
+  let arrays = 0;
+  const n = b.length;
+  // Valid JSON that starts with a scalar holds no containers; anything else the parser refuses.
+  let first = 0;
+  while (first < n && (b[first] === 0x20 || b[first] === 0x0a || b[first] === 0x0d || b[first] === 0x09)) first++;
+  if (b[first] !== OPEN_OBJECT && b[first] !== OPEN_ARRAY) return;
+  for (let i = first; i < n; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) {
+      for (i++; i < n; i++) {
+        const d = b[i]!;
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (++depth > limits.depth) throw errors.invalidArg(`${what} is nested deeper than ${limits.depth} levels`);
+      if (c === OPEN_OBJECT ? ++objects > limits.objects : ++arrays > limits.arrays) {
+        throw errors.resourceExhausted(`${what} has more than ${c === OPEN_OBJECT ? `${limits.objects} JSON objects` : `${limits.arrays} JSON arrays`}`);
+      }
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Issue #20 parts 1–3 over the wire, against the real server: requests that declare millions of
+ * entries (plain or gzip-compressed), hostile JSON headers, and client values long enough that an
+ * echoing error would not fit a header. Each gets a quick, clear refusal, and the server keeps
+ * answering other clients. The big-payload timings are in bench/hostile-requests.ts.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import zlib from 'node:zlib';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { BUNDLED_REPO } from '../../helpers/repo.js';
+import { call, startServer, type TestServer } from '../../helpers/start-server.js';
+import { errorOf, http, postJson } from '../http/http-client.js';
+import { MAX_ERROR_BYTES } from '../../../src/errors/catalogue.js';
+import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
+
+let ts: TestServer;
+before(async () => {
+  ts = await startServer([BUNDLED_REPO], { allowMetrics: false });
+});
+after(() => ts.close());
+
+/** One ModelInfer call written as raw HTTP/2 frames: [grpc-status, grpc-message, ms]. */
+function rawInfer(message: Buffer, gzip = false, target = ts.target): Promise<[number, string, number]> {
+  const t0 = performance.now();
+  const session = http2.connect(`http://${target}`);
+  session.on('error', () => undefined);
+  return new Promise((resolve) => {
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' };
+    if (gzip) headers['grpc-encoding'] = 'gzip';
+    const s = session.request(headers);
+    let code = -1;
+    let text = '';
+    const take = (h: http2.IncomingHttpHeaders) => {
+      if (h['grpc-status'] !== undefined) code = Number(h['grpc-status']);
+      if (h['grpc-message'] !== undefined) text = decodeURIComponent(String(h['grpc-message']));
+    };
+    s.on('response', take);
+    s.on('trailers', take);
+    s.on('data', () => undefined);
+    s.on('close', () => {
+      session.close();
+      resolve([code, text, performance.now() - t0]);
+    });
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt8(gzip ? 1 : 0, 0);
+    prefix.writeUInt32BE(message.length, 1);
+    s.end(Buffer.concat([prefix, message]));
+  });
+}
+
+const NAME = Buffer.from([0x0a, 6, ...Buffer.from('simple')]);
+const emptyEntries = (tag: number, n: number) => Buffer.alloc(2 * n, Buffer.from([tag, 0]));
+const infer = (req: ModelInferRequest) => call(ts.client.ModelInfer.bind(ts.client), req);
+const live = () => call(ts.client.ServerLive.bind(ts.client), {});
+
+describe('gRPC requests that declare too much', () => {
+  it('5 M empty raw_input_contents: RESOURCE_EXHAUSTED naming the model, while others are answered', async () => {
+    const attack = rawInfer(Buffer.concat([NAME, emptyEntries(0x3a, 5_000_000)]));
+    const t0 = performance.now();
+    await live();
+    const liveMs = performance.now() - t0;
+    const [code, message, ms] = await attack;
+    assert.equal(code, status.RESOURCE_EXHAUSTED, message);
+    assert.match(message, /ModelInferRequest to model 'simple' refused: 'raw_input_contents' of inference\.ModelInferRequest has more than 4096 entries/);
+    assert.ok(ms < 10_000, `refused after ${ms} ms`); // ~0.1 s alone (it was 10 s and 1.2 GB)
+    assert.ok(liveMs < 5000, `ServerLive took ${liveMs} ms during the attack`);
+  });
+
+  it('30 M empty entries sent gzip-compressed (57 KiB): refused the same way', async () => {
+    const [code, message] = await rawInfer(zlib.gzipSync(Buffer.concat([NAME, emptyEntries(0x3a, 30_000_000)])), true);
+    assert.equal(code, status.RESOURCE_EXHAUSTED, message);
+    assert.match(message, /more than 4096 entries/);
+    await live();
+  });
+
+  it('3 M empty inputs and wire-type garbage: RESOURCE_EXHAUSTED and INVALID_ARGUMENT', async () => {
+    const [c1, m1] = await rawInfer(Buffer.concat([NAME, emptyEntries(0x2a, 3_000_000)]));
+    assert.equal(c1, status.RESOURCE_EXHAUSTED, m1);
+    const [c2, m2] = await rawInfer(Buffer.concat([NAME, Buffer.from([0x7e, 0x00])]));
+    assert.equal(c2, status.INVALID_ARGUMENT, m2);
+    assert.match(m2, /malformed ModelInferRequest to model 'simple': invalid wire type 6/);
+  });
+});
+
+describe('--grpc-max-input-size', () => {
+  let small: TestServer;
+  before(async () => {
+    small = await startServer([BUNDLED_REPO], { allowMetrics: false, allowHttp: false, grpcMaxInputBytes: 1 << 20 });
+  });
+  after(() => small.close());
+
+  it('refuses a larger message from its declared length, and a gzip bomb once it inflates past the limit', async () => {
+    // The declared length alone decides: the bytes are never sent in full.
+    const [c1, m1] = await rawInfer(Buffer.concat([NAME, Buffer.alloc(2 << 20)]), false, small.target);
+    assert.equal(c1, status.RESOURCE_EXHAUSTED, m1);
+    assert.match(m1, /Received message larger than max \(\d+ vs 1048576\)/);
+    const [c2, m2] = await rawInfer(zlib.gzipSync(Buffer.alloc(64 << 20)), true, small.target);
+    assert.equal(c2, status.RESOURCE_EXHAUSTED, m2);
+    assert.match(m2, /decompresses to a size larger than 1048576/);
+  });
+});
+
+describe('errors fit in a header whatever the client sent', () => {
+  it('a 100,000-character model name gets NOT_FOUND, clipped with a marker, and the channel keeps working', async () => {
+    const name = 'm'.repeat(100_000);
+    await assert.rejects(infer({ model_name: name, inputs: [] }), (e: ServiceError) => {
+      assert.equal(e.code, status.NOT_FOUND);
+      assert.match(e.details, /Request for unknown model: 'm{128}…\[99872 more characters\]'/);
+      assert.ok(Buffer.byteLength(e.details) <= MAX_ERROR_BYTES);
+      return true;
+    });
+    assert.deepEqual(await live(), { live: true });
+  });
+
+  it('a 100,000-dim shape is refused by its declared size', async () => {
+    const req: ModelInferRequest = { model_name: 'simple', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: Array<number>(100_000).fill(1) }] };
+    await assert.rejects(infer(req), (e: ServiceError) => {
+      assert.equal(e.code, status.RESOURCE_EXHAUSTED);
+      assert.match(e.details, /'shape' of inference\.ModelInferRequest\.InferInputTensor has more than 64 elements/);
+      return true;
+    });
+  });
+
+  it('over HTTP, a 100,000-character input name is clipped in the error body', async () => {
+    const r = await postJson(`${ts.httpUrl}/v2/models/simple/infer`, { inputs: [{ name: 'x'.repeat(100_000), datatype: 'INT32', shape: [1, 16], data: Array<number>(16).fill(0) }, { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: Array<number>(16).fill(0) }] });
+    assert.equal(r.status, 400);
+    assert.match(errorOf(r), /unexpected inference input 'x{128}…\[99872 more characters\]'/);
+    assert.ok(r.body.length <= MAX_ERROR_BYTES + 64);
+  });
+});
+
+describe('HTTP JSON headers that declare too much', () => {
+  const url = () => `${ts.httpUrl}/v2/models/simple/infer`;
+  it('nesting deeper than 32 levels: 400 before parsing', async () => {
+    const r = await http(url(), { method: 'POST', body: `${'['.repeat(100_000)}${']'.repeat(100_000)}` });
+    assert.equal(r.status, 400, errorOf(r));
+    assert.match(errorOf(r), /the inference request header for model 'simple' is nested deeper than 32 levels/);
+  });
+
+  it('too many objects, arrays, inputs or dims: 413 before parsing', async () => {
+    const cases: [string, RegExp][] = [
+      [`{"inputs":[${'{},'.repeat(20_000)}{}]}`, /has more than 16384 JSON objects/],
+      [`[${'[],'.repeat(1_100_000)}[]]`, /has more than 1048576 JSON arrays/],
+
+      [JSON.stringify({ inputs: Array.from({ length: 5000 }, () => 1) }), /has 5000 inputs, more than the limit of 4096/],
+      [JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: Array<number>(65).fill(1), data: [] }] }), /shape of 65 dimensions, more than the limit of 64/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await http(url(), { method: 'POST', body });
+      assert.equal(r.status, 413, errorOf(r));
+      assert.match(errorOf(r), message);
+    }
+  });
+});

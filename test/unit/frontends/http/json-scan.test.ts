@@ -1,0 +1,46 @@
+// The pre-scan of request JSON (json-scan.ts): counts containers and depth outside strings only,
+// refuses beyond the limits with the right code, and never throws anything else on garbage.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JSON_LIMITS, scanJson } from '../../../../src/frontends/http/json-scan.js';
+import { InferenceError } from '../../../../src/errors/inference-error.js';
+import { ErrorCode } from '../../../../src/errors/error-codes.js';
+import { noise } from '../../../helpers/noise.js';
+
+const scan = (text: string, limits = JSON_LIMITS) => scanJson(Buffer.from(text), 'the body', limits);
+const small = { depth: 3, objects: 2, arrays: 3 };
+const codeOf = (f: () => void): ErrorCode | undefined => {
+  try {
+    f();
+    return undefined;
+  } catch (e) {
+    assert.ok(e instanceof InferenceError, String(e));
+    return e.code;
+  }
+};
+
+describe('scanJson', () => {
+  it('passes requests within the limits, whatever their strings hold', () => {
+    scan('{"inputs":[{"name":"[[[[{{{{","shape":[1,2],"data":[[1,2]]}]}');
+    scan('{"a":"\\\\"}'); // an escaped backslash ends the string at the next quote
+    scan('{"a":"\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', small);
+    scan('  "just a string"', small);
+  });
+
+  it('refuses depth (INVALID_ARG), objects and arrays (RESOURCE_EXHAUSTED) beyond the limits', () => {
+    assert.equal(codeOf(() => scan('[[[[]]]]', small)), ErrorCode.INVALID_ARG);
+    assert.throws(() => scan('[[[[]]]]', small), /the body is nested deeper than 3 levels/);
+    assert.equal(codeOf(() => scan('[{},{},{}]', small)), ErrorCode.RESOURCE_EXHAUSTED);
+    assert.throws(() => scan('[{},{},{}]', small), /the body has more than 2 JSON objects/);
+    assert.throws(() => scan('[[],[],[]]', small), /more than 3 JSON arrays/);
+  });
+
+  it('never throws anything but its own refusals on garbage', () => {
+    for (let seed = 1; seed <= 2000; seed++) {
+      const bytes = noise(1 + (seed % 500), seed);
+      bytes[0] = seed % 2 === 0 ? 0x7b : 0x5b; // start like JSON so the scan runs
+      const code = codeOf(() => scanJson(bytes, 'x', small));
+      assert.ok(code === undefined || code === ErrorCode.INVALID_ARG || code === ErrorCode.RESOURCE_EXHAUSTED);
+    }
+  });
+});
