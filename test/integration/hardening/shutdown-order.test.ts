@@ -24,9 +24,10 @@ instance_group [ { count: 1 kind: KIND_CPU } ]
 const repo = new TempRepo().add('slowest', { config: CONFIG, files: { '1/.keep': '' } });
 let ts: TestServer;
 before(async () => {
-  // ~3 s per execution on one core: far beyond the 1 s exit timeout.
+  // One execution (whatever its batch size) takes ~2 s on an idle core and longer under load: always
+  // beyond the 0.5 s wait plus the 1 s exit timeout.
   const { buildSlow } = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'fixture-models.mjs')).href)) as { buildSlow(o: { matmuls: number }): Uint8Array };
-  writeFileSync(path.join(repo.dir, 'slowest', '1', 'model.onnx'), buildSlow({ matmuls: 600 }));
+  writeFileSync(path.join(repo.dir, 'slowest', '1', 'model.onnx'), buildSlow({ matmuls: 3000 }));
   ts = await startServer([repo.dir], { exitTimeoutSecs: 1, allowMetrics: false });
 });
 after(() => repo.remove());
