@@ -86,6 +86,8 @@ export async function runH2load(o: H2loadOptions): Promise<NativeLoadResult> {
     if (!rps || !reqs) throw new Error(`unexpected h2load output: ${out.slice(-2000)}`);
     const lat = readFileSync(logPath, 'utf8').split('\n').filter((l) => l !== '').map((l) => Number(l.split('\t')[2])).sort((a, b) => a - b);
     const succeeded = Number(reqs[3]);
+    // h2load exits 0 when it could not connect at all: a run with no answers is an error, not a 0.
+    if (succeeded === 0) throw new Error(`h2load got no successful answer from ${o.target}${o.path}: ${out.slice(-2000)}`);
     return {
       throughput: Number(rps[1]),
       p50Us: percentile(lat, 50),
