@@ -25,7 +25,7 @@
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
@@ -342,7 +342,7 @@ function report(rows: Row[]): void {
   const f = (n: number, d = 0) => n.toFixed(d);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${availableParallelism()} cores, Node ${process.version}; MLP intra-op threads ${INTRA_OP}`;
   const lines = [
-    `Machine: ${machine}; h2load runs of ${SECONDS} s (1 connection, c streams in flight); client-bound rows: grpc-js windows of ${WINDOW_MS} ms.`,
+    `Machine: ${machine}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min: above the core count, other processes share the cores and absolute figures drop); h2load runs of ${SECONDS} s (1 connection, c streams in flight); client-bound rows: grpc-js windows of ${WINDOW_MS} ms.`,
     '',
     '| scenario | generator | batching | inst | infer/s | p50 ms | p99 ms | avg batch | queue µs | compute µs | server CPU µs/req | ceiling | ceiling infer/s | ratio | naive infer/s | / naive |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
