@@ -4,8 +4,14 @@
  *
  * Scenarios (issue 3): `simple` at c=1 (1 instance) and c=16 (2 instances, batching on); an FP32
  * MLP (3 × 1024 hidden, generated here, never committed) at c=1, 8, 32, 64 with batching off and
- * on. Ceilings: raw in-process ORT session.run at the batch size the server actually formed, and
- * a bare grpc-js echo server answering a same-sized message.
+ * on. Ceilings: raw in-process ORT session.run at the batch size the server actually formed, a
+ * bare grpc-js echo server answering a same-sized message, and the naive Node server
+ * (bench/naive-server.ts: session.run on the main thread per request).
+ *
+ * Load (issue 13): unary rows are driven by h2load (bench/h2load.ts) sending a prepared gRPC
+ * frame, so the generator is not the bottleneck; it must be installed (the bench says how).
+ * Each row prints the server's CPU per request from /proc. Stream and sequence rows need a real
+ * gRPC client and use the grpc-js one: they are labelled client-bound.
  *
  * GPU section (issue 8): bench/gpu-bench.ts, after the table above; it prints
  * "GPU benchmark skipped: <reason>" on a machine without a GPU.
@@ -14,15 +20,15 @@
  * stream against unary at the same concurrency, and N concurrent sequences of length L on the
  * bundled simple_dyna_sequence (oldest strategy, 2 instances).
  *
- * Options (env): BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
+ * Options (env): BENCH_SECONDS (h2load run length, default 3), BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
  * BENCH_ONLY=simple|stream|mlp|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { credentials } from '@grpc/grpc-js';
+import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import { findPackageRoot } from '../src/util/package-root.js';
 import { loadInferenceProtos } from '../src/frontends/grpc/proto-loader.js';
 import type { ModelStatistics__Output } from '../src/generated/inference/ModelStatistics.js';
@@ -32,6 +38,7 @@ import { ortCeiling } from './ort-ceiling.js';
 import { runGpuBench } from './gpu-bench.js';
 import { runSequenceLoad, runStreamLoad } from './stream-bench.js';
 import type { ModelInferRequest } from '../src/generated/inference/ModelInferRequest.js';
+import { requireNativeTools, runH2load, type NativeLoadResult } from './h2load.js';
 
 const ROOT = findPackageRoot();
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
@@ -68,6 +75,12 @@ interface Row {
   queueUs: number;
   computeUs: number;
   ceiling?: { name: string; throughput: number; ratio: number };
+  /** The naive Node server (session.run on the main thread) at the same concurrency. */
+  naive?: { throughput: number; ratio: number; p50Us: number };
+  /** Echo p50 at the same concurrency (for the latency-overhead target). */
+  echoP50Us?: number;
+  /** Load generator: h2load (native) or the grpc-js client (client-bound). */
+  generator: 'h2load' | 'grpc-js (client-bound)';
 }
 
 function mlpConfig(name: string, batching: boolean): string {
@@ -137,12 +150,32 @@ async function statsOf(target: string, model: string): Promise<ModelStatistics__
   return res;
 }
 
-async function measure(target: string, model: string, request: Buffer, concurrency: number): Promise<Omit<Row, 'scenario' | 'batching' | 'instances'>> {
-  return measureWith(target, model, concurrency, () => runLoad({ target, method: METHOD, request, concurrency, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS }));
+/** Seconds of each h2load run (BENCH_SECONDS, default 3): other processes share the cores. */
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+
+/** One real gRPC call first: h2load counts HTTP 200 as success, and gRPC errors arrive with 200. */
+async function verifyOnce(target: string, method: string, request: Buffer): Promise<void> {
+  const client = new Client(target, credentials.createInsecure());
+  try {
+    await new Promise<void>((resolve, reject) => client.makeUnaryRequest(method, (b: Buffer) => b, (b: Buffer) => b, request,
+      (err: ServiceError | null) => (err ? reject(new Error(`${method} on ${target} failed before the load: ${err.message}`)) : resolve())));
+  } finally {
+    client.close();
+  }
+}
+
+/** h2load against a gRPC server (verified with one real call first), with its CPU from /proc. */
+async function nativeLoad(target: string, method: string, request: Buffer, concurrency: number, pid: number | undefined): Promise<NativeLoadResult> {
+  await verifyOnce(target, method, request);
+  return runH2load({ target, path: method, request, concurrency, seconds: SECONDS, ...(pid !== undefined ? { serverPid: pid } : {}) });
+}
+
+async function measure(target: string, model: string, request: Buffer, concurrency: number, pid?: number): Promise<Omit<Row, 'scenario' | 'batching' | 'instances'>> {
+  return { ...(await measureWith(target, model, concurrency, () => nativeLoad(target, METHOD, request, concurrency, pid))), generator: 'h2load' };
 }
 
 /** Runs `load` and reads the model's statistics around it. */
-async function measureWith(target: string, model: string, concurrency: number, load: () => Promise<LoadResult>): Promise<Omit<Row, 'scenario' | 'batching' | 'instances'>> {
+async function measureWith(target: string, model: string, concurrency: number, load: () => Promise<LoadResult>): Promise<Omit<Row, 'scenario' | 'batching' | 'instances' | 'generator'>> {
   const before = await statsOf(target, model);
   const result = await load();
   const after = await statsOf(target, model);
@@ -171,49 +204,84 @@ function mlpRequest(model: string): Buffer {
   return encodeRequest(model, [{ name: 'INPUT', datatype: 'FP32', shape: [1, MLP_IN], data: x }]);
 }
 
-async function withServer<T>(repo: string, fn: (target: string) => Promise<T>): Promise<T> {
+/** The server listens before its models load: wait for ServerReady. */
+async function untilReady(target: string): Promise<void> {
+  const { grpcObject } = loadInferenceProtos();
+  const client = new grpcObject.inference.GRPCInferenceService(target, credentials.createInsecure());
+  try {
+    for (let i = 0; i < 600; i++) {
+      const ready = await new Promise<boolean>((resolve) => client.ServerReady({}, (e, r) => resolve(e === null && r?.ready === true)));
+      if (ready) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`server at ${target} not ready after 60 s`);
+  } finally {
+    client.close();
+  }
+}
+
+async function withServer<T>(repo: string, fn: (target: string, pid?: number) => Promise<T>): Promise<T> {
   const child = await startChild(
     [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--log-format', 'json'],
     (r) => r['msg'] === 'startup complete',
   );
   try {
-    return await fn(`127.0.0.1:${child.info['grpcPort'] as number}`);
+    const target = `127.0.0.1:${child.info['grpcPort'] as number}`;
+    await untilReady(target);
+    return await fn(target, child.proc.pid);
   } finally {
     await child.stop();
   }
 }
 
-async function echoCeiling(request: Buffer, responseBytes: number, concurrency: number): Promise<LoadResult> {
+async function echoCeiling(request: Buffer, responseBytes: number, concurrency: number): Promise<NativeLoadResult> {
   const echo = await startChild([path.join(ROOT, 'dist', 'bench', 'echo-server.js'), String(responseBytes)], (r) => typeof r['port'] === 'number');
   try {
-    return await runLoad({ target: `127.0.0.1:${echo.info['port'] as number}`, method: '/bench.Echo/Echo', request, concurrency, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
+    return await nativeLoad(`127.0.0.1:${echo.info['port'] as number}`, '/bench.Echo/Echo', request, concurrency, echo.proc.pid);
   } finally {
     await echo.stop();
   }
 }
 
+/** The naive Node server (bench/naive-server.ts) on `modelPath`, loaded at `concurrency`. */
+async function naiveCeiling(modelPath: string, request: Buffer, concurrency: number): Promise<NativeLoadResult> {
+  const naive = await startChild([path.join(ROOT, 'dist', 'bench', 'naive-server.js'), modelPath, String(INTRA_OP)], (r) => typeof r['port'] === 'number');
+  try {
+    return await nativeLoad(`127.0.0.1:${naive.info['port'] as number}`, METHOD, request, concurrency, naive.proc.pid);
+  } finally {
+    await naive.stop();
+  }
+}
+
+function attachNaive(row: Row, naive: NativeLoadResult): void {
+  row.naive = { throughput: naive.throughput, ratio: row.result.throughput / naive.throughput, p50Us: naive.p50Us };
+}
+
 async function main(): Promise<void> {
+  requireNativeTools(['h2load']);
   const repo = await buildRepo();
   const rows: Row[] = [];
   try {
     if (ONLY === '' || ONLY === 'simple') {
-      await withServer(repo, async (target) => {
-        rows.push({ scenario: 'simple c=1', batching: true, instances: 1, ...(await measure(target, 'simple_1i', simpleRequest('simple_1i'), 1)) });
-        rows.push({ scenario: 'simple c=16', batching: true, instances: 2, ...(await measure(target, 'simple_2i', simpleRequest('simple_2i'), 16)) });
+      await withServer(repo, async (target, pid) => {
+        rows.push({ scenario: 'simple c=1', batching: true, instances: 1, ...(await measure(target, 'simple_1i', simpleRequest('simple_1i'), 1, pid)) });
+        rows.push({ scenario: 'simple c=16', batching: true, instances: 2, ...(await measure(target, 'simple_2i', simpleRequest('simple_2i'), 16, pid)) });
       });
       for (const row of rows.filter((r) => r.model.startsWith('simple'))) {
         const req = simpleRequest(row.model);
         const echo = await echoCeiling(req, decodeResponseSize(row.model, req), row.concurrency);
         row.ceiling = { name: 'grpc-js echo', throughput: echo.throughput, ratio: row.result.throughput / echo.throughput };
+        row.echoP50Us = echo.p50Us;
+        attachNaive(row, await naiveCeiling(path.join(repo, row.model, '1', 'model.onnx'), req, row.concurrency));
       }
     }
     if (ONLY === '' || ONLY === 'stream') await streamRows(repo, rows);
     if (ONLY === '' || ONLY === 'mlp') {
-      await withServer(repo, async (target) => {
+      await withServer(repo, async (target, pid) => {
         for (const c of MLP_CONCURRENCY) {
           for (const batching of [false, true]) {
             const model = batching ? 'mlp_on' : 'mlp_off';
-            rows.push({ scenario: `mlp c=${c}`, batching, instances: MLP_INSTANCES, ...(await measure(target, model, mlpRequest(model), c)) });
+            rows.push({ scenario: `mlp c=${c}`, batching, instances: MLP_INSTANCES, ...(await measure(target, model, mlpRequest(model), c, pid)) });
           }
         }
       });
@@ -222,6 +290,11 @@ async function main(): Promise<void> {
         const batch = Math.max(1, Math.round(row.avgBatch));
         const raw = await ortCeiling(modelPath, { inputName: 'INPUT', featureSize: MLP_IN, batch, intraOpThreads: INTRA_OP, seconds: 2, dtype: 'float32' });
         row.ceiling = { name: `raw ORT b=${batch}`, throughput: raw.inferencesPerSec, ratio: row.result.throughput / raw.inferencesPerSec };
+      }
+      const naiveByC = new Map<number, NativeLoadResult>();
+      for (const row of rows.filter((r) => r.model.startsWith('mlp'))) {
+        if (!naiveByC.has(row.concurrency)) naiveByC.set(row.concurrency, await naiveCeiling(modelPath, mlpRequest(row.model), row.concurrency));
+        attachNaive(row, naiveByC.get(row.concurrency)!);
       }
     }
   } finally {
@@ -235,14 +308,15 @@ async function main(): Promise<void> {
 async function streamRows(repo: string, rows: Row[]): Promise<void> {
   const loop = { concurrency: STREAM_C, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS };
   await withServer(repo, async (target) => {
-    const unary = await measure(target, 'simple_2i', simpleRequest('simple_2i'), STREAM_C);
+    // Both sides through grpc-js clients, so the ratio compares like with like (client-bound).
+    const unary = await measureWith(target, 'simple_2i', STREAM_C, () => runLoad({ target, method: METHOD, request: simpleRequest('simple_2i'), ...loop }));
     const streamed = await measureWith(target, 'simple_2i', STREAM_C, () => runStreamLoad(target, simpleMessage('simple_2i'), loop));
     rows.push({
-      scenario: `simple stream c=${STREAM_C}`, batching: true, instances: 2, ...streamed,
-      ceiling: { name: `unary c=${STREAM_C}`, throughput: unary.result.throughput, ratio: streamed.result.throughput / unary.result.throughput },
+      scenario: `simple stream c=${STREAM_C}`, batching: true, instances: 2, ...streamed, generator: 'grpc-js (client-bound)',
+      ceiling: { name: `grpc-js unary c=${STREAM_C}`, throughput: unary.result.throughput, ratio: streamed.result.throughput / unary.result.throughput },
     });
     const seq = await measureWith(target, 'simple_dyna_sequence', SEQ_N, () => runSequenceLoad(target, SEQ_L, sequenceStep, { ...loop, concurrency: SEQ_N }));
-    rows.push({ scenario: `sequence N=${SEQ_N} L=${SEQ_L} oldest`, batching: true, instances: 2, ...seq });
+    rows.push({ scenario: `sequence N=${SEQ_N} L=${SEQ_L} oldest`, batching: true, instances: 2, ...seq, generator: 'grpc-js (client-bound)' });
   });
 }
 
@@ -268,11 +342,14 @@ function report(rows: Row[]): void {
   const f = (n: number, d = 0) => n.toFixed(d);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${availableParallelism()} cores, Node ${process.version}; MLP intra-op threads ${INTRA_OP}`;
   const lines = [
-    `Machine: ${machine}; windows of ${WINDOW_MS} ms (stable = 3 windows within ±10%).`,
+    `Machine: ${machine}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min: above the core count, other processes share the cores and absolute figures drop); h2load runs of ${SECONDS} s (1 connection, c streams in flight); client-bound rows: grpc-js windows of ${WINDOW_MS} ms.`,
     '',
-    '| scenario | batching | inst | infer/s | p50 ms | p90 ms | p95 ms | p99 ms | avg batch | queue µs | compute µs | ceiling | ceiling infer/s | ratio | stable |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.batching ? 'on' : 'off'} | ${r.instances} | ${f(r.result.throughput)} | ${f(r.result.p50Us / 1000, 2)} | ${f(r.result.p90Us / 1000, 2)} | ${f(r.result.p95Us / 1000, 2)} | ${f(r.result.p99Us / 1000, 2)} | ${f(r.avgBatch, 1)} | ${f(r.queueUs)} | ${f(r.computeUs)} | ${r.ceiling?.name ?? ''} | ${r.ceiling ? f(r.ceiling.throughput) : ''} | ${r.ceiling ? `${f(r.ceiling.ratio * 100)}%` : ''} | ${r.result.stable ? 'yes' : 'no'} |`),
+    '| scenario | generator | batching | inst | infer/s | p50 ms | p99 ms | avg batch | queue µs | compute µs | server CPU µs/req | ceiling | ceiling infer/s | ratio | naive infer/s | / naive |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const cpu = (r.result as Partial<NativeLoadResult>).cpuUsPerRequest;
+      return `| ${r.scenario} | ${r.generator} | ${r.batching ? 'on' : 'off'} | ${r.instances} | ${f(r.result.throughput)} | ${f(r.result.p50Us / 1000, 2)} | ${f(r.result.p99Us / 1000, 2)} | ${f(r.avgBatch, 1)} | ${f(r.queueUs)} | ${f(r.computeUs)} | ${cpu !== undefined ? f(cpu) : ''} | ${r.ceiling?.name ?? ''} | ${r.ceiling ? f(r.ceiling.throughput) : ''} | ${r.ceiling ? f(r.ceiling.ratio, 2) : ''} | ${r.naive ? f(r.naive.throughput) : ''} | ${r.naive ? f(r.naive.ratio, 2) : ''} |`;
+    }),
   ];
   const mlp = (c: number, b: boolean) => rows.find((r) => r.scenario === `mlp c=${c}` && r.batching === b);
   const targets: string[] = [];
@@ -292,7 +369,13 @@ function report(rows: Row[]): void {
   const sq = rows.find((r) => r.scenario.startsWith('sequence'));
   if (sq) targets.push(`- ${sq.scenario}: ${f(sq.result.throughput)} infer/s, average batch ${f(sq.avgBatch, 1)} (batches form across sequences)`);
   const s16 = rows.find((r) => r.scenario === 'simple c=16');
-  if (s16?.ceiling) targets.push(`- simple c=16 (2 instances, batching) / grpc-js echo: ${f(s16.ceiling.ratio * 100)}% (target ≥ 50%)`);
+  if (s16?.ceiling) targets.push(`- simple c=16 (2 instances, batching) / grpc-js echo: ${f(s16.ceiling.ratio, 2)} (target ≥ 0.8)`);
+  if (s16?.naive) targets.push(`- simple c=16 / naive Node server: ${f(s16.naive.ratio, 2)} (target ≥ 1.0)`);
+  const s16cpu = (s16?.result as Partial<NativeLoadResult> | undefined)?.cpuUsPerRequest;
+  if (s16cpu !== undefined) targets.push(`- server CPU per request, simple c=16: ${f(s16cpu)} µs (target ≤ 200 µs)`);
+  const s1 = rows.find((r) => r.scenario === 'simple c=1');
+  if (s1?.echoP50Us !== undefined) targets.push(`- simple c=1 p50 − grpc-js echo c=1 p50: ${f(s1.result.p50Us - s1.echoP50Us)} µs (target ≤ 60 µs)`);
+  if (on64?.naive) targets.push(`- MLP c=64 batching on / naive Node server: ${f(on64.naive.ratio, 2)} (target ≥ 3)`);
   const text = [...lines, '', 'Targets:', ...targets].join('\n');
   console.log(text);
   mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
