@@ -97,6 +97,8 @@ repo.add('deps', {
     'node_modules/helper-pkg/index.js': 'export const plusOne = (x) => x + 1;\n',
   },
 });
+repo.addBundled('simple_identity');
+repo.add('returns_error', { config: config('returns_error', 'INT32'), files: { '1/model.mjs': 'export default class R { execute(rs) { return rs.map(() => new Error("no good")); } }\n' } });
 repo.add('throws', { config: config('throws', 'INT32'), files: { '1/model.ts': THROWS_TS } });
 repo.add('crash', { config: config('crash', 'INT32'), files: { '1/model.ts': CRASH_TS } });
 repo.add('syntax', { config: config('syntax', 'INT32'), files: { '1/model.ts': SYNTAX_TS } });
@@ -149,6 +151,18 @@ describe('typescript backend', () => {
   it("a thrown error becomes the request's error with the model's message", async () => {
     await assert.rejects(infer({ model_name: 'throws', inputs: [{ name: 'IN', datatype: 'INT32', shape: [1] }], raw_input_contents: [int32([1])] }),
       fails(status.INTERNAL, /model 'throws'.*the model refused: bad input/));
+  });
+
+  it('an Error returned for a request fails it with the message', async () => {
+    await assert.rejects(infer({ model_name: 'returns_error', inputs: [{ name: 'IN', datatype: 'INT32', shape: [1] }], raw_input_contents: [int32([1])] }),
+      fails(status.INTERNAL, /model 'returns_error': no good/));
+  });
+
+  it('the bundled simple_identity returns BYTES byte-exact, batched', async () => {
+    const raw = Buffer.from(encodeBytesElements([Buffer.from([0]), Buffer.from([0xff, 0, 0xc0]), Buffer.from('abc')]));
+    const res = await infer({ model_name: 'simple_identity', inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, 3] }], raw_input_contents: [raw] });
+    assert.deepEqual(res.outputs[0]!.shape.map(Number), [1, 3]);
+    assert.ok(Buffer.from(res.raw_output_contents[0]!).equals(raw));
   });
 
   it('syntax and import errors fail the load naming file and line', async () => {
