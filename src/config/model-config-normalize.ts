@@ -64,6 +64,7 @@ const BACKEND_FILE: ReadonlyMap<string, string> = new Map([
   ['pytorch', 'model.pt'],
   ['openvino', 'model.xml'],
   ['python', 'model.py'],
+  ['typescript', 'model.ts'],
   // SavedModel or GraphDef: unknowable without the platform, so left empty for auto-complete.
   ['tensorflow', ''],
 ]);

@@ -1,0 +1,93 @@
+/**
+ * The `typescript` backend: a model is `<model>/<version>/model.ts` (or, when that is absent,
+ * model.mts/.js/.mjs; any name with `default_model_filename`) whose default-exported class implements the contract in
+ * model-contract.ts. Each instance runs typescript-runner.ts in the worker pool.
+ *
+ * Hosting: every instance gets a DEDICATED worker thread by default. A TS model keeps state in
+ * its module and instance, and module state is per thread (the import cache), so two instances of
+ * one model sharing a thread would share their module-level state; an async execute() would also
+ * interleave with the other sessions of a shared thread. A model that wants the shared pool says
+ * `parameters { key: "dedicated_worker" value: { string_value: "false" } }`.
+ *
+ * Crashes: an uncaught exception or process.exit() in a model ends its worker; the pool fails the
+ * batch in flight with UNAVAILABLE and reloads the instance (workers/pool-session.ts).
+ */
+import { access } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
+import { configDataTypeToWire } from '../../config/model-config.js';
+import type { DataType } from '../../core/datatype.js';
+import { ErrorCode } from '../../errors/error-codes.js';
+import { InferenceError } from '../../errors/inference-error.js';
+import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
+import { DEDICATED_WORKER_PARAMETER, dedicatedWorkerRequested } from '../instance-hosting.js';
+import type { TypescriptRunnerInit } from './typescript-runner.js';
+
+export const TYPESCRIPT_RUNNER_URL: string = new URL('./typescript-runner.js', import.meta.url).href;
+const MODEL_FILES = ['model.ts', 'model.mts', 'model.js', 'model.mjs'];
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(() => true, () => false);
+}
+
+/** The config's file if present; for the default model.ts, else the first of model.mts/.js/.mjs there. */
+async function modelFile(ctx: ModelLoadContext): Promise<string> {
+  if (await exists(ctx.modelPath)) return ctx.modelPath;
+  if (basename(ctx.modelPath) === 'model.ts') {
+    for (const f of MODEL_FILES) {
+      const p = join(dirname(ctx.modelPath), f);
+      if (await exists(p)) return p;
+    }
+  }
+  throw new InferenceError(ErrorCode.INVALID_ARG, `model '${ctx.modelName}' version ${ctx.version}: no model file at ${ctx.modelPath}`);
+}
+
+class TypescriptModelHost implements BackendModel {
+  readonly #instances = new Set<WorkerInstanceProxy>();
+  constructor(readonly ctx: ModelLoadContext, readonly file: string, readonly tuning: WorkerTuning) {}
+
+  async createInstance(ictx: InstanceContext): Promise<ModelInstance> {
+    const { ctx } = this;
+    const outputTypes: Record<string, DataType> = {};
+    for (const o of ctx.config.output ?? []) outputTypes[o.name ?? ''] = configDataTypeToWire(o.data_type ?? 'TYPE_INVALID');
+    const init: TypescriptRunnerInit = {
+      modelFile: this.file, outputTypes,
+      args: {
+        modelName: ctx.modelName, modelVersion: ctx.version, instanceName: ictx.name, instanceKind: ictx.kind,
+        instanceDeviceId: ictx.deviceId, modelConfig: ctx.config, modelRepository: ctx.modelDir,
+      },
+    };
+    const explicit = ctx.config.parameters?.[DEDICATED_WORKER_PARAMETER] !== undefined;
+    const proxy = await WorkerInstanceProxy.create({
+      name: ictx.name, modelName: ctx.modelName, version: ctx.version, runnerModule: TYPESCRIPT_RUNNER_URL, init,
+      logger: ctx.logger, dedicated: explicit ? dedicatedWorkerRequested(ctx.config) : true, ...workerTuning(this.tuning),
+    });
+    this.#instances.add(proxy);
+    return proxy;
+  }
+
+  async finalize(): Promise<void> {
+    const all = [...this.#instances];
+    this.#instances.clear();
+    await Promise.all(all.map((i) => i.finalize()));
+  }
+}
+
+export function createTypescriptBackend(options: WorkerTuning = {}): Backend {
+  return {
+    name: 'typescript',
+    platforms: [],
+    defaultModelFilename: 'model.ts',
+    validateConfig: (config) => {
+      try {
+        dedicatedWorkerRequested(config);
+      } catch (err) {
+        const e = InferenceError.from(err);
+        throw new InferenceError(e.code, `model '${config.name ?? ''}': ${e.message}`);
+      }
+    },
+    async createModel(ctx) {
+      return new TypescriptModelHost(ctx, await modelFile(ctx), options);
+    },
+  };
+}
