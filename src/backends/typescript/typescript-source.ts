@@ -4,7 +4,8 @@
  * shipped inside its npm tarball, so installing downloads no binary, unlike esbuild's per-platform
  * packages). Strip-only mode replaces types with spaces, so lines and columns stay those of the
  * source file. The stripped text is written next to the source as a hidden `.mjs` (so the model's
- * relative imports and its own node_modules resolve as from the source), imported, and removed.
+ * relative imports and its own node_modules resolve as from the source), imported, and removed;
+ * in a folder the server cannot write to it is imported from memory instead (see importStripped).
  *
  * Errors name the source file: a syntax error as `file:line:column`, an import or evaluation error
  * with the temporary file's name replaced by the source's in message and stack.
@@ -53,9 +54,30 @@ export async function importModelFile(file: string): Promise<Record<string, unkn
   if (ext !== '.ts' && ext !== '.mts') {
     throw new InferenceError(ErrorCode.INVALID_ARG, `${file}: a typescript model must be a .ts, .mts, .js or .mjs file`);
   }
-  const code = strip(await readFile(file, 'utf8'), file);
+  return importStripped(strip(await readFile(file, 'utf8'), file), file);
+}
+
+/** Errors of a folder the server may not write to (a read-only mount, another owner). */
+const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * Imports stripped code as if it were `file`. In a folder the server cannot write to (e.g. a
+ * read-only /models mount) the code is imported from memory (a data: URL) instead: packages and
+ * node: builtins still resolve, relative imports do not. `write` is a parameter for tests.
+ */
+export async function importStripped(code: string, file: string, write: typeof writeFile = writeFile): Promise<Record<string, unknown>> {
   const tmp = join(dirname(file), `.${basename(file)}.infera-${process.pid}-${threadId}-${++loads}.mjs`);
-  await writeFile(tmp, code);
+  try {
+    await write(tmp, code);
+  } catch (err) {
+    if (!READ_ONLY.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    const url = `data:text/javascript;base64,${Buffer.from(code).toString('base64')}`;
+    try {
+      return (await import(url)) as Record<string, unknown>;
+    } catch (e) {
+      throw renamed(e, url, file);
+    }
+  }
   try {
     return (await import(pathToFileURL(tmp).href)) as Record<string, unknown>;
   } catch (err) {

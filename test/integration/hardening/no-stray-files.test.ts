@@ -26,11 +26,15 @@ function everything(dir: string): string[] {
 }
 
 describe('files the server writes', () => {
-  it('none in HOME, none but its own in TMPDIR (ONNX Runtime telemetry is off)', async () => {
+  it('none in HOME, none but its own in TMPDIR (ONNX Runtime telemetry is off)', async (t) => {
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: tmp };
     delete env['ORT_DISABLE_TELEMETRY'];
     const proc = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'main.js'), `--model-repository=${BUNDLED_REPO}`, '--grpc-port=0', '--http-port=0', '--allow-metrics=false', '--log-format=json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    // A failed assertion must not leave the server running (it would keep the test runner alive).
+    t.after(() => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    });
     const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
       proc.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
       createInterface({ input: proc.stdout }).on('line', (l) => {
