@@ -1,4 +1,4 @@
-// The gRPC wire contract, written out from /work/shared/PROTOCOL.md §1.1 and §2. Triton's clients
+// The gRPC wire contract, written out from ../shared/PROTOCOL.md §1.1 and §2. Triton's clients
 // (tritonclient.grpc) interoperate only if every RPC, message, field name, number, type and
 // label below matches proto/grpc_service.proto exactly; this table is the contract, so change it
 // only when the upstream protocol changes.
