@@ -10,6 +10,7 @@ import type { ValidatedRequest } from '../core/request-validator.js';
 import { elementByteSize, elementCount } from '../core/datatype.js';
 import { bytesElementViews } from '../core/bytes-tensor.js';
 import { errors } from '../errors/catalogue.js';
+import type { InferenceError } from '../errors/inference-error.js';
 
 /** Batched inputs, in config order. All requests share shapeKey (same inputs, same non-batch dims). */
 export function mergeInputs(batch: readonly ValidatedRequest[], batching: boolean): Tensor[] {
@@ -84,4 +85,25 @@ function badBatchOutput(out: Tensor, sizes: readonly number[], model: string) {
     `model '${model}' returned output '${out.name}' with shape [${out.shape.join(',')}], ` +
       `which does not match the batch of ${sizes.reduce((a, b) => a + b, 0)} it was given`,
   );
+}
+
+/** Every output of a batch split per request (see splitOutput), by output name. */
+export function splitOutputs(outputs: readonly Tensor[], sizes: readonly number[], batching: boolean, model: string): Map<string, Tensor[]> {
+  const parts = new Map<string, Tensor[]>();
+  for (const out of outputs) parts.set(out.name, splitOutput(out, sizes, batching, model));
+  return parts;
+}
+
+/**
+ * Request i's share of a split batch: its requested outputs in the order it named them, or an
+ * INTERNAL error when the model did not produce one of them.
+ */
+export function requestOutputs(parts: ReadonlyMap<string, Tensor[]>, names: readonly string[], i: number, model: string): Tensor[] | InferenceError {
+  const mine: Tensor[] = [];
+  for (const name of names) {
+    const t = parts.get(name)?.[i];
+    if (t === undefined) return errors.internal(`model '${model}' did not produce every requested output`);
+    mine.push(t);
+  }
+  return mine;
 }

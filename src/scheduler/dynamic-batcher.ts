@@ -19,7 +19,7 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { errors } from '../errors/catalogue.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
-import { mergeInputs, splitOutput, unionOutputs } from './batch-assembler.js';
+import { mergeInputs, requestOutputs, splitOutputs, unionOutputs } from './batch-assembler.js';
 import { InstancePool } from './instance-pool.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Scheduler } from './scheduler.js';
@@ -256,15 +256,10 @@ export class DynamicBatcher implements Scheduler {
         const t = p.vr.request.trace; // traced requests get the phases just recorded, nothing re-measured
         if (t !== undefined) t.compute(startNs, result.timings, nowNs());
       }
-      const parts = new Map<string, Tensor[]>();
-      for (const out of result.outputs) parts.set(out.name, splitOutput(out, sizes, batchingShape, this.#o.modelName));
+      const parts = splitOutputs(result.outputs, sizes, batchingShape, this.#o.modelName);
       items.forEach((p, i) => {
-        const mine = p.vr.outputNames.map((n) => parts.get(n)?.[i]);
-        if (mine.some((t) => t === undefined)) {
-          this.#settle(p, () => p.d.reject(errors.internal(`model '${this.#o.modelName}' did not produce every requested output`)));
-        } else {
-          this.#settle(p, () => p.d.resolve(mine as Tensor[]));
-        }
+        const mine = requestOutputs(parts, p.vr.outputNames, i, this.#o.modelName);
+        this.#settle(p, mine instanceof InferenceError ? () => p.d.reject(mine) : () => p.d.resolve(mine));
       });
     } catch (e) {
       const err = InferenceError.from(e);

@@ -35,7 +35,7 @@ import { InferenceError } from '../errors/inference-error.js';
 import { errors, modelRef } from '../errors/catalogue.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
-import { mergeInputs, splitOutput, unionOutputs } from './batch-assembler.js';
+import { mergeInputs, requestOutputs, splitOutputs, unionOutputs } from './batch-assembler.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { abortError } from './dynamic-batcher.js';
 import type { Scheduler } from './scheduler.js';
@@ -386,16 +386,11 @@ export class SequenceBatcher implements Scheduler {
       const result = await lane.instance.execute({ batchSize: n, inputs, outputNames });
       stats.recordExecution(n, n, result.timings);
       const sizes = items.map(() => 1);
-      const parts = new Map<string, Tensor[]>();
-      for (const out of result.outputs) parts.set(out.name, splitOutput(out, sizes, this.#batching, modelName));
+      const parts = splitOutputs(result.outputs, sizes, this.#batching, modelName);
       items.forEach((p, i) => {
         if (state !== undefined) seqs[i]!.state = state.next(parts, i, modelName);
-        const mine = p.vr.outputNames.map((name) => parts.get(name)?.[i]);
-        if (mine.some((t) => t === undefined)) {
-          this.#settle(p, () => p.d.reject(errors.internal(`model '${modelName}' did not produce every requested output`)));
-        } else {
-          this.#settle(p, () => p.d.resolve(mine as Tensor[]));
-        }
+        const mine = requestOutputs(parts, p.vr.outputNames, i, modelName);
+        this.#settle(p, mine instanceof InferenceError ? () => p.d.reject(mine) : () => p.d.resolve(mine));
       });
     } catch (e) {
       const err = InferenceError.from(e);
