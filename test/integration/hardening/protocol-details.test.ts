@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import zlib from 'node:zlib';
-import { pino } from 'pino';
 import { InferenceServer } from '../../../src/server.js';
 import { FIXTURE_MODELS, TempRepo } from '../../helpers/repo.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 import { errorOf, http } from '../http/http-client.js';
 import { noise } from '../../helpers/noise.js';
 
@@ -24,14 +23,13 @@ output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
 instance_group [ { count: 1 kind: KIND_CPU } ]
 `;
 const repo = new TempRepo().add('id', { config: ID, versions: { 1: 'identity_fp32.onnx' } });
-const logLines: Record<string, unknown>[] = [];
+const { logger: capturedLog, records: logLines } = captureLogger();
 let server: InferenceServer;
 let u = '';
 before(async () => {
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l !== '') logLines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
   server = await InferenceServer.create(
     { modelRepositories: [repo.dir], grpcPort: 0, host: '127.0.0.1', httpPort: 0, httpAddress: '127.0.0.1', allowMetrics: false, allowGrpc: false, modelControlMode: 'explicit', loadModels: ['*'] },
-    pino({ level: 'debug' }, sink),
+    capturedLog,
   );
   const { httpPort } = await server.start();
   u = `http://127.0.0.1:${httpPort}`;

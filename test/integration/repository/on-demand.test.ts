@@ -6,15 +6,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { status } from '@grpc/grpc-js';
-import { pino, type Logger } from 'pino';
 import { TempRepo } from '../../helpers/repo.js';
 import { call, fails, startServer, type TestServer } from '../../helpers/start-server.js';
 import { http, json } from '../http/http-client.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
 import { resolveOptions } from '../../../src/config/server-options.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 
 const IDENTITY = `
 platform: "onnxruntime_onnx"
@@ -24,18 +23,6 @@ output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
 instance_group [ { count: 1 kind: KIND_CPU } ]
 `;
 
-/** A logger whose JSON lines land in `lines`. */
-function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'info' }, sink) as Logger, lines };
-}
-
 const f32 = (xs: number[]) => Buffer.from(new Float32Array(xs).buffer);
 const inferOn = (ts: TestServer, model: string) => call<ModelInferRequest, ModelInferResponse__Output>(ts.client.ModelInfer.bind(ts.client), {
   model_name: model, inputs: [{ name: 'IN', datatype: 'FP32', shape: [1, 2] }], raw_input_contents: [f32([1, 2])],
@@ -44,7 +31,7 @@ const inferOn = (ts: TestServer, model: string) => call<ModelInferRequest, Model
 describe('--model-load-on-demand in explicit mode', () => {
   let ts: TestServer;
   const repo = new TempRepo();
-  const { log, lines } = capturingLogger();
+  const { logger: log, records: lines } = captureLogger('info');
   before(async () => {
     repo.add('lazy', { config: IDENTITY, versions: { 1: 'identity_fp32.onnx' } });
     repo.add('other', { config: IDENTITY, versions: { 1: 'identity_fp32.onnx' } });

@@ -5,8 +5,6 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { Backend, BackendModel } from '../../../src/backends/backend.js';
 import { BackendRegistry } from '../../../src/backends/backend-registry.js';
 import { ModelRegistry } from '../../../src/repository/model-registry.js';
@@ -14,6 +12,7 @@ import { RepositoryManager } from '../../../src/repository/repository-manager.js
 import { deferred } from '../../../src/util/deferred.js';
 import { FakeInstance } from '../../helpers/fake-backend.js';
 import { TempRepo } from '../../helpers/repo.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 
 const CONFIG = `backend: "fake"
 max_batch_size: 0
@@ -40,13 +39,7 @@ describe('RepositoryManager start-up', () => {
     };
     const backends = new BackendRegistry();
     backends.register(fake);
-    const records: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'info' }, new Writable({
-      write(chunk: Buffer, _e, cb) {
-        for (const l of chunk.toString().split('\n')) if (l !== '') records.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    }));
+    const { logger, records } = captureLogger('info');
     const registry = new ModelRegistry();
     const manager = new RepositoryManager({
       repositories: [repo.dir], mode: 'none', startupModels: [], pollSecs: 15, loadThreads: 1, autoComplete: true,

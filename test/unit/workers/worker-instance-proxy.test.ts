@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import type { ExecuteBatch } from '../../../src/backends/backend.js';
 import type { Tensor } from '../../../src/core/tensor.js';
 import { InferenceError } from '../../../src/errors/inference-error.js';
@@ -12,19 +11,10 @@ import { WorkerInstanceProxy, type WorkerInstanceOptions } from '../../../src/wo
 import { liveWorkerCount } from '../../../src/workers/host-worker.js';
 import { WorkerPool } from '../../../src/workers/worker-pool.js';
 import type { EchoInit } from '../../fixtures/workers/echo-runner.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 
 const ECHO_RUNNER = new URL('../../fixtures/workers/echo-runner.js', import.meta.url).href;
 
-function captureLogger(): { logger: Logger; records: Record<string, unknown>[] } {
-  const records: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') records.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), records };
-}
 
 const silent = pino({ level: 'silent' });
 const opened: WorkerInstanceProxy[] = [];

@@ -3,9 +3,8 @@
  * out of heap or hangs takes down only its own batches; its sessions reload and serve again.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import type { ExecuteBatch } from '../../../src/backends/backend.js';
 import type { Tensor } from '../../../src/core/tensor.js';
 import { InferenceError } from '../../../src/errors/inference-error.js';
@@ -13,6 +12,7 @@ import { CapacityGuard, type CapacityProbe } from '../../../src/workers/capacity
 import { liveWorkerCount } from '../../../src/workers/host-worker.js';
 import { WorkerInstanceProxy, type WorkerInstanceOptions } from '../../../src/workers/worker-instance-proxy.js';
 import { WorkerPool, type WorkerPoolOptions } from '../../../src/workers/worker-pool.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 
 const ECHO_RUNNER = new URL('../../fixtures/workers/echo-runner.js', import.meta.url).href;
 const silent = pino({ level: 'silent' });
@@ -57,16 +57,6 @@ function unavailable(pattern: RegExp): (err: unknown) => boolean {
   };
 }
 
-function captureLogger(): { logger: Logger; records: Record<string, unknown>[] } {
-  const records: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') records.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), records };
-}
 
 describe('WorkerPool placement', () => {
   it('hosts many models on `size` threads, one model\'s instances on different threads', async () => {
