@@ -17,7 +17,7 @@ import { deferred, type Deferred } from '../util/deferred.js';
 import {
   fromWireTensor, toWireTensor, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireTensor,
 } from './worker-messages.js';
-import type { PoolSession, RestartPolicy, SessionState } from './pool-session.js';
+import type { PoolSession, RestartPolicy, SessionSpec, SessionState } from './pool-session.js';
 import { defaultWorkerPool, type WorkerPool } from './worker-pool.js';
 
 /** How a worker-hosted instance is supervised; backends pass these through from their options. */
@@ -39,23 +39,14 @@ export function workerTuning(o: WorkerTuning): WorkerTuning {
   };
 }
 
-export interface WorkerInstanceOptions extends WorkerTuning {
+/** The session's runner and placement fields are SessionSpec's (pool-session.ts), documented there. */
+export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, 'runnerModule' | 'init' | 'dedicated' | 'modelBytes' | 'threads'> {
   /** Instance name (InstanceContext.name). */
   name: string;
   modelName: string;
   version: number;
-  /** file: URL of the runner module (see worker-messages.ts, CreateRunner). */
-  runnerModule: string;
-  /** The runner's createRunner argument; structured-cloneable. */
-  init: unknown;
   /** The model's logger; the proxy adds model/version/instance bindings that are missing. */
   logger: Logger;
-  /** Run on a worker of its own instead of a shared one (see worker-pool.ts). */
-  dedicated?: boolean;
-  /** Size of the model on disk, for the pool's memory guard. */
-  modelBytes?: number;
-  /** Native threads the runner starts for the session, for the pool's mapping guard. */
-  threads?: number;
 }
 
 interface Pending {

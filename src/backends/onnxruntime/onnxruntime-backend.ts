@@ -28,7 +28,7 @@ import { configDataTypeToWire, type ModelConfig, type ModelInput, type ModelOutp
 import { sequenceInputs, sequenceOutputs } from '../../config/sequence-tensors.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
+import { workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
 import { dedicatedWorkerRequested } from '../instance-hosting.js';
 import { autoCompleteOnnxConfig, DEFAULT_MAX_BATCH_SIZE } from './onnxruntime-autocomplete.js';
 import type { OnnxRunnerInit, OnnxSessionOptions, TensorSpec } from './onnxruntime-runner.js';
@@ -38,6 +38,7 @@ import {
   describeExecutionProviders, EXECUTION_PROVIDER_PARAMETER, ortCudaProviderInstalled, planOrtProviders,
   requestedGpuAccelerator, type GpuAccelerator,
 } from '../gpu/onnxruntime-providers.js';
+import { WorkerInstances } from '../worker-instances.js';
 
 export interface OnnxruntimeBackendOptions extends WorkerTuning {
   /** Auto-complete's max_batch_size for batchable models (Triton's default-max-batch-size); default 4. */
@@ -138,7 +139,7 @@ class OnnxruntimeModel implements BackendModel {
   readonly #accelerator: GpuAccelerator | undefined;
   readonly #cudaInstalled: boolean;
   readonly #modelBytes: number;
-  readonly #instances = new Set<WorkerInstanceProxy>();
+  readonly #instances = new WorkerInstances();
 
   constructor(ctx: ModelLoadContext, init: OnnxRunnerInit, options: OnnxruntimeBackendOptions, cudaInstalled: boolean, modelBytes: number) {
     this.#ctx = ctx;
@@ -158,13 +159,12 @@ class OnnxruntimeModel implements BackendModel {
     }
     const init: OnnxRunnerInit = { ...this.#init, executionProviders: plan.executionProviders, gpuDeviceId: ictx.kind === 'KIND_GPU' ? ictx.deviceId : undefined };
     const o = this.#options;
-    const proxy = await WorkerInstanceProxy.create({
+    const proxy = await this.#instances.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
       runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger: log,
       dedicated: dedicatedWorkerRequested(this.#ctx.config), modelBytes: this.#modelBytes, threads: ortThreads(init.sessionOptions),
       ...workerTuning(o),
     });
-    this.#instances.add(proxy);
     // A GPU provider is worth a line; a thousand CPU sessions are not (start-up logs progress instead).
     log[plan.name === 'cpu' ? 'debug' : 'info']({ instance: ictx.name, kind: ictx.kind, deviceId: plan.deviceId, executionProvider: plan.name },
       `instance ${ictx.name} runs on the ${plan.name} execution provider`);
@@ -172,10 +172,8 @@ class OnnxruntimeModel implements BackendModel {
   }
 
   /** Finalizes instances the caller did not finalize (finalize is idempotent on each). */
-  async finalize(): Promise<void> {
-    const all = [...this.#instances];
-    this.#instances.clear();
-    await Promise.all(all.map((i) => i.finalize()));
+  finalize(): Promise<void> {
+    return this.#instances.finalizeAll();
   }
 }
 

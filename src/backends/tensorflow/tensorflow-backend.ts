@@ -23,13 +23,14 @@
 import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
 import type { ModelConfig } from '../../config/model-config.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
+import { workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
 import {
   autoCompleteTfConfig, DEFAULT_MAX_BATCH_SIZE, TENSORFLOW_RUNNER_URL, TFJS_MODEL_FILE,
 } from './tensorflow-autocomplete.js';
 import { tensorSpecsFromConfig, tfParameters } from './tensorflow-config.js';
 import type { NativeRuntime, WebgpuModules } from './tensorflow-runtime-name.js';
 import type { TfRunnerInit } from './tensorflow-runner.js';
+import { WorkerInstances } from '../worker-instances.js';
 
 export interface TensorflowBackendOptions extends WorkerTuning {
   /** Auto-complete's max_batch_size for batchable models (Triton's default-max-batch-size); default 4. */
@@ -49,7 +50,7 @@ class TensorflowModel implements BackendModel {
   readonly #ctx: ModelLoadContext;
   readonly #init: TfRunnerInit;
   readonly #options: TensorflowBackendOptions;
-  readonly #instances = new Set<WorkerInstanceProxy>();
+  readonly #instances = new WorkerInstances();
 
   constructor(ctx: ModelLoadContext, init: TfRunnerInit, options: TensorflowBackendOptions) {
     this.#ctx = ctx;
@@ -60,19 +61,16 @@ class TensorflowModel implements BackendModel {
   async createInstance(ictx: InstanceContext): Promise<ModelInstance> {
     const o = this.#options;
     const init: TfRunnerInit = { ...this.#init, gpuInstance: ictx.kind === 'KIND_GPU', deviceId: ictx.deviceId };
-    const proxy = await WorkerInstanceProxy.create({
+    const proxy = await this.#instances.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
       runnerModule: TENSORFLOW_RUNNER_URL, init, logger: this.#ctx.logger, dedicated: true,
       ...workerTuning(o),
     });
-    this.#instances.add(proxy);
     return proxy;
   }
 
-  async finalize(): Promise<void> {
-    const all = [...this.#instances];
-    this.#instances.clear();
-    await Promise.all(all.map((i) => i.finalize()));
+  finalize(): Promise<void> {
+    return this.#instances.finalizeAll();
   }
 }
 

@@ -19,9 +19,10 @@ import { configDataTypeToWire } from '../../config/model-config.js';
 import type { DataType } from '../../core/datatype.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import { WorkerInstanceProxy, workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
+import { workerTuning, type WorkerTuning } from '../../workers/worker-instance-proxy.js';
 import { DEDICATED_WORKER_PARAMETER, dedicatedWorkerRequested } from '../instance-hosting.js';
 import type { TypescriptRunnerInit } from './typescript-runner.js';
+import { WorkerInstances } from '../worker-instances.js';
 
 export const TYPESCRIPT_RUNNER_URL: string = new URL('./typescript-runner.js', import.meta.url).href;
 const MODEL_FILES = ['model.ts', 'model.mts', 'model.js', 'model.mjs'];
@@ -43,7 +44,7 @@ async function modelFile(ctx: ModelLoadContext): Promise<string> {
 }
 
 class TypescriptModelHost implements BackendModel {
-  readonly #instances = new Set<WorkerInstanceProxy>();
+  readonly #instances = new WorkerInstances();
   constructor(readonly ctx: ModelLoadContext, readonly file: string, readonly tuning: WorkerTuning) {}
 
   async createInstance(ictx: InstanceContext): Promise<ModelInstance> {
@@ -58,18 +59,15 @@ class TypescriptModelHost implements BackendModel {
       },
     };
     const explicit = ctx.config.parameters?.[DEDICATED_WORKER_PARAMETER] !== undefined;
-    const proxy = await WorkerInstanceProxy.create({
+    const proxy = await this.#instances.create({
       name: ictx.name, modelName: ctx.modelName, version: ctx.version, runnerModule: TYPESCRIPT_RUNNER_URL, init,
       logger: ctx.logger, dedicated: explicit ? dedicatedWorkerRequested(ctx.config) : true, ...workerTuning(this.tuning),
     });
-    this.#instances.add(proxy);
     return proxy;
   }
 
-  async finalize(): Promise<void> {
-    const all = [...this.#instances];
-    this.#instances.clear();
-    await Promise.all(all.map((i) => i.finalize()));
+  finalize(): Promise<void> {
+    return this.#instances.finalizeAll();
   }
 }
 
