@@ -4,10 +4,11 @@
  * pass SIGTERM on to it, so the signal goes to the process group, as a terminal or a process
  * supervisor sends it (the container runs node directly instead; see the Dockerfile).
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { InferenceClient } from 'infera/client';
@@ -16,6 +17,11 @@ import { buildCli } from '../../../src/cli.js';
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+// npx keeps one cache entry per project folder, linked to it; an entry left by an earlier folder at
+// the same path (deleted and cloned again) answers 'infera: not found'. Each run gets its own cache.
+const npxCache = mkdtempSync(path.join(tmpdir(), 'infera-npx-cache-'));
+after(() => rmSync(npxCache, { recursive: true, force: true }));
+const npxEnv = { ...process.env, npm_config_cache: npxCache };
 
 describe('the infera bin', () => {
   it('is dist/src/main.js with a node shebang, and npm start runs it', () => {
@@ -28,7 +34,7 @@ describe('the infera bin', () => {
   });
 
   it('npx infera --help lists every flag, exactly as node dist/src/main.js --help', () => {
-    const viaNpx = spawnSync(npx, ['--offline', '--no-install', 'infera', '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const viaNpx = spawnSync(npx, ['--offline', '--no-install', 'infera', '--help'], { cwd: ROOT, env: npxEnv, encoding: 'utf8', timeout: 60_000 });
     assert.equal(viaNpx.status, 0, viaNpx.stderr);
     const direct = spawnSync(process.execPath, [pkg.bin['infera']!, '--help'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(viaNpx.stdout, direct.stdout);
@@ -38,7 +44,7 @@ describe('the infera bin', () => {
   it('npx infera <flags> serves, and SIGTERM to its process group drains it', async () => {
     const repo = new TempRepo().addBundled('simple');
     const child = spawn(npx, ['--offline', '--no-install', 'infera', '--model-repository', repo.dir, '--grpc-port=0', '--http-port=0',
-      '--allow-metrics=false', '--grpc-address=127.0.0.1', '--http-address=127.0.0.1', '--log-format=json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+      '--allow-metrics=false', '--grpc-address=127.0.0.1', '--http-address=127.0.0.1', '--log-format=json'], { cwd: ROOT, env: npxEnv, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     const messages: string[] = [];
     // Closes once every process of the group (npm, sh, the server) has let go of stdout.
     const closed = new Promise<void>((ok) => child.stdout!.on('close', ok));
