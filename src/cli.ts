@@ -69,6 +69,7 @@ export function buildCli(): Command {
     .option('--worker-pool-size <n>', 'shared worker threads hosting model instances (0 = one per CPU core)', int, d.workerPoolSize)
     .option('--worker-heap-limit-mb <mb>', 'V8 heap limit of each worker thread; a worker that exceeds it is restarted', int, d.workerHeapLimitMb)
     .option('--worker-watchdog-secs <secs>', 'restart a worker whose batch has run this long (0 = off)', Number, d.workerWatchdogSecs)
+    .addOption(new Option('--worker-channel <channel>', 'how instances exchange batches with their worker: ring (shared memory rings) or port (MessagePort); default INFERA_WORKER_CHANNEL, else ring').choices(['ring', 'port']))
     .option('--exit-timeout-secs <secs>', 'on SIGINT/SIGTERM, wait this long for in-flight requests', int, d.exitTimeoutSecs)
     .option('--log-verbose <level>', 'verbose logging level (0 = off, 1+ = debug)', int, d.logVerbose)
     .option('--log-info [bool]', 'log informational messages', bool, d.logInfo)
@@ -122,6 +123,7 @@ export function parseCommandLine(
     workerPoolSize: f['workerPoolSize'] as number,
     workerHeapLimitMb: f['workerHeapLimitMb'] as number,
     workerWatchdogSecs: f['workerWatchdogSecs'] as number,
+    ...(f['workerChannel'] === undefined ? {} : { workerChannel: f['workerChannel'] as 'ring' | 'port' }),
     logVerbose: f['logVerbose'] as number,
     logInfo: f['logInfo'] as boolean,
     logWarning: f['logWarning'] as boolean,

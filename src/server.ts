@@ -110,6 +110,7 @@ export class InferenceServer {
     const pool = new WorkerPool({
       ...(options.workerPoolSize > 0 ? { size: options.workerPoolSize } : {}),
       heapLimitMb: options.workerHeapLimitMb, watchdogMs: options.workerWatchdogSecs * 1000, logger: log,
+      ...(options.workerChannel === undefined ? {} : { channel: options.workerChannel }),
     });
     const backends = new BackendRegistry();
     setupBackends(backends, { pool });

@@ -55,6 +55,8 @@ export interface ServerOptions {
   workerHeapLimitMb: number;
   /** --worker-watchdog-secs: a batch in flight this long ends its worker (restarted); 0 = off. */
   workerWatchdogSecs: number;
+  /** --worker-channel: 'ring' (shared rings) or 'port' (MessagePort); undefined = INFERA_WORKER_CHANNEL, else 'ring'. */
+  workerChannel?: 'ring' | 'port';
   /** Seconds to wait for in-flight requests on shutdown before cancelling them. */
   exitTimeoutSecs: number;
   /** 0 = info level; ≥ 1 = debug. */

@@ -8,9 +8,13 @@
  *   an uncaught exception, process.exit(), running out of heap, or kill() (the watchdog).
  * - The reason names the cause: the exit code, the uncaught error, the heap limit, or the
  *   caller's kill reason.
+ * - With the 'ring' channel the worker gets its pair of shared rings in workerData (ring-link.ts);
+ *   the main thread's link closes when the thread ends, so its receive loop does not outlive it.
  */
-import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { RingLink } from './ring-link.js';
+import { SessionChannel } from './session-channel.js';
 import { isFromWorkerMessage, type LogMessage, type OpenSessionMessage } from './worker-messages.js';
 
 const ENTRY_URL = new URL('./worker-entry.js', import.meta.url);
@@ -31,6 +35,8 @@ export interface HostWorkerOptions {
   dedicated: boolean;
   resourceLimits: ResourceLimits;
   logger: Logger;
+  /** Data bytes of each of the worker's two shared rings; 0 = no rings (every message by port). */
+  ringBytes: number;
   /** The thread ended without stop(); every session on it is gone. */
   onDeath(host: HostWorker, reason: string): void;
 }
@@ -43,13 +49,16 @@ export class HostWorker {
   readonly dedicated: boolean;
   readonly startedAtMs = Date.now();
   readonly #worker: Worker;
+  readonly #link: RingLink | undefined;
   #alive = true;
   #stopping: Promise<void> | undefined;
   #cause: string | undefined;
 
   constructor(opts: HostWorkerOptions) {
     this.dedicated = opts.dedicated;
-    this.#worker = new Worker(ENTRY_URL, { resourceLimits: opts.resourceLimits });
+    const rings = opts.ringBytes > 0 ? RingLink.createPair(opts.ringBytes) : undefined;
+    this.#link = rings?.link;
+    this.#worker = new Worker(ENTRY_URL, { resourceLimits: opts.resourceLimits, workerData: { rings: rings?.pair } });
     liveWorkers += 1;
     this.#worker.on('message', (raw: unknown) => {
       if (isFromWorkerMessage(raw) && raw.type === 'log') forwardLog(opts.logger, raw);
@@ -63,6 +72,7 @@ export class HostWorker {
     this.#worker.once('exit', (code: number) => {
       liveWorkers -= 1;
       this.#alive = false;
+      this.#link?.close();
       if (this.#stopping === undefined) opts.onDeath(this, this.#cause ?? `worker exited with code ${code}`);
     });
   }
@@ -75,12 +85,13 @@ export class HostWorker {
     return this.#alive && this.#stopping === undefined;
   }
 
-  /** Opens a session channel on this worker; the returned port is the main thread's end. */
-  open(runnerModule: string, init: unknown): MessagePort {
+  /** Opens a session channel on this worker; the returned channel is the main thread's end. */
+  open(runnerModule: string, init: unknown): SessionChannel {
     const { port1, port2 } = new MessageChannel();
     const msg: OpenSessionMessage = { type: 'open', id: nextOpenId++, runnerModule, init, port: port2 };
+    const channel = new SessionChannel(port1, msg.id, this.#link);
     this.#worker.postMessage(msg, [port2]);
-    return port1;
+    return channel;
   }
 
   /** Ends the thread as a failure (the watchdog): onDeath runs with `reason`. */

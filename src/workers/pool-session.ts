@@ -20,12 +20,12 @@
  * Worker log records of the session are forwarded to its logger whatever the state.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { forwardLog, type HostWorker } from './host-worker.js';
+import type { SessionChannel } from './session-channel.js';
 import { isFromWorkerMessage, type ErrorMessage, type ResultMessage } from './worker-messages.js';
 
 export interface RestartPolicy {
@@ -96,7 +96,7 @@ export class PoolSession {
   readonly #abort = new AbortController();
   #state: SessionState = 'loading';
   #host: HostWorker | undefined;
-  #port: MessagePort | undefined;
+  #port: SessionChannel | undefined;
   #load: LoadWait | undefined;
   #disposed: Deferred<void> | undefined;
   #info: unknown;
@@ -107,7 +107,7 @@ export class PoolSession {
   #strikes = 0;
   #quarantined = false;
   #lastError = '';
-  #gate: Deferred<MessagePort> = PoolSession.#newGate();
+  #gate: Deferred<SessionChannel> = PoolSession.#newGate();
   #restartLoop: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
@@ -176,7 +176,7 @@ export class PoolSession {
   }
 
   /** The session's port; while restarting, waits up to `waitMs` for the reload. Rejects UNAVAILABLE. */
-  async acquire(waitMs: number): Promise<MessagePort> {
+  async acquire(waitMs: number): Promise<SessionChannel> {
     if (this.#state === 'ready' && this.#port !== undefined) return this.#port;
     if (this.#state !== 'restarting') throw this.#unavailable();
     const ac = new AbortController();
@@ -229,7 +229,7 @@ export class PoolSession {
     this.#host = host;
     this.#port = port;
     this.#load = wait;
-    port.on('message', (raw: unknown) => this.#onMessage(port, raw));
+    port.onMessage((raw: unknown) => this.#onMessage(port, raw));
     const timeoutMs = this.#spec.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     const timer = setTimeout(() => {
       wait.done.reject(new InferenceError(ErrorCode.UNAVAILABLE, `worker did not finish loading within ${timeoutMs} ms`));
@@ -250,7 +250,7 @@ export class PoolSession {
     }
   }
 
-  #onMessage(port: MessagePort, raw: unknown): void {
+  #onMessage(port: SessionChannel, raw: unknown): void {
     if (!isFromWorkerMessage(raw)) {
       this.#spec.logger.warn('ignoring malformed message from worker');
       return;
@@ -332,8 +332,8 @@ export class PoolSession {
       `${this.label} is unavailable: its worker failed to restart ${this.#failures} times in a row: ${this.#lastError}`);
   }
 
-  static #newGate(): Deferred<MessagePort> {
-    const gate = deferred<MessagePort>();
+  static #newGate(): Deferred<SessionChannel> {
+    const gate = deferred<SessionChannel>();
     gate.promise.catch(() => undefined); // rejected gates with no waiter are not unhandled
     return gate;
   }

@@ -6,26 +6,37 @@
  * messages never wait for another's, except that they share this thread (a synchronous run in
  * one session delays the others; the pool sizes and places sessions with that in mind).
  *
+ * Transport: each session's messages go through a SessionChannel (session-channel.ts): with the
+ * rings from workerData, by this worker's shared rings, waited on with Atomics.waitAsync so that
+ * the ports of every session (and the host port) keep being served; otherwise by the session's
+ * port.
+ *
  * Failure model: an exception thrown by a runner while serving a message fails that message
  * only. An uncaught exception, process.exit() or running out of heap ends this thread and every
  * session on it; the main thread sees the exit, fails what was in flight and reloads the sessions.
  */
-import { parentPort, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
+import { RingLink, type RingPair } from './ring-link.js';
+import { SessionChannel } from './session-channel.js';
 import {
-  fromWireTensor, isOpenSessionMessage, isToWorkerMessage, toWireTensor,
+  fromWireTensor, isOpenSessionMessage, isToWorkerMessage, wireView,
   type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type OpenSessionMessage, type Runner,
   type RunnerLogger,
 } from './worker-messages.js';
 
-function post(port: MessagePort, msg: FromWorkerMessage, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+function post(port: MessagePort | SessionChannel, msg: FromWorkerMessage): void {
+  port.postMessage(msg);
 }
 
-/** Log records travel as messages; fields that cannot be cloned are sent as their JSON text. */
-function createPortLogger(port: MessagePort): RunnerLogger {
+/**
+ * Log records travel as messages (a session's on its channel, in order with its results, so a
+ * record a runner writes before answering arrives first); fields that cannot be cloned are sent
+ * as their JSON text.
+ */
+function createPortLogger(port: MessagePort | SessionChannel): RunnerLogger {
   const write = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>): void => {
     try {
       post(port, fields === undefined ? { type: 'log', id: 0, level, msg } : { type: 'log', id: 0, level, msg, fields });
@@ -63,7 +74,7 @@ async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<{
   return { runner, memoryBytes: Math.max(0, process.memoryUsage.rss() - before) };
 }
 
-async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage): Promise<void> {
+async function serveExecute(port: SessionChannel, runner: Runner, msg: ExecuteMessage): Promise<void> {
   const receivedAtNs = process.hrtime.bigint();
   try {
     const decodeStart = nowNs();
@@ -71,14 +82,13 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
     const decodeNs = nowNs() - decodeStart;
     const result = await runner.execute(inputs, msg.outputNames, msg.batchSize);
     const encodeStart = nowNs();
-    const transfer: ArrayBuffer[] = [];
-    const outputs = result.outputs.map((t) => toWireTensor(t, transfer));
+    const outputs = result.outputs.map(wireView);
     const timings = {
       computeInputNs: result.timings.computeInputNs + decodeNs,
       computeInferNs: result.timings.computeInferNs,
       computeOutputNs: result.timings.computeOutputNs + (nowNs() - encodeStart),
     };
-    post(port, { type: 'result', id: msg.id, outputs, timings, receivedAtNs, postedAtNs: process.hrtime.bigint() }, transfer);
+    post(port, { type: 'result', id: msg.id, outputs, timings, receivedAtNs, postedAtNs: process.hrtime.bigint() });
   } catch (err) {
     post(port, { type: 'error', id: msg.id, error: InferenceError.from(err).serialize() });
   }
@@ -89,13 +99,13 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
  * contract says. The runner is disposed once, on a dispose message or when the main thread
  * closes the port without one (the session was abandoned).
  */
-function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
+function serve(port: SessionChannel, runner: Runner, log: RunnerLogger): void {
   let queue = Promise.resolve();
   let disposed: Promise<void> | undefined;
   const dispose = (): Promise<void> => (disposed ??= runner.dispose().catch((err: unknown) => {
     log.warn('runner dispose failed', { err: InferenceError.from(err).message });
   }));
-  port.on('message', (raw: unknown) => {
+  port.onMessage((raw: unknown) => {
     if (!isToWorkerMessage(raw)) {
       log.warn('ignoring malformed message from the main thread');
       return;
@@ -104,13 +114,13 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
       ? serveExecute(port, runner, raw)
       : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id }))));
   });
-  port.once('close', () => {
+  port.port.once('close', () => {
     queue = queue.then(dispose);
   });
 }
 
 async function open(msg: OpenSessionMessage): Promise<void> {
-  const port = msg.port;
+  const port = new SessionChannel(msg.port, msg.id, link);
   const log = createPortLogger(port);
   let runner: Runner;
   let memoryBytes: number;
@@ -132,6 +142,8 @@ async function open(msg: OpenSessionMessage): Promise<void> {
 if (parentPort === null) {
   throw new Error('worker-entry must be started as a worker thread');
 }
+const rings = (workerData as { rings?: RingPair } | null)?.rings;
+const link = rings === undefined ? undefined : RingLink.forWorker(rings);
 const host = parentPort;
 const hostLog = createPortLogger(host);
 host.on('message', (raw: unknown) => {

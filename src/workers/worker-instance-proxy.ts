@@ -15,7 +15,7 @@ import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import {
-  fromWireTensor, toWireTensor, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireTensor,
+  fromWireTensor, wireView, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireTensor,
 } from './worker-messages.js';
 import type { PoolSession, RestartPolicy, SessionSpec, SessionState } from './pool-session.js';
 import { defaultWorkerPool, type WorkerPool } from './worker-pool.js';
@@ -125,8 +125,9 @@ export class WorkerInstanceProxy implements ModelInstance {
   }
 
   /**
-   * Posts the batch to the worker; the input buffers are transferred (detached) when a tensor's
-   * view covers its whole buffer, copied once otherwise. `signal` is only checked before posting:
+   * Posts the batch to the worker through the session's channel (session-channel.ts): its
+   * tensors' bytes are written into the shared ring, or, by the port, their buffers transferred
+   * (detached) when a tensor's view covers its whole buffer and copied once otherwise. `signal` is only checked before posting:
    * a batch the worker has started always runs to completion.
    */
   async execute(batch: ExecuteBatch, signal?: AbortSignal): Promise<ExecuteResult> {
@@ -138,8 +139,7 @@ export class WorkerInstanceProxy implements ModelInstance {
       throw new InferenceError(ErrorCode.CANCELLED, `batch for ${this.#label} was cancelled before it started`);
     }
     const encodeStart = nowNs();
-    const transfer: ArrayBuffer[] = [];
-    const inputs = batch.inputs.map((t) => toWireTensor(t, transfer));
+    const inputs = batch.inputs.map(wireView);
     const id = this.#nextId++;
     const pending: Pending = { result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint() };
     this.#pending.set(id, pending);
@@ -148,7 +148,7 @@ export class WorkerInstanceProxy implements ModelInstance {
         type: 'execute', id, batchSize: batch.batchSize, inputs, outputNames: [...batch.outputNames],
         postedAtNs: pending.postedAtNs,
       };
-      port.postMessage(msg, transfer);
+      port.postMessage(msg);
     } catch (err) {
       this.#pending.delete(id);
       throw new InferenceError(ErrorCode.INTERNAL, `${this.#label}: cannot send the batch to its worker: ${InferenceError.from(err).message}`);

@@ -16,8 +16,11 @@
  *                       ◀──────── dispose-done {id}
  *                       ◀──────── log (any time)
  *
- * Tensor bytes always travel in the postMessage transfer list, in both directions: the sender's
- * ArrayBuffers are detached, never copied by structured clone.
+ * Transport (session-channel.ts): with the 'ring' channel these messages are frames of the host
+ * worker's shared rings, tensors' bytes written once into shared memory; a message the ring cannot
+ * take, and every message with the 'port' channel, goes by the session's port, its tensors' bytes
+ * in the postMessage transfer list (detached, never copied by structured clone). Senders build
+ * wire tensors with wireView(); the channel makes them transferable when they go by the port.
  */
 import { MessagePort } from 'node:worker_threads';
 import type { ExecuteTimings } from '../backends/backend.js';
@@ -184,6 +187,15 @@ export function toWireTensor(t: Tensor, transfer: ArrayBuffer[]): WireTensor {
   if (!transfer.includes(buffer)) transfer.push(buffer);
   const byteOffset = buffer === t.data.buffer ? t.data.byteOffset : 0;
   return { name: t.name, datatype: t.datatype, shape: [...t.shape], buffer, byteOffset, byteLength: t.data.byteLength };
+}
+
+/**
+ * Wire form of `t` as a view of its own bytes, no copy: for SessionChannel.postMessage, which
+ * writes only those bytes into the ring, or makes the buffer transferable for the port path.
+ */
+export function wireView(t: Tensor): WireTensor {
+  const d = t.data;
+  return { name: t.name, datatype: t.datatype, shape: t.shape, buffer: d.buffer as ArrayBuffer, byteOffset: d.byteOffset, byteLength: d.byteLength };
 }
 
 export function fromWireTensor(w: WireTensor): Tensor {

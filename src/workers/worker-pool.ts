@@ -17,6 +17,11 @@
  * that never returns cannot be interrupted by V8 and is not covered). Before a worker starts or
  * a session loads, the capacity guard checks the process's mapping and memory limits.
  *
+ * Channel: sessions exchange their batches with the main thread through a pair of shared rings
+ * per worker ('ring', session-channel.ts) or through their MessagePorts only ('port'). The
+ * default is 'ring'; the environment variable INFERA_WORKER_CHANNEL=port|ring sets the default of
+ * pools created without the option (the server's --worker-channel flag passes it explicitly).
+ *
  * Concurrency contract with the scheduler: execute is never concurrent on one session (the
  * scheduler's instance pool, and the worker's per-session queue); sessions on different workers
  * run in parallel; sessions on one worker take turns on its thread.
@@ -40,6 +45,23 @@ export interface WorkerPoolOptions {
   logger?: Logger;
   /** Replaces the process-limit guard (tests); false = no guard. */
   guard?: CapacityGuard | false;
+  /** How sessions exchange messages with their worker (see the header); default defaultWorkerChannel(). */
+  channel?: WorkerChannel;
+  /**
+   * Data bytes of each of a worker's two shared rings ('ring' channel); default 256 KiB. A message
+   * whose frame exceeds 8 KiB (ring-link.ts) or a quarter of the ring goes by the port.
+   */
+  ringBytes?: number;
+}
+
+export type WorkerChannel = 'ring' | 'port';
+export const WORKER_CHANNELS: readonly WorkerChannel[] = ['ring', 'port'];
+export const DEFAULT_RING_BYTES = 256 * 1024;
+
+/** INFERA_WORKER_CHANNEL when it names a channel, else 'ring'. */
+export function defaultWorkerChannel(): WorkerChannel {
+  const env = process.env['INFERA_WORKER_CHANNEL'];
+  return env === 'port' ? 'port' : 'ring';
 }
 
 export const DEFAULT_HEAP_LIMIT_MB = 2048;
@@ -56,6 +78,8 @@ export class WorkerPool implements SessionHost {
   readonly size: number;
   readonly watchdogMs: number;
   readonly heapLimitMb: number;
+  readonly channel: WorkerChannel;
+  readonly #ringBytes: number;
   readonly #limits: ResourceLimits;
   readonly #logger: Logger;
   readonly #guard: CapacityGuard | undefined;
@@ -71,6 +95,8 @@ export class WorkerPool implements SessionHost {
     this.#limits = { maxOldGenerationSizeMb: this.heapLimitMb };
     this.#logger = o.logger ?? pino({ level: 'silent' });
     this.#guard = o.guard === false ? undefined : (o.guard ?? new CapacityGuard());
+    this.channel = o.channel ?? defaultWorkerChannel();
+    this.#ringBytes = this.channel === 'ring' ? (o.ringBytes ?? DEFAULT_RING_BYTES) : 0;
   }
 
   /** Loads a session on a worker of the pool; rejects with its load error. */
@@ -153,7 +179,7 @@ export class WorkerPool implements SessionHost {
 
   #spawn(dedicated: boolean): HostWorker {
     const host = new HostWorker({
-      dedicated, resourceLimits: this.#limits, logger: this.#logger,
+      dedicated, resourceLimits: this.#limits, logger: this.#logger, ringBytes: this.#ringBytes,
       onDeath: (h, reason) => this.#onDeath(h, reason),
     });
     this.#hosts.add(host);

@@ -42,7 +42,7 @@ function batch(inputs: Tensor[], outputNames = ['OUT', 'INFO']): ExecuteBatch {
   return { batchSize: 1, inputs, outputNames };
 }
 
-function info(outputs: Tensor[]): { threadId: number; seen: { name: string; offset: number; length: number; bufferLength: number }[] } {
+function info(outputs: Tensor[]): { threadId: number; call: number; seen: { name: string; offset: number; length: number; bufferLength: number }[] } {
   const t = outputs.find((o) => o.name === 'INFO');
   assert.ok(t !== undefined);
   return JSON.parse(Buffer.from(t.data).toString('utf8')) as ReturnType<typeof info>;
@@ -69,16 +69,45 @@ describe('WorkerInstanceProxy', () => {
     assert.ok(res.timings.computeOutputNs >= 3, 'worker output time plus transit');
   });
 
-  it('transfers whole-buffer inputs (the sender is detached) and copies partial views once', async () => {
+  it(`${pool.channel === 'port' ? 'transfers whole-buffer inputs (the sender is detached)' : 'writes inputs into the shared ring (the sender keeps them)'} and hands the runner its own copy of a partial view`, async () => {
     const proxy = await open();
     const whole = new Uint8Array([4, 5, 6, 7]);
     const backing = new Uint8Array(64);
     const part = backing.subarray(8, 12);
+    part.set([9, 8, 7, 6]);
     const res = await proxy.execute(batch([u8('IN', whole), u8('PART', part)]));
-    assert.equal(whole.byteLength, 0, 'whole-buffer input was transferred, not cloned');
+    if (pool.channel === 'port') assert.equal(whole.byteLength, 0, 'whole-buffer input was transferred, not cloned');
+    else assert.deepEqual([...whole], [4, 5, 6, 7], 'the ring copies the bytes; the sender keeps its buffer');
     assert.equal(backing.byteLength, 64, 'the buffer behind a partial view stays with its owner');
     const seen = info(res.outputs).seen.find((s) => s.name === 'PART');
-    assert.deepEqual(seen, { name: 'PART', offset: 0, length: 4, bufferLength: 4 });
+    if (pool.channel === 'port') assert.deepEqual(seen, { name: 'PART', offset: 0, length: 4, bufferLength: 4 });
+    else assert.ok(seen !== undefined && seen.length === 4 && seen.offset % 8 === 0, 'a small input lands 8-byte aligned in the reader\'s slab');
+    assert.deepEqual([...(res.outputs.find((o) => o.name === 'OUT')?.data ?? [])], [4, 5, 6, 7]);
+  });
+
+  it('sends a batch over the frame limit by the port (transferred), in order with the small ones', async () => {
+    const small = new WorkerPool({ size: 1, guard: false, channel: 'ring' });
+    const proxy = await WorkerInstanceProxy.create({
+      name: 'echo_0', modelName: 'echo', version: 1, runnerModule: ECHO_RUNNER, init: {}, logger: silent, pool: small,
+    });
+    try {
+      const big = new Uint8Array(64 * 1024).fill(3);
+      const [r1, r2, r3] = await Promise.all([
+        proxy.execute(batch([u8('IN', new Uint8Array([1]))])),
+        proxy.execute(batch([u8('IN', big)])),
+        proxy.execute(batch([u8('IN', new Uint8Array([2]))])),
+      ]);
+      assert.equal(big.byteLength, 0, 'the big input went by the port, transferred');
+      assert.deepEqual([r1, r2, r3].map((r) => info(r.outputs).call), [1, 2, 3], 'the worker ran them in the order posted');
+      const out = (r: typeof r1): number[] => [...(r.outputs.find((o) => o.name === 'OUT')?.data ?? [])];
+      assert.deepEqual(out(r1), [1]);
+      assert.equal(out(r2).length, 64 * 1024);
+      assert.ok(out(r2).every((b) => b === 3));
+      assert.deepEqual(out(r3), [2]);
+    } finally {
+      await proxy.finalize();
+      await small.stop();
+    }
   });
 
   it('runs several instances concurrently, each in its own thread', async () => {
