@@ -148,6 +148,7 @@ export function resolveOptions(partial: Partial<ServerOptions> & Pick<ServerOpti
   if (!Number.isInteger(o.workerPoolSize) || o.workerPoolSize < 0) problems.push(`--worker-pool-size must be an integer >= 0, got ${o.workerPoolSize}`);
   if (!Number.isInteger(o.workerHeapLimitMb) || o.workerHeapLimitMb < 16) problems.push(`--worker-heap-limit-mb must be an integer >= 16, got ${o.workerHeapLimitMb}`);
   if (!(o.workerWatchdogSecs >= 0)) problems.push(`--worker-watchdog-secs must be >= 0, got ${o.workerWatchdogSecs}`);
+  if (o.workerChannel !== undefined && o.workerChannel !== 'ring' && o.workerChannel !== 'port') problems.push(`--worker-channel must be ring or port, got ${String(o.workerChannel)}`);
   if (!(o.exitTimeoutSecs >= 0)) problems.push(`--exit-timeout-secs must be >= 0, got ${o.exitTimeoutSecs}`);
   if (!Number.isInteger(o.metricsIntervalMs) || o.metricsIntervalMs < 100) problems.push(`--metrics-interval-ms must be an integer >= 100, got ${o.metricsIntervalMs}`);
   if (!Number.isInteger(o.logVerbose) || o.logVerbose < 0) problems.push(`--log-verbose must be an integer >= 0, got ${o.logVerbose}`);

@@ -20,6 +20,9 @@
  *   async waiter posts a task to the other thread and costs microseconds). The consumer sets
  *   WAITING before waitAsync on the SIGNAL value it read before draining: a commit that saw
  *   WAITING = 0 has already changed SIGNAL, so that waitAsync returns at once.
+ * - The notify is issued from a microtask, once for all the commits of the current job (a burst
+ *   of batches or results costs one wake-up); microtasks run before the thread can block or go
+ *   back to its event loop, so no wake-up waits for anything but the end of the current job.
  */
 const HEAD = 0;
 const TAIL = 1;
@@ -54,6 +57,11 @@ export class SharedRing {
   /** Consumer: its own copy of TAIL, published by release(). */
   #tail: number;
   #frameBytes = 0;
+  #notifyQueued = false;
+  readonly #flush = (): void => {
+    this.#notifyQueued = false;
+    Atomics.notify(this.#ctl, SIGNAL);
+  };
 
   constructor(sab: SharedArrayBuffer) {
     const capacity = sab.byteLength - HEADER_BYTES;
@@ -112,7 +120,10 @@ export class SharedRing {
     const head = Atomics.load(this.#ctl, HEAD) >>> 0;
     Atomics.store(this.#ctl, HEAD, (head + this.#skip + this.#reserved) | 0);
     Atomics.add(this.#ctl, SIGNAL, 1);
-    if (Atomics.load(this.#ctl, WAITING) !== 0) Atomics.notify(this.#ctl, SIGNAL);
+    if (!this.#notifyQueued && Atomics.load(this.#ctl, WAITING) !== 0) {
+      this.#notifyQueued = true;
+      queueMicrotask(this.#flush);
+    }
   }
 
   // ── consumer ──────────────────────────────────────────────────────────────────────────────

@@ -98,6 +98,13 @@ describe('command line', () => {
     assert.throws(() => parse('stray'), /too many arguments|unknown command|excess/);
   });
 
+  it('--worker-channel picks the worker transport; without it the pool decides (INFERA_WORKER_CHANNEL, else ring)', () => {
+    assert.equal(parse('--worker-channel', 'port').workerChannel, 'port');
+    assert.equal(parse('--worker-channel', 'ring').workerChannel, 'ring');
+    assert.equal(parse().workerChannel, undefined);
+    assert.throws(() => parse('--worker-channel', 'pipe'), /worker-channel/);
+  });
+
   it('--model-load-on-demand reaches its option and needs explicit or poll mode', () => {
     assert.equal(parse('--model-control-mode', 'explicit', '--model-load-on-demand').modelLoadOnDemand, true);
     assert.equal(parse('--model-control-mode', 'poll', '--model-load-on-demand=false').modelLoadOnDemand, false);

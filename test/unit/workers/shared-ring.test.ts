@@ -5,6 +5,7 @@ import { RingReader, RingWriter } from '../../../src/workers/ring-codec.js';
 import { RingLink } from '../../../src/workers/ring-link.js';
 import { SessionChannel } from '../../../src/workers/session-channel.js';
 import { SharedRing } from '../../../src/workers/shared-ring.js';
+import { defaultWorkerChannel, WorkerPool } from '../../../src/workers/worker-pool.js';
 
 /** Writes `msg` as one frame of `ring` and reads it back. */
 function roundTrip(ring: SharedRing, w: RingWriter, r: RingReader, msg: unknown): { value: unknown; bytes: number; measured: number } {
@@ -136,5 +137,22 @@ describe('SessionChannel over a ring link', () => {
     b.close();
     main.close();
     worker.close();
+  });
+});
+
+describe('the channel switch', () => {
+  it('INFERA_WORKER_CHANNEL sets the default of pools created without the option; the option wins', () => {
+    const saved = process.env['INFERA_WORKER_CHANNEL'];
+    try {
+      process.env['INFERA_WORKER_CHANNEL'] = 'port';
+      assert.equal(defaultWorkerChannel(), 'port');
+      assert.equal(new WorkerPool({ guard: false }).channel, 'port');
+      assert.equal(new WorkerPool({ guard: false, channel: 'ring' }).channel, 'ring');
+      delete process.env['INFERA_WORKER_CHANNEL'];
+      assert.equal(defaultWorkerChannel(), 'ring');
+    } finally {
+      if (saved === undefined) delete process.env['INFERA_WORKER_CHANNEL'];
+      else process.env['INFERA_WORKER_CHANNEL'] = saved;
+    }
   });
 });
