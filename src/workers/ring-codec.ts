@@ -69,6 +69,11 @@ function isPlainObject(v: object): v is Rec {
   return proto === Object.prototype || proto === null;
 }
 
+function isViewOf(buffer: ArrayBuffer | SharedArrayBuffer, offset: unknown, length: unknown): boolean {
+  return Number.isSafeInteger(offset) && Number.isSafeInteger(length) && (offset as number) >= 0 && (length as number) >= 0
+    && (offset as number) + (length as number) <= buffer.byteLength;
+}
+
 function isTensorField(key: string): boolean {
   return key === 'buffer' || key === 'byteOffset' || key === 'byteLength';
 }
@@ -104,7 +109,8 @@ export class RingWriter {
     if (v instanceof Uint8Array) return 1 + RUN_OVERHEAD + v.byteLength;
     if (!isPlainObject(v)) return -1;
     const tensor = isTensorBuffer(v['buffer']);
-    if (tensor && !(Number.isSafeInteger(v['byteOffset']) && Number.isSafeInteger(v['byteLength']))) return -1;
+    // encode() must not throw once it has started (it may define interned strings): check the view here.
+    if (tensor && !isViewOf(v['buffer'] as ArrayBuffer, v['byteOffset'], v['byteLength'])) return -1;
     let n = tensor ? 1 + 5 + RUN_OVERHEAD + (v['byteLength'] as number) : 5;
     for (const key in v) {
       if (tensor && isTensorField(key)) continue;

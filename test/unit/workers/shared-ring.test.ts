@@ -76,6 +76,9 @@ describe('ring codec', () => {
     for (const bad of [() => 1, new Map(), new Thing(), new Date(0), Symbol('s'), { nested: [new Set()] }, new Float32Array(2)]) {
       assert.equal(w.measure({ type: 'x', bad }), -1, String(bad));
     }
+    const detached = new ArrayBuffer(8);
+    structuredClone(detached, { transfer: [detached] });
+    assert.equal(w.measure({ t: { name: 'X', buffer: detached, byteOffset: 0, byteLength: 8 } }), -1, 'a view past its (detached) buffer');
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     assert.equal(w.measure(cyclic), -1);
