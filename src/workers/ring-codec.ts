@@ -11,10 +11,12 @@
  *             tensor (object of the other fields, byte run)
  *   byte run := u32 len · u8 pad · pad bytes · len bytes
  *
- * The pad puts a byte run at the same offset mod 8 in the ring as in the sender's buffer, and the
- * reader copies it to the same offset mod 8 in its own memory: V8 copies to and from shared
- * memory a word at a time only between mutually aligned addresses, byte by byte otherwise (about
- * ten times slower at 4 KiB on the development machine).
+ * The pad puts a byte run at the same offset mod 8 in the ring as in the sender's buffer: V8
+ * copies to and from shared memory a word at a time only between mutually aligned addresses, byte
+ * by byte otherwise (about ten times slower at 4 KiB on the development machine). The reader
+ * always places a run at a 64-byte boundary of its own memory (what the port path's fresh buffers
+ * give, at least), whatever the sender's offset: ONNX Runtime's kernels can round differently for
+ * data at other alignments, and a result must not depend on where a tensor sat in its request.
  *
  * Strings (keys and values) of up to INTERN_MAX_CHARS are interned per ring: the first time as a
  * definition, then as a 5-byte reference, so the field names, tensor names and datatypes of every
@@ -26,9 +28,9 @@
  * byteOffset..byteOffset+byteLength range is written (once, straight from the sender's view). The
  * receiver copies the bytes out so that the ring space is free as soon as the frame is decoded:
  * inputs then belong to the runner and outputs to the response, as the Runner contract says.
- * A byte run of up to SLAB_PIECE_MAX bytes is copied into a slice of a reader-owned slab (8-byte
- * aligned, like Buffer's pool: allocating an ArrayBuffer per small tensor costs more than the
- * copy), a longer one into an ArrayBuffer of its own; the WireTensor's byteOffset says where.
+ * A byte run of up to SLAB_PIECE_MAX bytes is copied into a slice of a reader-owned slab (like
+ * Buffer's pool: allocating an ArrayBuffer per small tensor costs more than the copy), a longer one
+ * into an ArrayBuffer of its own; the WireTensor's byteOffset says where.
  *
  * RingWriter.measure() returns −1 for anything else (a function, a Map, a class instance, a MessagePort, a
  * cycle deeper than MAX_DEPTH): the caller sends that message through its MessagePort instead.
@@ -55,6 +57,7 @@ export const INTERN_MAX_CHARS = 32;
 export const INTERN_MAX_ENTRIES = 4096;
 export const SLAB_PIECE_MAX = 4096;
 const SLAB_BYTES = 64 * 1024;
+const PIECE_ALIGN = 64;
 /** A byte run's length, pad length and at most 7 pad bytes. */
 const RUN_OVERHEAD = 4 + 1 + 7;
 
@@ -310,15 +313,14 @@ export class RingReader {
     const n = this.view.getUint32(this.pos, true);
     const start = this.pos + 5 + this.buf[this.pos + 4]!;
     this.pos = start + n;
-    const skew = start & 7;
     let out: Uint8Array;
     if (n > SLAB_PIECE_MAX) {
-      out = new Uint8Array(new ArrayBuffer(skew + n), skew, n);
+      out = new Uint8Array(n);
     } else {
-      let at = ((this.#slabUsed + 7) & ~7) + skew;
+      let at = (this.#slabUsed + PIECE_ALIGN - 1) & ~(PIECE_ALIGN - 1);
       if (this.#slab === undefined || at + n > SLAB_BYTES) {
         this.#slab = new ArrayBuffer(SLAB_BYTES);
-        at = skew;
+        at = 0;
       }
       out = new Uint8Array(this.#slab, at, n);
       this.#slabUsed = at + n;

@@ -98,12 +98,15 @@ export class SessionChannel {
       this.port.postMessage(msg, list);
       return;
     }
+    // The number is used up only by a message that was sent: one that throws (DataCloneError)
+    // must not leave a gap that the receiver would wait on for ever.
     const seq = this.#sendSeq;
+    if (!this.#link.send(this.id, seq, msg)) {
+      const list = [...transfer];
+      collectTransfer(msg, list);
+      this.port.postMessage({ ...msg, channelSeq: seq }, list);
+    }
     this.#sendSeq = (seq + 1) >>> 0;
-    if (this.#link.send(this.id, seq, msg)) return;
-    const list = [...transfer];
-    collectTransfer(msg, list);
-    this.port.postMessage({ ...msg, channelSeq: seq }, list);
   }
 
   /** Closes the port and stops taking ring frames for the session. */

@@ -81,7 +81,7 @@ describe('WorkerInstanceProxy', () => {
     assert.equal(backing.byteLength, 64, 'the buffer behind a partial view stays with its owner');
     const seen = info(res.outputs).seen.find((s) => s.name === 'PART');
     if (pool.channel === 'port') assert.deepEqual(seen, { name: 'PART', offset: 0, length: 4, bufferLength: 4 });
-    else assert.ok(seen !== undefined && seen.length === 4 && seen.offset % 8 === 0, 'a small input lands 8-byte aligned in the reader\'s slab');
+    else assert.ok(seen !== undefined && seen.length === 4 && seen.offset % 64 === 0, 'a small input lands 64-byte aligned in the reader\'s slab');
     assert.deepEqual([...(res.outputs.find((o) => o.name === 'OUT')?.data ?? [])], [4, 5, 6, 7]);
   });
 
