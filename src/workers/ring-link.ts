@@ -23,7 +23,7 @@ const FRAME_HEADER = 8;
  * development machine) and both copies touch shared memory, while a transfer moves the sender's
  * buffer as it is (bench/channel-bench.ts prints both).
  */
-export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024;
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024;
 
 /** The two rings of one host worker, as posted to it in workerData. */
 export interface RingPair {

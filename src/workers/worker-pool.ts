@@ -49,7 +49,7 @@ export interface WorkerPoolOptions {
   channel?: WorkerChannel;
   /**
    * Data bytes of each of a worker's two shared rings ('ring' channel); default 256 KiB. A message
-   * whose frame exceeds 8 KiB (ring-link.ts) or a quarter of the ring goes by the port.
+   * whose frame exceeds 4 KiB (ring-link.ts) or a quarter of the ring goes by the port.
    */
   ringBytes?: number;
 }
