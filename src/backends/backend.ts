@@ -8,7 +8,8 @@
  */
 import type { Logger } from 'pino';
 import type { ModelConfig } from '../config/model-config.js';
-import type { Tensor } from '../core/tensor.js';
+import type { Parameters, Tensor } from '../core/tensor.js';
+import type { InferenceError } from '../errors/inference-error.js';
 
 /** What a backend gets to load one version of one model. */
 export interface ModelLoadContext {
@@ -51,6 +52,28 @@ export interface ExecuteBatch {
   batchSize: number;
   inputs: Tensor[];
   outputNames: string[];
+  /**
+   * The requests the batch was merged from, in batch order (their `rows` sum to batchSize when the
+   * model batches; a model that does not batch gets one). Absent for batches the server makes
+   * itself (warmup): read it as one request covering the batch, without parameters. Backends that
+   * run model code (typescript) hand these boundaries to the model; framework backends ignore them.
+   */
+  requests?: readonly BatchRequest[];
+}
+
+/**
+ * One request's part of a batch. Read lazily: `signal` is only materialised when a backend asks
+ * for it (the request path allocates no AbortController for requests nobody can cancel).
+ */
+export interface BatchRequest {
+  /** Rows of the merged inputs (dim 0) that belong to this request; 1 when the model does not batch. */
+  readonly rows: number;
+  /** The outputs this request asked for, in its order (a subset of the batch's outputNames). */
+  readonly outputNames: readonly string[];
+  /** The request's parameters as the client sent them. */
+  readonly parameters: Readonly<Parameters>;
+  /** Aborted when the request is cancelled or its deadline passes; undefined when it cannot be. */
+  readonly signal: AbortSignal | undefined;
 }
 
 /** Durations measured by the instance, in nanoseconds, with Triton's meaning (PROTOCOL.md §2.5). */
@@ -66,6 +89,13 @@ export interface ExecuteTimings {
 export interface ExecuteResult {
   /** One tensor per requested output name, batch dimension first when the model batches. */
   outputs: Tensor[];
+  /**
+   * Instead of batch outputs (then `outputs` is empty): one entry per `batch.requests` entry, in
+   * order: that request's outputs (any order, by name; at least its outputNames) or its own error.
+   * A backend that answers per request (model code) uses this, so one request's error fails only
+   * that request and no outputs are concatenated only to be split again.
+   */
+  perRequest?: readonly (Tensor[] | InferenceError)[];
   timings: ExecuteTimings;
 }
 

@@ -17,7 +17,7 @@ import { nowNs } from '../util/clock.js';
 import {
   fromWireTensor, isOpenSessionMessage, isToWorkerMessage, toWireTensor,
   type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type OpenSessionMessage, type Runner,
-  type RunnerLogger,
+  type ResultMessage, type RunnerLogger, type WirePerRequest,
 } from './worker-messages.js';
 
 function post(port: MessagePort, msg: FromWorkerMessage, transfer: ArrayBuffer[] = []): void {
@@ -69,16 +69,21 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
     const decodeStart = nowNs();
     const inputs = msg.inputs.map(fromWireTensor);
     const decodeNs = nowNs() - decodeStart;
-    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize);
+    const requests = msg.requests ?? [{ rows: msg.batchSize, outputNames: msg.outputNames, parameters: {} }];
+    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests);
     const encodeStart = nowNs();
     const transfer: ArrayBuffer[] = [];
     const outputs = result.outputs.map((t) => toWireTensor(t, transfer));
+    const perRequest = result.perRequest?.map((r): WirePerRequest => (
+      Array.isArray(r) ? { outputs: r.map((t) => toWireTensor(t, transfer)) } : { error: InferenceError.from(r).serialize() }));
     const timings = {
       computeInputNs: result.timings.computeInputNs + decodeNs,
       computeInferNs: result.timings.computeInferNs,
       computeOutputNs: result.timings.computeOutputNs + (nowNs() - encodeStart),
     };
-    post(port, { type: 'result', id: msg.id, outputs, timings, receivedAtNs, postedAtNs: process.hrtime.bigint() }, transfer);
+    const done: ResultMessage = { type: 'result', id: msg.id, outputs, timings, receivedAtNs, postedAtNs: process.hrtime.bigint() };
+    if (perRequest !== undefined) done.perRequest = perRequest;
+    post(port, done, transfer);
   } catch (err) {
     post(port, { type: 'error', id: msg.id, error: InferenceError.from(err).serialize() });
   }

@@ -9,13 +9,13 @@
  * comes first.
  */
 import type { Logger } from 'pino';
-import type { ExecuteBatch, ExecuteResult, ExecuteTimings, ModelInstance } from '../backends/backend.js';
+import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, ModelInstance } from '../backends/backend.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import {
-  fromWireTensor, toWireTensor, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireTensor,
+  fromWireTensor, toWireTensor, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireRequest, type WireTensor,
 } from './worker-messages.js';
 import type { PoolSession, RestartPolicy, SessionSpec, SessionState } from './pool-session.js';
 import { defaultWorkerPool, type WorkerPool } from './worker-pool.js';
@@ -148,6 +148,7 @@ export class WorkerInstanceProxy implements ModelInstance {
         type: 'execute', id, batchSize: batch.batchSize, inputs, outputNames: [...batch.outputNames],
         postedAtNs: pending.postedAtNs,
       };
+      if (batch.requests !== undefined) msg.requests = batch.requests.map(toWireRequest);
       port.postMessage(msg, transfer);
     } catch (err) {
       this.#pending.delete(id);
@@ -190,13 +191,14 @@ export class WorkerInstanceProxy implements ModelInstance {
     const arrivedAtNs = process.hrtime.bigint();
     const decodeStart = nowNs();
     const outputs = msg.outputs.map((w: WireTensor) => fromWireTensor(w));
+    const perRequest = msg.perRequest?.map((r) => ('error' in r ? InferenceError.deserialize(r.error) : r.outputs.map(fromWireTensor)));
     const decodeNs = nowNs() - decodeStart;
     const timings: ExecuteTimings = {
       computeInputNs: pending.encodeNs + nonNegative(msg.receivedAtNs - pending.postedAtNs) + msg.timings.computeInputNs,
       computeInferNs: msg.timings.computeInferNs,
       computeOutputNs: msg.timings.computeOutputNs + nonNegative(arrivedAtNs - msg.postedAtNs) + decodeNs,
     };
-    return { outputs, timings };
+    return perRequest === undefined ? { outputs, timings } : { outputs, perRequest, timings };
   }
 
   #failAll(message: string): void {
@@ -205,4 +207,8 @@ export class WorkerInstanceProxy implements ModelInstance {
     this.#pending.clear();
     for (const p of all) p.result.reject(new InferenceError(ErrorCode.UNAVAILABLE, message));
   }
+}
+
+function toWireRequest(r: BatchRequest): WireRequest {
+  return { rows: r.rows, outputNames: [...r.outputNames], parameters: r.parameters };
 }

@@ -10,7 +10,7 @@
  *   PoolSession ──── open {id, port} ──(parentPort)──▶ import(runnerModule).createRunner(init)
  *   on the session's port:
  *                       ◀──────── load-done / load-error (once, first message)
- *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize)
+ *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize, requests)
  *                       ◀──────── result / error {id}
  *   PoolSession ──────── dispose {id} ─────────▶ runner.dispose()
  *                       ◀──────── dispose-done {id}
@@ -22,8 +22,8 @@
 import { MessagePort } from 'node:worker_threads';
 import type { ExecuteTimings } from '../backends/backend.js';
 import { isDataType, type DataType } from '../core/datatype.js';
-import type { Tensor } from '../core/tensor.js';
-import type { SerializedError } from '../errors/inference-error.js';
+import type { Parameters, Tensor } from '../core/tensor.js';
+import type { InferenceError, SerializedError } from '../errors/inference-error.js';
 
 /** Posted on a host worker's parentPort: load a runner and serve it on `port`. */
 export interface OpenSessionMessage {
@@ -60,8 +60,18 @@ export interface ExecuteMessage {
   batchSize: number;
   inputs: WireTensor[];
   outputNames: string[];
+  /** The batch's request boundaries (ExecuteBatch.requests); absent = one request, no parameters. */
+  requests?: WireRequest[];
   /** process.hrtime.bigint() just before posting; the clock is process-wide, so comparable. */
   postedAtNs: bigint;
+}
+
+/** One request's part of a batch on the wire (backend.ts BatchRequest without its signal). */
+export interface WireRequest {
+  rows: number;
+  outputNames: string[];
+  /** Structured-cloneable: strings, numbers, booleans, bigints. */
+  parameters: Parameters;
 }
 
 export interface DisposeMessage {
@@ -91,6 +101,8 @@ export interface ResultMessage {
   type: 'result';
   id: number;
   outputs: WireTensor[];
+  /** Per-request answers instead of batch outputs (ExecuteResult.perRequest), in request order. */
+  perRequest?: WirePerRequest[];
   /** Measured inside the worker only; the proxy adds the transit times. */
   timings: ExecuteTimings;
   /** When the worker received the execute message (process.hrtime.bigint()). */
@@ -98,6 +110,8 @@ export interface ResultMessage {
   /** Just before the worker posted this result. */
   postedAtNs: bigint;
 }
+
+export type WirePerRequest = { outputs: WireTensor[] } | { error: SerializedError };
 
 export interface ErrorMessage {
   type: 'error';
@@ -136,6 +150,8 @@ export interface RunnerContext {
 
 export interface RunnerResult {
   outputs: Tensor[];
+  /** Per-request answers instead of `outputs` (see ExecuteResult.perRequest). */
+  perRequest?: (Tensor[] | InferenceError)[];
   timings: ExecuteTimings;
 }
 
@@ -151,7 +167,8 @@ export interface RunnerResult {
 export interface Runner {
   /** Sent to the main thread with load-done (structured-cloneable). */
   readonly info?: unknown;
-  execute(inputs: Tensor[], outputNames: string[], batchSize: number): Promise<RunnerResult>;
+  /** `requests`: the batch's request boundaries (rows sum to batchSize when batching); worker-entry always passes them. */
+  execute(inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[]): Promise<RunnerResult>;
   dispose(): Promise<void>;
 }
 
@@ -213,6 +230,15 @@ function isWireTensorList(x: unknown): boolean {
   return Array.isArray(x) && x.every(isWireTensor);
 }
 
+function isWirePerRequest(x: unknown): boolean {
+  return isRecord(x) && (isWireTensorList(x['outputs']) || isSerializedError(x['error']));
+}
+
+function isWireRequest(x: unknown): boolean {
+  return isRecord(x) && Number.isSafeInteger(x['rows']) && Array.isArray(x['outputNames'])
+    && x['outputNames'].every((n) => typeof n === 'string') && isRecord(x['parameters']);
+}
+
 /** True when `x` is a well-formed FromWorkerMessage (the main thread ignores anything else). */
 export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
   if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
@@ -225,6 +251,7 @@ export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
         && (x['fields'] === undefined || isRecord(x['fields']));
     case 'result':
       return isWireTensorList(x['outputs']) && isRecord(x['timings'])
+        && (x['perRequest'] === undefined || (Array.isArray(x['perRequest']) && x['perRequest'].every(isWirePerRequest)))
         && typeof x['receivedAtNs'] === 'bigint' && typeof x['postedAtNs'] === 'bigint';
     default: return false;
   }
@@ -242,5 +269,6 @@ export function isToWorkerMessage(x: unknown): x is ToWorkerMessage {
   if (x['type'] === 'dispose') return true;
   return x['type'] === 'execute' && Number.isSafeInteger(x['batchSize']) && isWireTensorList(x['inputs'])
     && Array.isArray(x['outputNames']) && x['outputNames'].every((n) => typeof n === 'string')
+    && (x['requests'] === undefined || (Array.isArray(x['requests']) && x['requests'].every(isWireRequest)))
     && typeof x['postedAtNs'] === 'bigint';
 }

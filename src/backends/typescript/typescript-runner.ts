@@ -7,9 +7,10 @@
  * buffer offset suits the element size, else one aligned copy. BYTES inputs are Uint8Array views
  * per element; BYTES outputs are framed again with encodeBytesElements (byte-exact).
  *
- * Not done yet: the seam hands the runner one merged batch, so execute() receives one request
- * holding the whole batch; per-request parameters and per-request responses need the seam to
- * carry request boundaries.
+ * Requests: the batch arrives merged (one copy made by the batcher when it held several); each
+ * InferRequest gets row views of it (no further copy), its own parameters and requested outputs,
+ * and answers alone: a response that is an Error, or malformed, fails only its request
+ * (RunnerResult.perRequest). A thrown execute() fails the whole batch.
  */
 import { bytesElementViews, encodeBytesElements } from '../../core/bytes-tensor.js';
 import { elementByteSize, type DataType } from '../../core/datatype.js';
@@ -55,6 +56,27 @@ function fromModelOutput(model: string, name: string, out: InferResponse['output
   return { name, datatype, shape: [...out.shape], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() };
 }
 
+/** Rows [from, from + n) of a batched tensor (dim 0), as views: no copy. */
+function rowsOf(t: ModelTensor, from: number, n: number): ModelTensor {
+  const perRow = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const shape = [n, ...t.shape.slice(1)];
+  const data = Array.isArray(t.data) ? t.data.slice(from * perRow, (from + n) * perRow) : t.data.subarray(from * perRow, (from + n) * perRow);
+  return { datatype: t.datatype, shape, data };
+}
+
+/** One response's requested outputs as tensors; throws (INTERNAL) when the response is malformed. */
+function responseTensors(model: string, response: InferResponse | Error | undefined, wanted: readonly string[], types: Record<string, DataType>): Tensor[] {
+  if (response instanceof Error) throw response;
+  if (response === undefined || response === null || typeof response.outputs !== 'object' || response.outputs === null) {
+    throw new InferenceError(ErrorCode.INTERNAL, `model '${model}': execute() must return one response (or Error) per request`);
+  }
+  return wanted.map((o) => {
+    const out = response.outputs[o];
+    if (out === undefined) throw new InferenceError(ErrorCode.INTERNAL, `model '${model}': execute() returned no output '${o}'`);
+    return fromModelOutput(model, o, out, out.datatype ?? types[o] ?? 'BYTES');
+  });
+}
+
 function modelError(model: string, err: unknown): InferenceError {
   if (err instanceof InferenceError) return err;
   return new InferenceError(ErrorCode.INTERNAL, `model '${model}': ${err instanceof Error ? err.message : String(err)}`);
@@ -77,32 +99,39 @@ export const createRunner: CreateRunner = async (raw) => {
   } catch (err) {
     throw new InferenceError(ErrorCode.INVALID_ARG, `model '${name}': initialize() failed: ${modelError(name, err).message}`);
   }
+  const batching = (init.args.modelConfig.max_batch_size ?? 0) > 0;
   const runner: Runner = {
-    async execute(inputs, outputNames): Promise<RunnerResult> {
+    async execute(inputs, outputNames, batchSize, parts = [{ rows: batchSize, outputNames, parameters: {} }]): Promise<RunnerResult> {
       const t0 = nowNs();
-      const request: InferRequest = {
-        inputs: new Map(inputs.map((t) => [t.name, toModelTensor(t)])),
-        requestedOutputs: outputNames, parameters: {}, signal: new AbortController().signal,
-      };
+      const whole = inputs.map((t) => [t.name, toModelTensor(t)] as const);
+      let row = 0;
+      const requests: InferRequest[] = parts.map((part) => {
+        const from = row;
+        row += part.rows;
+        return {
+          inputs: new Map(whole.map(([n, t]) => [n, parts.length === 1 || !batching ? t : rowsOf(t, from, part.rows)])),
+          requestedOutputs: part.outputNames, parameters: part.parameters, signal: new AbortController().signal,
+        };
+      });
       const t1 = nowNs();
       let responses: (InferResponse | Error)[];
       try {
-        responses = await model.execute([request]);
+        responses = await model.execute(requests);
       } catch (err) {
         throw modelError(name, err);
       }
       const t2 = nowNs();
-      const response = Array.isArray(responses) ? responses[0] : undefined;
-      if (response instanceof Error) throw modelError(name, response);
-      if (response === undefined || typeof response.outputs !== 'object' || response.outputs === null) {
-        throw new InferenceError(ErrorCode.INTERNAL, `model '${name}': execute() must return one response per request`);
+      if (!Array.isArray(responses) || responses.length !== requests.length) {
+        throw new InferenceError(ErrorCode.INTERNAL, `model '${name}': execute() must return one response per request (${requests.length}), got ${Array.isArray(responses) ? responses.length : typeof responses}`);
       }
-      const outputs = outputNames.map((o) => {
-        const out = response.outputs[o];
-        if (out === undefined) throw new InferenceError(ErrorCode.INTERNAL, `model '${name}': execute() returned no output '${o}'`);
-        return fromModelOutput(name, o, out, out.datatype ?? init.outputTypes[o] ?? 'BYTES');
+      const perRequest = responses.map((response, i) => {
+        try {
+          return responseTensors(name, response, parts[i]!.outputNames, init.outputTypes);
+        } catch (err) {
+          return modelError(name, err);
+        }
       });
-      return { outputs, timings: { computeInputNs: t1 - t0, computeInferNs: t2 - t1, computeOutputNs: nowNs() - t2 } };
+      return { outputs: [], perRequest, timings: { computeInputNs: t1 - t0, computeInferNs: t2 - t1, computeOutputNs: nowNs() - t2 } };
     },
     async dispose(): Promise<void> {
       await model.finalize?.();
