@@ -65,10 +65,20 @@ export async function streamResponses(
     if (!reply.raw.writableFinished) ac.abort(errors.cancelled(req.modelName, req.modelVersion));
     events.close();
   });
+  // send() never throws into the producer: a response that cannot be written fails the request.
+  let failure: unknown;
   const sink: ResponseSink = {
     accepted: () => {},
     send: (r, final) => {
-      const text = format(r, final);
+      if (failure !== undefined) return;
+      let text: string | undefined;
+      try {
+        text = format(r, final);
+      } catch (e) {
+        failure = e;
+        ac.abort(InferenceError.from(e));
+        return;
+      }
       if (text !== undefined) events.data(text);
       if (final) events.end();
     },
@@ -76,8 +86,11 @@ export async function streamResponses(
   try {
     await svc.inferStream(req, sink);
   } catch (e) {
-    if (!events.started) throw e;
-    const err = InferenceError.from(e);
+    failure ??= e;
+  }
+  if (failure !== undefined) {
+    if (!events.started) throw failure;
+    const err = InferenceError.from(failure);
     logOutcome(log, rpc, err);
     events.data(errorBody(err.message));
   }

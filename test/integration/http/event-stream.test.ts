@@ -144,6 +144,29 @@ describe('POST …/infer with Accept: text/event-stream', () => {
     assert.deepEqual(events[1], { error: "model 'rep' failed at response 2" });
   });
 
+  it('a response that cannot be written fails the request (the producer\'s send does not throw)', async () => {
+    let threw = false;
+    let signal: AbortSignal | undefined;
+    svc.script = async (req, sink) => {
+      signal = req.signal;
+      sink.accepted();
+      try {
+        sink.send(response(req, [1]), false);
+        sink.send({ ...response(req, []), outputs: [{ name: 'OUT', datatype: 'BYTES', shape: [1], data: new Uint8Array([9, 0]), parameters: {} }] }, false);
+        sink.send(response(req, [3]), true);
+      } catch {
+        threw = true;
+      }
+    };
+    const r = await postJson(`${base}/infer`, inferBody([1]), SSE);
+    const events = sseEvents(r.body) as Event[];
+    assert.equal(threw, false);
+    assert.equal(signal?.aborted, true);
+    assert.equal(events.length, 2);
+    assert.deepEqual(events[0]!.outputs?.[0]?.data, [1]);
+    assert.equal(typeof events[1]!.error, 'string');
+  });
+
   it('binary outputs cannot travel as events: 400 before anything runs', async () => {
     const before = svc.seen.length;
     const one = await postJson(`${base}/infer`, inferBody([1], { outputs: [{ name: 'OUT', parameters: { binary_data: true } }] }), SSE);

@@ -44,6 +44,9 @@ describe('POST …/generate', () => {
   it('simple_identity (TypeScript, BYTES): a string in, the same string out; one element is a bare value', async () => {
     const one = await postJson(url('simple_identity', 'generate'), { INPUT0: 'héllo "world"\n' });
     assert.deepEqual(json(one), { model_name: 'simple_identity', model_version: '1', OUTPUT0: 'héllo "world"\n' });
+    // The README's curl example, byte for byte.
+    const readme = await http(url('simple_identity', 'generate'), { method: 'POST', body: '{"INPUT0": "hello"}' });
+    assert.equal(readme.body.toString(), '{"model_name":"simple_identity","model_version":"1","OUTPUT0":"hello"}');
     const many = await postJson(url('simple_identity', 'generate'), { INPUT0: ['a', '', 'z'] });
     assert.deepEqual((json(many) as Record<string, unknown>)['OUTPUT0'], ['a', '', 'z']);
   });
