@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import type { InferenceRequest } from '../../core/inference-request.js';
 import { FINAL_RESPONSE_PARAM } from '../../core/response-stream.js';
-import { errors, modelRef } from '../../errors/catalogue.js';
+import { clip, errors, modelRef } from '../../errors/catalogue.js';
 import { decodeBody, encodeBody, HEADER_LENGTH_HEADER, pickEncoding, splitInferBody } from './http-body.js';
 import {
   binarySelector, inferResponseText, parseRequestJson, toHttpInferResponse, toInferenceRequest,
@@ -76,7 +76,7 @@ function refuseBinaryOutputs(sel: OutputBinarySelection, rawRequest: boolean, wh
     throw errors.invalidArg(`'binary_data_output' cannot be used with Accept: text/event-stream, whose events carry JSON only (request to ${where})`);
   }
   for (const [name, binary] of sel.explicit) {
-    if (binary) throw errors.invalidArg(`output '${name}' asks for binary_data, which Accept: text/event-stream cannot carry (request to ${where})`);
+    if (binary) throw errors.invalidArg(`output '${clip(name)}' asks for binary_data, which Accept: text/event-stream cannot carry (request to ${where})`);
   }
 }
 
