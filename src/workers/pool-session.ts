@@ -58,6 +58,11 @@ export interface SessionSpec {
   logger: Logger;
   /** Run on a worker of its own (heavy GPU sessions, runners that keep per-thread state). */
   dedicated?: boolean;
+  /**
+   * The runner makes synchronous native calls (onnxruntime-node, tfjs-node): its worker is only
+   * ever ended between calls (host-worker.ts).
+   */
+  nativeCalls?: boolean;
   /** Size of the model on disk, for the memory guard (0 when unknown). */
   modelBytes?: number;
   /** Native threads the runner starts for the session, for the mapping guard. */
@@ -224,7 +229,7 @@ export class PoolSession {
 
   async #loadOnce(): Promise<void> {
     const host = this.#pool.place(this, this.dedicated);
-    const port = host.open(this.#spec.runnerModule, this.#spec.init);
+    const port = host.open(this.#spec.runnerModule, this.#spec.init, this.#spec.nativeCalls === true);
     const wait: LoadWait = { host, done: deferred() };
     this.#host = host;
     this.#port = port;

@@ -15,7 +15,7 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import {
-  fromWireTensor, isOpenSessionMessage, isToWorkerMessage, toWireTensor,
+  fromWireTensor, isOpenSessionMessage, isStopHostMessage, isToWorkerMessage, toWireTensor,
   type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type OpenSessionMessage, type Runner,
   type ResultMessage, type RunnerLogger, type WirePerRequest,
 } from './worker-messages.js';
@@ -63,8 +63,23 @@ async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<{
   return { runner, memoryBytes: Math.max(0, process.memoryUsage.rss() - before) };
 }
 
+/** Set once the main thread asked this worker to stop: no new load or batch starts. */
+let stopping = false;
+/** Work in progress (loads, each session's chain of batches and dispose): what `stop` waits for. */
+const busy = new Set<Promise<unknown>>();
+function track<T>(p: Promise<T>): Promise<T> {
+  busy.add(p);
+  const done = (): void => void busy.delete(p);
+  p.then(done, done);
+  return p;
+}
+
 async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage): Promise<void> {
   const receivedAtNs = process.hrtime.bigint();
+  if (stopping) {
+    post(port, { type: 'error', id: msg.id, error: new InferenceError(ErrorCode.UNAVAILABLE, 'the worker is stopping').serialize() });
+    return;
+  }
   try {
     const decodeStart = nowNs();
     const inputs = msg.inputs.map(fromWireTensor);
@@ -105,12 +120,12 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
       log.warn('ignoring malformed message from the main thread');
       return;
     }
-    queue = queue.then(() => (raw.type === 'execute'
+    queue = track(queue.then(() => (raw.type === 'execute'
       ? serveExecute(port, runner, raw)
-      : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id }))));
+      : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id })))));
   });
   port.once('close', () => {
-    queue = queue.then(dispose);
+    queue = track(queue.then(dispose));
   });
 }
 
@@ -140,9 +155,20 @@ if (parentPort === null) {
 const host = parentPort;
 const hostLog = createPortLogger(host);
 host.on('message', (raw: unknown) => {
+  if (isStopHostMessage(raw)) {
+    stopping = true;
+    // Answered only once nothing runs: this handler itself runs only after a synchronous native
+    // call in progress has returned, and `busy` covers the loads and batches started before.
+    void Promise.allSettled([...busy]).then(() => host.postMessage({ type: 'stopped' }));
+    return;
+  }
   if (!isOpenSessionMessage(raw)) {
     hostLog.warn('ignoring malformed message on the host port');
     return;
   }
-  void open(raw);
+  if (stopping) {
+    post(raw.port, { type: 'load-error', id: 0, error: new InferenceError(ErrorCode.UNAVAILABLE, 'the worker is stopping').serialize() });
+    return;
+  }
+  void track(open(raw));
 });

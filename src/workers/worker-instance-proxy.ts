@@ -40,7 +40,7 @@ export function workerTuning(o: WorkerTuning): WorkerTuning {
 }
 
 /** The session's runner and placement fields are SessionSpec's (pool-session.ts), documented there. */
-export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, 'runnerModule' | 'init' | 'dedicated' | 'modelBytes' | 'threads'> {
+export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, 'runnerModule' | 'init' | 'dedicated' | 'nativeCalls' | 'modelBytes' | 'threads'> {
   /** Instance name (InstanceContext.name). */
   name: string;
   modelName: string;
@@ -93,7 +93,7 @@ export class WorkerInstanceProxy implements ModelInstance {
     proxy.#session = await pool.open({
       label: proxy.#label, group: `${opts.modelName}\u0000${opts.version}`,
       runnerModule: opts.runnerModule, init: opts.init, logger: proxy.#logger,
-      dedicated: opts.dedicated === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
+      dedicated: opts.dedicated === true, nativeCalls: opts.nativeCalls === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
       onMessage: (msg: ResultMessage | ErrorMessage) => proxy.#onMessage(msg),
       onLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
       oldestInflightNs: () => proxy.#pending.values().next().value?.postedAtNs,

@@ -38,6 +38,21 @@ export interface OpenSessionMessage {
 }
 
 /**
+ * Posted on a host worker's parentPort to end it without cutting a native call short: the worker
+ * refuses new work, waits for what it is running (loads, batches, disposes) and answers
+ * `stopped`; only then is the thread terminated. Terminating a thread inside onnxruntime-node's
+ * synchronous run (1.30) makes the addon throw a C++ exception that aborts the whole process.
+ */
+export interface StopHostMessage {
+  type: 'stop';
+}
+
+/** The worker's answer to StopHostMessage, on its parentPort. */
+export interface HostStoppedMessage {
+  type: 'stopped';
+}
+
+/**
  * A tensor on the wire: `byteLength` bytes of `buffer` starting at `byteOffset`. The buffer is in
  * the message's transfer list, so after posting it belongs to the receiver.
  */
@@ -255,6 +270,14 @@ export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
         && typeof x['receivedAtNs'] === 'bigint' && typeof x['postedAtNs'] === 'bigint';
     default: return false;
   }
+}
+
+export function isStopHostMessage(x: unknown): x is StopHostMessage {
+  return isRecord(x) && x['type'] === 'stop';
+}
+
+export function isHostStoppedMessage(x: unknown): x is HostStoppedMessage {
+  return isRecord(x) && x['type'] === 'stopped';
 }
 
 /** True when `x` is a well-formed OpenSessionMessage (the host worker ignores anything else). */
