@@ -2,7 +2,8 @@
  * The worker_threads entry point of every host worker (see worker-pool.ts). It knows no backend:
  * for each `open` message on its parentPort it imports the runner module named there, reports
  * load-done / load-error on the session's own port, then serves that session's execute and
- * dispose messages one at a time, in arrival order. Sessions are independent: one session's
+ * dispose messages one at a time, in arrival order (answers to a runner's BLS calls are the
+ * exception: they settle as they arrive, bls-client.ts). Sessions are independent: one session's
  * messages never wait for another's, except that they share this thread (a synchronous run in
  * one session delays the others; the pool sizes and places sessions with that in mind).
  *
@@ -14,6 +15,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
+import { BlsClient } from './bls-client.js';
 import {
   fromWireTensor, isOpenSessionMessage, isToWorkerMessage, toWireTensor,
   type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type OpenSessionMessage, type Runner,
@@ -63,14 +65,14 @@ async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<{
   return { runner, memoryBytes: Math.max(0, process.memoryUsage.rss() - before) };
 }
 
-async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage): Promise<void> {
+async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage, bls: BlsClient): Promise<void> {
   const receivedAtNs = process.hrtime.bigint();
   try {
     const decodeStart = nowNs();
     const inputs = msg.inputs.map(fromWireTensor);
     const decodeNs = nowNs() - decodeStart;
     const requests = msg.requests ?? [{ rows: msg.batchSize, outputNames: msg.outputNames, parameters: {} }];
-    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests);
+    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests, { bls: bls.forBatch(msg.id) });
     const encodeStart = nowNs();
     const transfer: ArrayBuffer[] = [];
     const outputs = result.outputs.map((t) => toWireTensor(t, transfer));
@@ -100,16 +102,20 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
   const dispose = (): Promise<void> => (disposed ??= runner.dispose().catch((err: unknown) => {
     log.warn('runner dispose failed', { err: InferenceError.from(err).message });
   }));
+  const bls = new BlsClient(port);
   port.on('message', (raw: unknown) => {
     if (!isToWorkerMessage(raw)) {
       log.warn('ignoring malformed message from the main thread');
       return;
     }
+    // Answers to BLS calls settle at once: the execute that made the call is what the queue waits on.
+    if (raw.type === 'bls-response') return bls.onResponse(raw);
     queue = queue.then(() => (raw.type === 'execute'
-      ? serveExecute(port, runner, raw)
+      ? serveExecute(port, runner, raw, bls)
       : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id }))));
   });
   port.once('close', () => {
+    bls.close();
     queue = queue.then(dispose);
   });
 }

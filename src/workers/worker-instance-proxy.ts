@@ -9,14 +9,16 @@
  * comes first.
  */
 import type { Logger } from 'pino';
-import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, ModelInstance } from '../backends/backend.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, InternalInfer, ModelInstance } from '../backends/backend.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import {
-  fromWireTensor, toWireTensor, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireRequest, type WireTensor,
+  fromWireTensor, toWireTensor, type ExecuteMessage, type ResultMessage, type SessionMessage, type WireRequest, type WireTensor,
 } from './worker-messages.js';
+import { BlsHost } from './bls-host.js';
 import type { PoolSession, RestartPolicy, SessionSpec, SessionState } from './pool-session.js';
 import { defaultWorkerPool, type WorkerPool } from './worker-pool.js';
 
@@ -47,12 +49,16 @@ export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, '
   version: number;
   /** The model's logger; the proxy adds model/version/instance bindings that are missing. */
   logger: Logger;
+  /** Where the runner's BLS calls go (ModelLoadContext.infer); absent = they fail with UNAVAILABLE. */
+  infer?: InternalInfer | undefined;
 }
 
 interface Pending {
   readonly result: Deferred<ExecuteResult>;
   readonly encodeNs: number;
   readonly postedAtNs: bigint;
+  /** The batch's requests, for the BLS calls it makes (their parent's signal, trace and call chain). */
+  readonly requests: readonly BatchRequest[] | undefined;
 }
 
 const DEFAULT_RESTART_WAIT_MS = 30_000;
@@ -76,6 +82,7 @@ export class WorkerInstanceProxy implements ModelInstance {
   readonly #restartWaitMs: number;
   readonly #pending = new Map<number, Pending>();
   #session!: PoolSession;
+  #bls!: BlsHost;
   #nextId = 1;
   #finalizing: Promise<void> | undefined;
 
@@ -89,13 +96,20 @@ export class WorkerInstanceProxy implements ModelInstance {
   /** Loads the session on a pool worker and resolves once its runner loaded; rejects with the load error. */
   static async create(opts: WorkerInstanceOptions): Promise<WorkerInstanceProxy> {
     const proxy = new WorkerInstanceProxy(opts, instanceLogger(opts));
+    proxy.#bls = new BlsHost({
+      modelName: opts.modelName, infer: opts.infer, logger: proxy.#logger,
+      batchRequests: (id) => proxy.#pending.get(id)?.requests,
+    });
     const pool = opts.pool ?? defaultWorkerPool();
     proxy.#session = await pool.open({
       label: proxy.#label, group: `${opts.modelName}\u0000${opts.version}`,
       runnerModule: opts.runnerModule, init: opts.init, logger: proxy.#logger,
       dedicated: opts.dedicated === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
-      onMessage: (msg: ResultMessage | ErrorMessage) => proxy.#onMessage(msg),
-      onLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
+      onMessage: (msg: SessionMessage, port: MessagePort) => proxy.#onMessage(msg, port),
+      onLost: (reason: string) => {
+        proxy.#bls.cancelAll();
+        proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`);
+      },
       oldestInflightNs: () => proxy.#pending.values().next().value?.postedAtNs,
       ...(opts.restart === undefined ? {} : { restart: opts.restart }),
       ...(opts.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: opts.loadTimeoutMs }),
@@ -141,7 +155,9 @@ export class WorkerInstanceProxy implements ModelInstance {
     const transfer: ArrayBuffer[] = [];
     const inputs = batch.inputs.map((t) => toWireTensor(t, transfer));
     const id = this.#nextId++;
-    const pending: Pending = { result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint() };
+    const pending: Pending = {
+      result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint(), requests: batch.requests,
+    };
     this.#pending.set(id, pending);
     try {
       const msg: ExecuteMessage = {
@@ -165,10 +181,13 @@ export class WorkerInstanceProxy implements ModelInstance {
 
   async #finalize(): Promise<void> {
     await this.#session.close();
+    this.#bls.cancelAll();
     this.#failAll(`${this.#label} was finalized before the batch finished`);
   }
 
-  #onMessage(msg: ResultMessage | ErrorMessage): void {
+  #onMessage(msg: SessionMessage, port: MessagePort): void {
+    if (msg.type === 'bls-call') return this.#bls.call(msg, port);
+    if (msg.type === 'bls-cancel') return this.#bls.cancel(msg.callId);
     const pending = this.#pending.get(msg.id);
     if (pending === undefined) {
       this.#logger.warn({ id: msg.id }, 'worker answered an unknown request id');
