@@ -7,9 +7,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { TempRepo } from '../../helpers/repo.js';
+import { ROOT, TempRepo } from '../../helpers/repo.js';
 import { call, fails, startServer, type TestServer } from '../../helpers/start-server.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
@@ -197,6 +199,11 @@ describe('the bundled bls_pipeline', () => {
     assert.ok(!close(floats(out(a, 'PROBS')), floats(out(b, 'PROBS'))), 'the branches score differently');
     await assert.rejects(infer(pipelineReq('bls_pipeline', { branch: { string_param: 'c' } })),
       fails(status.INVALID_ARGUMENT, /model 'bls_pipeline': parameter 'branch' must be "a", "b" or "both", got "c"/));
+  });
+
+  it("is the README's complete BLS example, verbatim", () => {
+    const model = readFileSync(path.join(ROOT, 'model-repository', 'bls_pipeline', '1', 'model.ts'), 'utf8');
+    assert.ok(readFileSync(path.join(ROOT, 'README.md'), 'utf8').includes('```ts\n' + model + '```'));
   });
 
   it('answers over HTTP with labels and the branch parameter', async () => {
