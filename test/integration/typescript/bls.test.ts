@@ -7,7 +7,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
@@ -40,6 +41,7 @@ export default class Caller {
       inputs: { IN: r.inputs.get('IN')! },
       outputs: ['OUT', 'N'],
       parameters: r.parameters['next'] === undefined ? {} : { target: r.parameters['next'] },
+      ...(r.parameters['timeout_ms'] === undefined ? {} : { timeoutMs: Number(r.parameters['timeout_ms']) }),
     };
     if (r.parameters['stream'] === true) {
       let last; let count = 0;
@@ -48,6 +50,14 @@ export default class Caller {
     }
     const res = await ctx.infer(call);
     return [{ outputs: { ...res.outputs, COUNT: { shape: [1, 1], data: new Int32Array([1]) } } }];
+  }
+}
+`;
+// BYTES inputs given as strings and Uint8Array elements, no datatype; OUT = the callee's bytes.
+const BYTES_CALLER_MJS = `export default class B {
+  async execute(requests, ctx) {
+    const res = await ctx.infer({ model: 'simple_identity', inputs: { INPUT0: { shape: [1, 3], data: ['h\u00e9llo', new Uint8Array([0, 255, 0]), ''] } } });
+    return requests.map(() => ({ outputs: { OUT: res.outputs['OUTPUT0'] } }));
   }
 }
 `;
@@ -68,6 +78,20 @@ repo.add('quick', { config: cfg('quick', ''), files: { '1/model.ts': ADDER_TS } 
 repo.add('callee_throws', { config: cfg('callee_throws', ''), files: { '1/model.mjs': THROWS_TS } });
 repo.add('caller', { config: callerCfg('caller'), files: { '1/model.ts': CALLER_TS } });
 repo.add('caller2', { config: callerCfg('caller2'), files: { '1/model.ts': CALLER_TS } });
+repo.add('bytes_caller', {
+  config: 'name: "bytes_caller"\nbackend: "typescript"\ndefault_model_filename: "model.mjs"\nmax_batch_size: 0\n' +
+    'input [{ name: "IN" data_type: TYPE_INT32 dims: [1] }]\noutput [{ name: "OUT" data_type: TYPE_STRING dims: [1, 3] }]\n',
+  files: { '1/model.mjs': BYTES_CALLER_MJS },
+});
+// An ensemble whose only step is caller: caller → ens_caller → caller is a cycle through an ensemble.
+repo.add('ens_caller', {
+  config: 'name: "ens_caller"\nplatform: "ensemble"\nmax_batch_size: 8\ninput [{ name: "IN" data_type: TYPE_INT32 dims: [2] }]\n' +
+    'output [{ name: "OUT" data_type: TYPE_INT32 dims: [2] }, { name: "N" data_type: TYPE_INT32 dims: [1] }]\n' +
+    'ensemble_scheduling { step [{ model_name: "caller" model_version: -1 input_map { key: "IN" value: "IN" }' +
+    ' output_map { key: "OUT" value: "OUT" } output_map { key: "N" value: "N" } }] }\n',
+  files: { '1/.keep': '' },
+});
+repo.addBundled('simple_identity');
 for (const m of ['bls_pipeline', 'pipeline', 'preprocess', 'branch_a', 'branch_b', 'combine']) repo.addBundled(m);
 
 let ts: TestServer;
@@ -132,6 +156,8 @@ describe('BLS: ctx.infer from a TypeScript model', () => {
     await assert.rejects(infer(req('caller', [1, 2], { target: { string_param: 'caller2' }, next: { string_param: 'caller' } })),
       fails(status.INVALID_ARGUMENT, /call chain 'caller' → 'caller2' → 'caller'/));
     assert.ok(Date.now() - t0 < 5000, 'refused without waiting');
+    await assert.rejects(infer(req('caller', [1, 2], { target: { string_param: 'ens_caller' }, next: { string_param: 'quick' } })),
+      fails(status.INVALID_ARGUMENT, /call chain 'caller' → 'caller'/));
     // caller2 → caller → quick is no cycle and works.
     const ok = await infer(req('caller2', [3, 4], { target: { string_param: 'caller' }, next: { string_param: 'quick' } }));
     assert.deepEqual(ints(out(ok, 'OUT')), [4, 5]);
@@ -152,6 +178,24 @@ describe('BLS: ctx.infer from a TypeScript model', () => {
     }
     assert.equal(Number(s.inference_stats!.fail!.count), Number(before.inference_stats!.fail!.count) + 1);
     assert.equal(Number(s.execution_count), Number(before.execution_count));
+  });
+
+  it('a call\'s own timeoutMs ends it with DEADLINE_EXCEEDED', async () => {
+    const t0 = Date.now();
+    await assert.rejects(infer(req('caller', [1, 2], { target: { string_param: 'held' }, timeout_ms: { int64_param: 200 } })),
+      fails(status.DEADLINE_EXCEEDED, /held/));
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  it('BYTES inputs may be strings and Uint8Array elements, with the datatype implied; bytes come back exact', async () => {
+    const res = await infer({ model_name: 'bytes_caller', inputs: [{ name: 'IN', datatype: 'INT32', shape: [1] }], raw_input_contents: [int32([0])] });
+    assert.equal(res.outputs[0]!.datatype, 'BYTES');
+    const want = Buffer.concat([[Buffer.from('h\u00e9llo')], [Buffer.from([0, 255, 0])], [Buffer.alloc(0)]].flatMap(([b]) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(b!.length);
+      return [len, b!];
+    }));
+    assert.ok(Buffer.from(res.raw_output_contents[0]!).equals(want));
   });
 
   it("the parent's deadline bounds its BLS call", async () => {
@@ -221,5 +265,27 @@ describe('the bundled bls_pipeline', () => {
     const bad = await post({ inputs, parameters: { branch: 'z' } });
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: string }).error, /parameter 'branch'/);
+  });
+});
+
+describe('BLS and tracing', () => {
+  it("a traced request's BLS calls are traced as its children", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'infera-bls-trace-'));
+    const file = path.join(dir, 'trace.json');
+    const traced = await startServer([repo.dir], { traceConfig: ['level=TIMESTAMPS', 'rate=1', `triton,file=${file}`] });
+    try {
+      await call(traced.client.ModelInfer.bind(traced.client), {
+        model_name: 'bls_pipeline', id: 'bls-7', inputs: [{ name: 'RAW', datatype: 'FP32', shape: [1, 4] }],
+        raw_input_contents: [Buffer.from(new Float32Array([1, 2, 3, 4]).buffer)],
+      });
+    } finally {
+      await traced.close();
+    }
+    const heads = (JSON.parse(readFileSync(file, 'utf8')) as { id: number; model_name?: string; request_id?: string; parent_id?: number }[])
+      .filter((r) => r.model_name !== undefined);
+    rmSync(dir, { recursive: true, force: true });
+    const parent = heads.find((r) => r.model_name === 'bls_pipeline' && r.request_id === 'bls-7')!;
+    assert.equal(parent.parent_id, undefined);
+    assert.deepEqual(heads.filter((r) => r.parent_id === parent.id).map((r) => r.model_name).sort(), ['branch_a', 'branch_b']);
   });
 });
