@@ -43,7 +43,12 @@ function toTensor(where: string, name: string, input: InferInput): Tensor {
     return { name, datatype, shape: [...shape], data: encodeBytesElements(data) };
   }
   if (!ArrayBuffer.isView(data)) throw bad(`is ${datatype}, so its data must be a typed array`);
-  if (data.byteLength % elementByteSize(datatype) !== 0) throw bad(`holds ${data.byteLength} bytes, not a whole number of ${datatype} elements`);
+  const want = shape.reduce((a, b) => a * b, 1) * elementByteSize(datatype);
+  if (data.byteLength !== want) {
+    throw bad(data.byteLength === 0 && want > 0
+      ? `has no bytes: its buffer was transferred by an earlier call (pass data.slice() to each call that needs it)`
+      : `holds ${data.byteLength} bytes, but shape [${shape.join(',')}] of ${datatype} needs ${want}`);
+  }
   return { name, datatype, shape: [...shape], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 

@@ -68,7 +68,7 @@ export interface InferResponse {
 export interface InferInput {
   datatype?: DataType;
   shape: number[];
-  data: TensorData | string[];
+  data: TensorData | (Uint8Array | string)[];
 }
 
 /** One request a model makes on a model of the server (BLS), from execute(). */

@@ -61,6 +61,16 @@ const BYTES_CALLER_MJS = `export default class B {
   }
 }
 `;
+// Hands one typed array to two calls: the first takes it (transferred), the second is refused.
+const REUSE_MJS = `export default class R {
+  async execute(requests, ctx) {
+    const x = new Int32Array([1, 2]);
+    await ctx.infer({ model: 'quick', inputs: { IN: { shape: [1, 2], data: x } } });
+    await ctx.infer({ model: 'quick', inputs: { IN: { shape: [1, 2], data: x } } });
+    return requests.map(() => ({ outputs: { OUT: { shape: [1, 2], data: x }, N: { shape: [1, 1], data: new Int32Array(1) } } }));
+  }
+}
+`;
 const THROWS_TS = `export default class T { execute() { throw new Error('callee says no'); } }\n`;
 
 const io = 'input [{ name: "IN" data_type: TYPE_INT32 dims: [2] }]\n' +
@@ -91,6 +101,7 @@ repo.add('ens_caller', {
     ' output_map { key: "OUT" value: "OUT" } output_map { key: "N" value: "N" } }] }\n',
   files: { '1/.keep': '' },
 });
+repo.add('reuse', { config: cfg('reuse', ''), files: { '1/model.mjs': REUSE_MJS } });
 repo.addBundled('simple_identity');
 for (const m of ['bls_pipeline', 'pipeline', 'preprocess', 'branch_a', 'branch_b', 'combine']) repo.addBundled(m);
 
@@ -196,6 +207,10 @@ describe('BLS: ctx.infer from a TypeScript model', () => {
       return [len, b!];
     }));
     assert.ok(Buffer.from(res.raw_output_contents[0]!).equals(want));
+  });
+
+  it('an input typed array belongs to the call it was given to: reusing it is a clear INVALID_ARG', async () => {
+    await assert.rejects(infer(req('reuse', [0, 0])), fails(status.INVALID_ARGUMENT, /ctx.infer to model 'quick': input 'IN' has no bytes: its buffer was transferred/));
   });
 
   it("the parent's deadline bounds its BLS call", async () => {
