@@ -8,13 +8,13 @@
  * - cancellation and deadline: the parent's signal is the child's signal, so a client cancelling
  *   the parent (or its deadline passing) takes the child out of the callee's queue;
  * - the trace: the child is traced as the parent's child span;
- * - the call chain: the parent's callers plus this model, which the service checks (a model
- *   calling itself, or a model that is calling it, is refused instead of waiting on itself).
+ * - the call chain: the parent's callers (without a parent, those of every request of the batch)
+ *   plus this model, which the service checks (a model calling itself, or a model that is calling
+ *   it, is refused instead of waiting on itself).
  * A call with its own timeout, or a streaming call (which bls-cancel can end), gets a signal of
  * its own that also follows the parent's. Nothing here runs a model: the event loop only posts.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Logger } from 'pino';
 import type { BatchRequest, InternalInfer, InternalInferCall, InternalInferResult } from '../backends/backend.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { errors } from '../errors/catalogue.js';
@@ -27,7 +27,8 @@ export interface BlsHostOptions {
   infer: InternalInfer | undefined;
   /** The requests of the batch `id` while it executes; undefined once it finished. */
   batchRequests(id: number): readonly BatchRequest[] | undefined;
-  logger: Logger;
+  /** A call of batch `id` started (true) or settled (false): the watchdog does not count a batch's waits on its calls. */
+  onCall?(id: number, started: boolean): void;
 }
 
 export class BlsHost {
@@ -45,17 +46,22 @@ export class BlsHost {
       reply(port, { type: 'bls-response', id: msg.callId, final: true, error: errors.unavailable(`model '${this.#o.modelName}': this server offers no BLS calls`).serialize() }, []);
       return;
     }
-    const parent = msg.request >= 0 ? this.#o.batchRequests(msg.id)?.[msg.request] : undefined;
+    const batch = this.#o.batchRequests(msg.id);
+    const parent = msg.request >= 0 ? batch?.[msg.request] : undefined;
     const call: InternalInferCall = {
       model: msg.model, version: msg.version, inputs: msg.inputs.map(fromWireTensor), outputs: msg.outputs,
-      parameters: msg.parameters, callers: [...(parent?.callers ?? []), this.#o.modelName],
+      parameters: msg.parameters, callers: callChain(this.#o.modelName, parent, batch),
       signal: this.#signal(msg, parent?.signal), parentTrace: parent?.trace,
     };
     const onResponse = msg.stream ? (r: InternalInferResult) => answer(port, msg.callId, false, r) : undefined;
+    this.#o.onCall?.(msg.id, true);
     infer(call, onResponse).then(
       (r) => answer(port, msg.callId, true, msg.stream ? undefined : r),
       (e: unknown) => reply(port, { type: 'bls-response', id: msg.callId, final: true, error: InferenceError.from(e).serialize() }, []),
-    ).finally(() => this.#cancellable.delete(msg.callId));
+    ).finally(() => {
+      this.#cancellable.delete(msg.callId);
+      this.#o.onCall?.(msg.id, false);
+    });
   }
 
   /** The model stopped reading a streaming call. */
@@ -81,6 +87,15 @@ export class BlsHost {
     }
     return signals.length === 1 ? own.signal : AbortSignal.any(signals);
   }
+}
+
+/**
+ * The models the call waits under: the parent's chain, or without a parent every chain of the
+ * batch (any of its requests may be the one waiting), then the calling model.
+ */
+function callChain(model: string, parent: BatchRequest | undefined, batch: readonly BatchRequest[] | undefined): string[] {
+  const up = parent !== undefined ? (parent.callers ?? []) : [...new Set((batch ?? []).flatMap((r) => r.callers ?? []))];
+  return [...up, model];
 }
 
 function answer(port: MessagePort, callId: number, final: boolean, r: InternalInferResult | undefined): void {

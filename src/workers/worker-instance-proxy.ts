@@ -59,6 +59,10 @@ interface Pending {
   readonly postedAtNs: bigint;
   /** The batch's requests, for the BLS calls it makes (their parent's signal, trace and call chain). */
   readonly requests: readonly BatchRequest[] | undefined;
+  /** BLS calls of the batch not answered yet: while any is, the batch waits on the server, not on its code. */
+  blsOutstanding: number;
+  /** When the batch's code last started running (posted, or its last BLS call answered): the watchdog's clock. */
+  runningSinceNs: bigint;
 }
 
 const DEFAULT_RESTART_WAIT_MS = 30_000;
@@ -97,8 +101,9 @@ export class WorkerInstanceProxy implements ModelInstance {
   static async create(opts: WorkerInstanceOptions): Promise<WorkerInstanceProxy> {
     const proxy = new WorkerInstanceProxy(opts, instanceLogger(opts));
     proxy.#bls = new BlsHost({
-      modelName: opts.modelName, infer: opts.infer, logger: proxy.#logger,
+      modelName: opts.modelName, infer: opts.infer,
       batchRequests: (id) => proxy.#pending.get(id)?.requests,
+      onCall: (id, started) => proxy.#onBlsCall(id, started),
     });
     const pool = opts.pool ?? defaultWorkerPool();
     proxy.#session = await pool.open({
@@ -110,7 +115,7 @@ export class WorkerInstanceProxy implements ModelInstance {
         proxy.#bls.cancelAll();
         proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`);
       },
-      oldestInflightNs: () => proxy.#pending.values().next().value?.postedAtNs,
+      oldestInflightNs: () => proxy.#oldestRunningNs(),
       ...(opts.restart === undefined ? {} : { restart: opts.restart }),
       ...(opts.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: opts.loadTimeoutMs }),
       ...(opts.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: opts.disposeTimeoutMs }),
@@ -157,7 +162,9 @@ export class WorkerInstanceProxy implements ModelInstance {
     const id = this.#nextId++;
     const pending: Pending = {
       result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint(), requests: batch.requests,
+      blsOutstanding: 0, runningSinceNs: 0n,
     };
+    pending.runningSinceNs = pending.postedAtNs;
     this.#pending.set(id, pending);
     try {
       const msg: ExecuteMessage = {
@@ -183,6 +190,26 @@ export class WorkerInstanceProxy implements ModelInstance {
     await this.#session.close();
     this.#bls.cancelAll();
     this.#failAll(`${this.#label} was finalized before the batch finished`);
+  }
+
+  /**
+   * For the watchdog: when the oldest batch whose code is running (no BLS call outstanding)
+   * started running. A batch waiting on its BLS calls waits on the server's queues, not on a
+   * hung thread, so that time does not count; its clock restarts when the last call answers.
+   */
+  #oldestRunningNs(): bigint | undefined {
+    let oldest: bigint | undefined;
+    for (const p of this.#pending.values()) {
+      if (p.blsOutstanding === 0 && (oldest === undefined || p.runningSinceNs < oldest)) oldest = p.runningSinceNs;
+    }
+    return oldest;
+  }
+
+  #onBlsCall(id: number, started: boolean): void {
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    p.blsOutstanding += started ? 1 : -1;
+    if (!started && p.blsOutstanding === 0) p.runningSinceNs = process.hrtime.bigint();
   }
 
   #onMessage(msg: SessionMessage, port: MessagePort): void {

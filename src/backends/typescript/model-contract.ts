@@ -83,7 +83,7 @@ export interface InferCall {
   /**
    * The request this call works for: the call is cancelled with it, ends at its deadline and is
    * traced as its child. Default: the batch's only request when execute() got exactly one; with
-   * several, a call without `parent` inherits nothing.
+   * several, a call without `parent` inherits none of these (self-calls and cycles are refused either way).
    */
   parent?: InferRequest;
   /** The call's own timeout in milliseconds (DEADLINE_EXCEEDED), on top of the parent's deadline. */

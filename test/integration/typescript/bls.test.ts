@@ -304,3 +304,18 @@ describe('BLS and tracing', () => {
     assert.deepEqual(heads.filter((r) => r.parent_id === parent.id).map((r) => r.model_name).sort(), ['branch_a', 'branch_b']);
   });
 });
+
+describe('BLS and the worker watchdog', () => {
+  it("a batch waiting on its BLS calls is not taken for a hung one (the watchdog's clock stops while it waits)", async () => {
+    const small = await startServer([repo.dir], { workerWatchdogSecs: 0.5, allowHttp: false, allowMetrics: false });
+    try {
+      // The call waits 1.5 s in held's queue, three times the watchdog: it must end by its own timeout, not by a restart.
+      await assert.rejects(call(small.client.ModelInfer.bind(small.client), req('caller', [1, 2], { target: { string_param: 'held' }, timeout_ms: { int64_param: 1500 } })),
+        fails(status.DEADLINE_EXCEEDED, /held/));
+      const again = await call(small.client.ModelInfer.bind(small.client), req('caller', [1, 2], { target: { string_param: 'quick' } }));
+      assert.deepEqual(ints(out(again, 'OUT')), [2, 3]);
+    } finally {
+      await small.close();
+    }
+  });
+});
