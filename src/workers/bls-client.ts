@@ -12,7 +12,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import {
-  fromWireTensor, toWireTensor, type BlsCall, type BlsCallMessage, type BlsChannel, type BlsResponse,
+  fromWireTensor, toWireTensor, type BlsCall, type BlsCallMessage, type BlsPort, type BlsResponse,
   type BlsResponseMessage, type WireBlsResponse,
 } from './worker-messages.js';
 
@@ -25,7 +25,7 @@ function fromWire(r: WireBlsResponse): BlsResponse {
   return { model: r.model, version: r.version, outputs: r.outputs.map(fromWireTensor), parameters: r.parameters };
 }
 
-export class BlsClient {
+export class BlsClient implements BlsPort {
   readonly #port: MessagePort;
   readonly #calls = new Map<number, CallSink>();
   #nextCallId = 1;
@@ -35,12 +35,12 @@ export class BlsClient {
     this.#port = port;
   }
 
-  /** The channel the batch `batchId` makes its calls on. */
-  forBatch(batchId: number): BlsChannel {
-    return {
-      infer: (call) => this.#infer(batchId, call),
-      inferStream: (call) => this.#stream(batchId, call),
-    };
+  infer(batchId: number, call: BlsCall): Promise<BlsResponse> {
+    return this.#infer(batchId, call);
+  }
+
+  inferStream(batchId: number, call: BlsCall): AsyncIterable<BlsResponse> {
+    return this.#stream(batchId, call);
   }
 
   /** A bls-response from the main thread. */

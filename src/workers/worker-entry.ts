@@ -55,24 +55,24 @@ function safeJson(x: unknown): string {
  * so the first session on a worker is not charged with loading the framework (that is the
  * worker's cost). RSS is process-wide: loads running at the same time on other workers blur it.
  */
-async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<{ runner: Runner; memoryBytes: number }> {
+async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger, bls: BlsClient): Promise<{ runner: Runner; memoryBytes: number }> {
   const mod = (await import(msg.runnerModule)) as { createRunner?: CreateRunner };
   if (typeof mod.createRunner !== 'function') {
     throw new InferenceError(ErrorCode.INTERNAL, `runner module ${msg.runnerModule} does not export createRunner()`);
   }
   const before = process.memoryUsage.rss();
-  const runner = await mod.createRunner(msg.init, { log });
+  const runner = await mod.createRunner(msg.init, { log, bls });
   return { runner, memoryBytes: Math.max(0, process.memoryUsage.rss() - before) };
 }
 
-async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage, bls: BlsClient): Promise<void> {
+async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage): Promise<void> {
   const receivedAtNs = process.hrtime.bigint();
   try {
     const decodeStart = nowNs();
     const inputs = msg.inputs.map(fromWireTensor);
     const decodeNs = nowNs() - decodeStart;
     const requests = msg.requests ?? [{ rows: msg.batchSize, outputNames: msg.outputNames, parameters: {} }];
-    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests, { bls: bls.forBatch(msg.id) });
+    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests, msg.id);
     const encodeStart = nowNs();
     const transfer: ArrayBuffer[] = [];
     const outputs = result.outputs.map((t) => toWireTensor(t, transfer));
@@ -96,13 +96,12 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
  * contract says. The runner is disposed once, on a dispose message or when the main thread
  * closes the port without one (the session was abandoned).
  */
-function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
+function serve(port: MessagePort, runner: Runner, log: RunnerLogger, bls: BlsClient): void {
   let queue = Promise.resolve();
   let disposed: Promise<void> | undefined;
   const dispose = (): Promise<void> => (disposed ??= runner.dispose().catch((err: unknown) => {
     log.warn('runner dispose failed', { err: InferenceError.from(err).message });
   }));
-  const bls = new BlsClient(port);
   port.on('message', (raw: unknown) => {
     if (!isToWorkerMessage(raw)) {
       log.warn('ignoring malformed message from the main thread');
@@ -111,7 +110,7 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
     // Answers to BLS calls settle at once: the execute that made the call is what the queue waits on.
     if (raw.type === 'bls-response') return bls.onResponse(raw);
     queue = queue.then(() => (raw.type === 'execute'
-      ? serveExecute(port, runner, raw, bls)
+      ? serveExecute(port, runner, raw)
       : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id }))));
   });
   port.once('close', () => {
@@ -123,16 +122,17 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
 async function open(msg: OpenSessionMessage): Promise<void> {
   const port = msg.port;
   const log = createPortLogger(port);
+  const bls = new BlsClient(port);
   let runner: Runner;
   let memoryBytes: number;
   try {
-    ({ runner, memoryBytes } = await loadRunner(msg, log));
+    ({ runner, memoryBytes } = await loadRunner(msg, log, bls));
   } catch (err) {
     // The main thread closes the port once it has read the reason.
     post(port, { type: 'load-error', id: 0, error: InferenceError.from(err).serialize() });
     return;
   }
-  serve(port, runner, log);
+  serve(port, runner, log, bls);
   try {
     post(port, runner.info === undefined ? { type: 'load-done', id: 0, memoryBytes } : { type: 'load-done', id: 0, info: runner.info, memoryBytes });
   } catch (err) {

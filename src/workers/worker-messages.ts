@@ -200,11 +200,8 @@ export interface RunnerLogger {
 
 export interface RunnerContext {
   log: RunnerLogger;
-}
-
-/** What a runner's execute() gets besides the batch: the way to call other models (bls-client.ts). */
-export interface RunnerExecuteContext {
-  bls: BlsChannel;
+  /** How the runner's model calls other models (BLS, bls-client.ts); a call names the batch (execute's batchId) it is made for. */
+  bls?: BlsPort;
 }
 
 /** One BLS call as a runner makes it; `inputs` are transferred (the runner must not read them afterwards). */
@@ -226,11 +223,11 @@ export interface BlsResponse {
   parameters: Parameters;
 }
 
-export interface BlsChannel {
+export interface BlsPort {
   /** Rejects with the callee's InferenceError. */
-  infer(call: BlsCall): Promise<BlsResponse>;
+  infer(batchId: number, call: BlsCall): Promise<BlsResponse>;
   /** Every response of the call, in order; ends after the final one; throws the call's error. */
-  inferStream(call: BlsCall): AsyncIterable<BlsResponse>;
+  inferStream(batchId: number, call: BlsCall): AsyncIterable<BlsResponse>;
 }
 
 export interface RunnerResult {
@@ -252,9 +249,13 @@ export interface RunnerResult {
 export interface Runner {
   /** Sent to the main thread with load-done (structured-cloneable). */
   readonly info?: unknown;
-  /** `requests`: the batch's request boundaries (rows sum to batchSize when batching); worker-entry always passes them. */
+  /**
+   * `requests`: the batch's request boundaries (rows sum to batchSize when batching); `batchId`: the
+   * execute message's id, which BLS calls made for this batch name (RunnerContext.bls). worker-entry
+   * always passes both.
+   */
   execute(
-    inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[], exec?: RunnerExecuteContext,
+    inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[], batchId?: number,
   ): Promise<RunnerResult>;
   dispose(): Promise<void>;
 }

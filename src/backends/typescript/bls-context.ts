@@ -12,7 +12,7 @@ import { elementByteSize, isDataType, type DataType } from '../../core/datatype.
 import type { Tensor } from '../../core/tensor.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
-import type { BlsCall, BlsChannel, BlsResponse } from '../../workers/worker-messages.js';
+import type { BlsCall, BlsPort, BlsResponse } from '../../workers/worker-messages.js';
 import type { ExecuteContext, InferCall, InferInput, InferRequest, InferResult, ModelTensor } from './model-contract.js';
 
 /** The datatype a typed array's class says, for inputs given without one. */
@@ -58,9 +58,9 @@ function fromResponse(r: BlsResponse, toModelTensor: (t: Tensor) => ModelTensor)
   return { model: r.model, version: r.version, outputs, parameters: r.parameters };
 }
 
-/** `model` names the caller in error messages; `requests` is the batch execute() got. */
+/** `model` names the caller in error messages; `requests` is the batch `batchId` execute() got. */
 export function executeContext(
-  model: string, channel: BlsChannel, requests: readonly InferRequest[], toModelTensor: (t: Tensor) => ModelTensor,
+  model: string, channel: BlsPort, batchId: number, requests: readonly InferRequest[], toModelTensor: (t: Tensor) => ModelTensor,
 ): ExecuteContext {
   const wire = (call: InferCall): BlsCall => {
     if (call === null || typeof call !== 'object' || typeof call.model !== 'string' || call.model === '') {
@@ -85,9 +85,9 @@ export function executeContext(
     return out;
   };
   return {
-    infer: async (call) => fromResponse(await channel.infer(wire(call)), toModelTensor),
+    infer: async (call) => fromResponse(await channel.infer(batchId, wire(call)), toModelTensor),
     inferStream: (call) => (async function* () {
-      for await (const r of channel.inferStream(wire(call))) yield fromResponse(r, toModelTensor);
+      for await (const r of channel.inferStream(batchId, wire(call))) yield fromResponse(r, toModelTensor);
     })(),
   };
 }

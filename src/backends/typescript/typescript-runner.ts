@@ -99,7 +99,7 @@ const NO_BLS: ExecuteContext = {
   })(),
 };
 
-export const createRunner: CreateRunner = async (raw) => {
+export const createRunner: CreateRunner = async (raw, ctx) => {
   const init = raw as TypescriptRunnerInit;
   const name = init.args.modelName;
   const mod = await importModelFile(init.modelFile);
@@ -118,7 +118,7 @@ export const createRunner: CreateRunner = async (raw) => {
   }
   const batching = (init.args.modelConfig.max_batch_size ?? 0) > 0;
   const runner: Runner = {
-    async execute(inputs, outputNames, batchSize, parts = [{ rows: batchSize, outputNames, parameters: {} }], exec): Promise<RunnerResult> {
+    async execute(inputs, outputNames, batchSize, parts = [{ rows: batchSize, outputNames, parameters: {} }], batchId): Promise<RunnerResult> {
       const t0 = nowNs();
       const whole = inputs.map((t) => [t.name, toModelTensor(t)] as const);
       let row = 0;
@@ -133,7 +133,7 @@ export const createRunner: CreateRunner = async (raw) => {
       const t1 = nowNs();
       let responses: (InferResponse | Error)[];
       try {
-        responses = await model.execute(requests, exec === undefined ? NO_BLS : executeContext(name, exec.bls, requests, toModelTensor));
+        responses = await model.execute(requests, ctx.bls === undefined || batchId === undefined ? NO_BLS : executeContext(name, ctx.bls, batchId, requests, toModelTensor));
       } catch (err) {
         throw modelError(name, err);
       }
