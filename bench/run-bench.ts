@@ -20,8 +20,11 @@
  * stream against unary at the same concurrency, and N concurrent sequences of length L on the
  * bundled simple_dyna_sequence (oldest strategy, 2 instances).
  *
+ * BLS rows (issue 12): bench/bls-bench.ts; the bundled bls_pipeline (TypeScript model calling two
+ * ONNX models through ctx.infer) against the equivalent `pipeline` ensemble, c=1 and c=16.
+ *
  * Options (env): BENCH_SECONDS (h2load run length, default 3), BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|stream|mlp|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
+ * BENCH_ONLY=simple|stream|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +42,7 @@ import { runGpuBench } from './gpu-bench.js';
 import { runSequenceLoad, runStreamLoad } from './stream-bench.js';
 import type { ModelInferRequest } from '../src/generated/inference/ModelInferRequest.js';
 import { requireNativeTools, runH2load, type NativeLoadResult } from './h2load.js';
+import { addBlsModels, BLS_CONCURRENCY, pipelineInput } from './bls-bench.js';
 
 const ROOT = findPackageRoot();
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
@@ -122,6 +126,7 @@ async function buildRepo(): Promise<string> {
   add('mlp_off', mlpConfig('mlp_off', false), mlp);
   add('mlp_on', mlpConfig('mlp_on', true), mlp);
   cpSync(path.join(ROOT, 'model-repository', 'simple_dyna_sequence'), path.join(dir, 'simple_dyna_sequence'), { recursive: true });
+  addBlsModels(ROOT, dir);
   return dir;
 }
 
@@ -276,6 +281,7 @@ async function main(): Promise<void> {
       }
     }
     if (ONLY === '' || ONLY === 'stream') await streamRows(repo, rows);
+    if (ONLY === '' || ONLY === 'bls') await blsRows(repo, rows);
     if (ONLY === '' || ONLY === 'mlp') {
       await withServer(repo, async (target, pid) => {
         for (const c of MLP_CONCURRENCY) {
@@ -302,6 +308,21 @@ async function main(): Promise<void> {
   }
   if (ONLY !== 'gpu') report(rows);
   if (ONLY === '' || ONLY === 'gpu') await runGpuBench({ windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
+}
+
+/** bls_pipeline (branch "both") vs the pipeline ensemble computing the same outputs, each at c=1 and c=16. */
+async function blsRows(repo: string, rows: Row[]): Promise<void> {
+  await withServer(repo, async (target, pid) => {
+    for (const c of BLS_CONCURRENCY) {
+      const ens = await measure(target, 'pipeline', encodeRequest('pipeline', pipelineInput()), c, pid);
+      const bls = await measure(target, 'bls_pipeline', encodeRequest('bls_pipeline', pipelineInput()), c, pid);
+      rows.push({ scenario: `ensemble pipeline c=${c}`, batching: true, instances: 1, ...ens });
+      rows.push({
+        scenario: `bls_pipeline c=${c}`, batching: true, instances: 2, ...bls,
+        ceiling: { name: `ensemble c=${c}`, throughput: ens.result.throughput, ratio: bls.result.throughput / ens.result.throughput },
+      });
+    }
+  });
 }
 
 /** `simple` over one ModelStreamInfer stream vs unary at c=16; N sequences of length L on the oldest strategy. */
@@ -368,6 +389,10 @@ function report(rows: Row[]): void {
   if (st?.ceiling) targets.push(`- ${st.scenario} (one stream) / unary at the same concurrency: ${f(st.ceiling.ratio * 100)}%`);
   const sq = rows.find((r) => r.scenario.startsWith('sequence'));
   if (sq) targets.push(`- ${sq.scenario}: ${f(sq.result.throughput)} infer/s, average batch ${f(sq.avgBatch, 1)} (batches form across sequences)`);
+  for (const b of rows.filter((r) => r.scenario.startsWith('bls_pipeline'))) {
+    const e = rows.find((r) => r.scenario === `ensemble pipeline c=${b.concurrency}`);
+    if (e) targets.push(`- ${b.scenario} / ensemble: ${f(b.ceiling?.ratio ?? 0, 2)} throughput, p50 ${f(b.result.p50Us / 1000, 2)} vs ${f(e.result.p50Us / 1000, 2)} ms`);
+  }
   const s16 = rows.find((r) => r.scenario === 'simple c=16');
   if (s16?.ceiling) targets.push(`- simple c=16 (2 instances, batching) / grpc-js echo: ${f(s16.ceiling.ratio, 2)} (target ≥ 0.8)`);
   if (s16?.naive) targets.push(`- simple c=16 / naive Node server: ${f(s16.naive.ratio, 2)} (target ≥ 1.0)`);

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ModelConfig } from '../config/model-config.js';
 import type { Parameters, Tensor } from '../core/tensor.js';
 import type { InferenceError } from '../errors/inference-error.js';
+import type { RequestTrace } from '../observability/trace/request-trace.js';
 
 /** What a backend gets to load one version of one model. */
 export interface ModelLoadContext {
@@ -22,7 +23,49 @@ export interface ModelLoadContext {
   /** Absolute path of `<repo>/<model>/<version>/<default_model_filename>` (file or directory). */
   modelPath: string;
   logger: Logger;
+  /**
+   * Runs a request on any model of the server through that model's own scheduler (statistics,
+   * batching with direct traffic, queue policy): the capability behind a model's BLS calls
+   * (`ctx.infer` of the typescript backend). Absent where the server offers none (then BLS calls
+   * fail with UNAVAILABLE). Backends never import the core; this is how they reach it.
+   */
+  infer?: InternalInfer;
 }
+
+/** One request a model makes on another model (BLS), protocol-neutral. */
+export interface InternalInferCall {
+  model: string;
+  /** "" = the highest READY version. */
+  version: string;
+  /** Inputs with their bytes; ownership passes to the call (a worker backend may detach them). */
+  inputs: Tensor[];
+  /** Requested outputs; empty = all of the model's outputs. */
+  outputs: string[];
+  parameters: Parameters;
+  /** Models up the call chain, the caller last: a call to one of them is refused (it would wait on itself). */
+  callers: readonly string[];
+  /** The parent request's cancellation and deadline (and the call's own timeout); undefined when neither exists. */
+  signal?: AbortSignal | undefined;
+  /** The parent request's trace: the call is traced as its child. */
+  parentTrace?: RequestTrace | undefined;
+}
+
+export interface InternalInferResult {
+  modelName: string;
+  modelVersion: string;
+  outputs: Tensor[];
+  parameters: Parameters;
+}
+
+/**
+ * The core's entry for model-made requests. `onResponse`, when given, makes it a streaming call:
+ * each response (0..N for a decoupled model, exactly one otherwise) goes to it, and the promise
+ * resolves with the last one after the final response (undefined when the final carried none).
+ * Rejects with InferenceError.
+ */
+export type InternalInfer = (
+  call: InternalInferCall, onResponse?: (r: InternalInferResult) => void,
+) => Promise<InternalInferResult | undefined>;
 
 /** What auto-complete gets: the config as read (possibly empty) and where the artifact is. */
 export interface AutoCompleteContext {
@@ -74,6 +117,10 @@ export interface BatchRequest {
   readonly parameters: Readonly<Parameters>;
   /** Aborted when the request is cancelled or its deadline passes; undefined when it cannot be. */
   readonly signal: AbortSignal | undefined;
+  /** The request's trace when it is traced (a BLS call it makes is traced as its child). */
+  readonly trace?: RequestTrace | undefined;
+  /** When the request is itself a BLS call: the models up its call chain (InternalInferCall.callers). */
+  readonly callers?: readonly string[] | undefined;
 }
 
 /** Durations measured by the instance, in nanoseconds, with Triton's meaning (PROTOCOL.md §2.5). */

@@ -30,6 +30,11 @@ export interface InferenceRequest {
   traceContext?: TraceContextHeaders;
   /** The trace of the ensemble request this step belongs to (set by the ensemble, not front-ends). */
   parentTrace?: RequestTrace;
+  /**
+   * Set on a BLS call (a request a model makes from execute()): the models up its call chain, the
+   * calling one last. Ensemble steps inherit it, so a cycle through an ensemble is seen too.
+   */
+  blsCallers?: readonly string[];
   /** Set by the core when this request is traced; the scheduler stamps its compute phases. */
   trace?: RequestTrace;
 }

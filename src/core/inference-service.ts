@@ -359,6 +359,8 @@ export class InferenceService {
    * `onAccepted` runs once the request is validated, just before it enters its scheduler.
    */
   async #route(req: InferenceRequest, onAccepted: (() => void) | undefined): Promise<InferenceResponse> {
+    // A request under a BLS call to a model up its own chain would wait for an instance that waits on it.
+    if (req.blsCallers?.includes(req.modelName) === true) throw errors.blsCycle(req.modelName, req.blsCallers);
     let start = nowNs();
     let resolved: { entry: ModelEntry; loaded: LoadedVersion };
     try {

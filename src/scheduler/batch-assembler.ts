@@ -12,6 +12,7 @@ import { elementByteSize, elementCount } from '../core/datatype.js';
 import { bytesElementViews } from '../core/bytes-tensor.js';
 import { errors } from '../errors/catalogue.js';
 import type { InferenceError } from '../errors/inference-error.js';
+import type { RequestTrace } from '../observability/trace/request-trace.js';
 
 /** Batched inputs, in config order. All requests share shapeKey (same inputs, same non-batch dims). */
 export function mergeInputs(batch: readonly ValidatedRequest[], batching: boolean): Tensor[] {
@@ -126,6 +127,12 @@ class RequestPart implements BatchRequest {
   }
   get signal(): AbortSignal | undefined {
     return this.#vr.request.signal;
+  }
+  get trace(): RequestTrace | undefined {
+    return this.#vr.request.trace;
+  }
+  get callers(): readonly string[] | undefined {
+    return this.#vr.request.blsCallers;
   }
 }
 

@@ -2,7 +2,8 @@
  * The worker_threads entry point of every host worker (see worker-pool.ts). It knows no backend:
  * for each `open` message on its parentPort it imports the runner module named there, reports
  * load-done / load-error on the session's own port, then serves that session's execute and
- * dispose messages one at a time, in arrival order. Sessions are independent: one session's
+ * dispose messages one at a time, in arrival order (answers to a runner's BLS calls are the
+ * exception: they settle as they arrive, bls-client.ts). Sessions are independent: one session's
  * messages never wait for another's, except that they share this thread (a synchronous run in
  * one session delays the others; the pool sizes and places sessions with that in mind).
  *
@@ -14,6 +15,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
+import { BlsClient } from './bls-client.js';
 import {
   fromWireTensor, isOpenSessionMessage, isStopHostMessage, isToWorkerMessage, toWireTensor,
   type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type OpenSessionMessage, type Runner,
@@ -53,13 +55,13 @@ function safeJson(x: unknown): string {
  * so the first session on a worker is not charged with loading the framework (that is the
  * worker's cost). RSS is process-wide: loads running at the same time on other workers blur it.
  */
-async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger): Promise<{ runner: Runner; memoryBytes: number }> {
+async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger, bls: BlsClient): Promise<{ runner: Runner; memoryBytes: number }> {
   const mod = (await import(msg.runnerModule)) as { createRunner?: CreateRunner };
   if (typeof mod.createRunner !== 'function') {
     throw new InferenceError(ErrorCode.INTERNAL, `runner module ${msg.runnerModule} does not export createRunner()`);
   }
   const before = process.memoryUsage.rss();
-  const runner = await mod.createRunner(msg.init, { log });
+  const runner = await mod.createRunner(msg.init, { log, bls });
   return { runner, memoryBytes: Math.max(0, process.memoryUsage.rss() - before) };
 }
 
@@ -85,7 +87,7 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
     const inputs = msg.inputs.map(fromWireTensor);
     const decodeNs = nowNs() - decodeStart;
     const requests = msg.requests ?? [{ rows: msg.batchSize, outputNames: msg.outputNames, parameters: {} }];
-    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests);
+    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests, msg.id);
     const encodeStart = nowNs();
     const transfer: ArrayBuffer[] = [];
     const outputs = result.outputs.map((t) => toWireTensor(t, transfer));
@@ -109,7 +111,7 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
  * contract says. The runner is disposed once, on a dispose message or when the main thread
  * closes the port without one (the session was abandoned).
  */
-function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
+function serve(port: MessagePort, runner: Runner, log: RunnerLogger, bls: BlsClient): void {
   let queue = Promise.resolve();
   let disposed: Promise<void> | undefined;
   const dispose = (): Promise<void> => (disposed ??= runner.dispose().catch((err: unknown) => {
@@ -120,11 +122,14 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
       log.warn('ignoring malformed message from the main thread');
       return;
     }
+    // Answers to BLS calls settle at once: the execute that made the call is what the queue waits on.
+    if (raw.type === 'bls-response') return bls.onResponse(raw);
     queue = track(queue.then(() => (raw.type === 'execute'
       ? serveExecute(port, runner, raw)
       : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id })))));
   });
   port.once('close', () => {
+    bls.close();
     queue = track(queue.then(dispose));
   });
 }
@@ -132,16 +137,17 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger): void {
 async function open(msg: OpenSessionMessage): Promise<void> {
   const port = msg.port;
   const log = createPortLogger(port);
+  const bls = new BlsClient(port);
   let runner: Runner;
   let memoryBytes: number;
   try {
-    ({ runner, memoryBytes } = await loadRunner(msg, log));
+    ({ runner, memoryBytes } = await loadRunner(msg, log, bls));
   } catch (err) {
     // The main thread closes the port once it has read the reason.
     post(port, { type: 'load-error', id: 0, error: InferenceError.from(err).serialize() });
     return;
   }
-  serve(port, runner, log);
+  serve(port, runner, log, bls);
   try {
     post(port, runner.info === undefined ? { type: 'load-done', id: 0, memoryBytes } : { type: 'load-done', id: 0, info: runner.info, memoryBytes });
   } catch (err) {

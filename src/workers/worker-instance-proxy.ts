@@ -9,14 +9,16 @@
  * comes first.
  */
 import type { Logger } from 'pino';
-import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, ModelInstance } from '../backends/backend.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, InternalInfer, ModelInstance } from '../backends/backend.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import {
-  fromWireTensor, toWireTensor, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireRequest, type WireTensor,
+  fromWireTensor, toWireTensor, type ExecuteMessage, type ResultMessage, type SessionMessage, type WireRequest, type WireTensor,
 } from './worker-messages.js';
+import { BlsHost } from './bls-host.js';
 import type { PoolSession, RestartPolicy, SessionSpec, SessionState } from './pool-session.js';
 import { defaultWorkerPool, type WorkerPool } from './worker-pool.js';
 
@@ -47,12 +49,20 @@ export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, '
   version: number;
   /** The model's logger; the proxy adds model/version/instance bindings that are missing. */
   logger: Logger;
+  /** Where the runner's BLS calls go (ModelLoadContext.infer); absent = they fail with UNAVAILABLE. */
+  infer?: InternalInfer | undefined;
 }
 
 interface Pending {
   readonly result: Deferred<ExecuteResult>;
   readonly encodeNs: number;
   readonly postedAtNs: bigint;
+  /** The batch's requests, for the BLS calls it makes (their parent's signal, trace and call chain). */
+  readonly requests: readonly BatchRequest[] | undefined;
+  /** BLS calls of the batch not answered yet: while any is, the batch waits on the server, not on its code. */
+  blsOutstanding: number;
+  /** When the batch's code last started running (posted, or its last BLS call answered): the watchdog's clock. */
+  runningSinceNs: bigint;
 }
 
 const DEFAULT_RESTART_WAIT_MS = 30_000;
@@ -76,6 +86,7 @@ export class WorkerInstanceProxy implements ModelInstance {
   readonly #restartWaitMs: number;
   readonly #pending = new Map<number, Pending>();
   #session!: PoolSession;
+  #bls!: BlsHost;
   #nextId = 1;
   #finalizing: Promise<void> | undefined;
 
@@ -89,14 +100,22 @@ export class WorkerInstanceProxy implements ModelInstance {
   /** Loads the session on a pool worker and resolves once its runner loaded; rejects with the load error. */
   static async create(opts: WorkerInstanceOptions): Promise<WorkerInstanceProxy> {
     const proxy = new WorkerInstanceProxy(opts, instanceLogger(opts));
+    proxy.#bls = new BlsHost({
+      modelName: opts.modelName, infer: opts.infer,
+      batchRequests: (id) => proxy.#pending.get(id)?.requests,
+      onCall: (id, started) => proxy.#onBlsCall(id, started),
+    });
     const pool = opts.pool ?? defaultWorkerPool();
     proxy.#session = await pool.open({
       label: proxy.#label, group: `${opts.modelName}\u0000${opts.version}`,
       runnerModule: opts.runnerModule, init: opts.init, logger: proxy.#logger,
       dedicated: opts.dedicated === true, nativeCalls: opts.nativeCalls === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
-      onMessage: (msg: ResultMessage | ErrorMessage) => proxy.#onMessage(msg),
-      onLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
-      oldestInflightNs: () => proxy.#pending.values().next().value?.postedAtNs,
+      onMessage: (msg: SessionMessage, port: MessagePort) => proxy.#onMessage(msg, port),
+      onLost: (reason: string) => {
+        proxy.#bls.cancelAll();
+        proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`);
+      },
+      oldestInflightNs: () => proxy.#oldestRunningNs(),
       ...(opts.restart === undefined ? {} : { restart: opts.restart }),
       ...(opts.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: opts.loadTimeoutMs }),
       ...(opts.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: opts.disposeTimeoutMs }),
@@ -141,7 +160,11 @@ export class WorkerInstanceProxy implements ModelInstance {
     const transfer: ArrayBuffer[] = [];
     const inputs = batch.inputs.map((t) => toWireTensor(t, transfer));
     const id = this.#nextId++;
-    const pending: Pending = { result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint() };
+    const pending: Pending = {
+      result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint(), requests: batch.requests,
+      blsOutstanding: 0, runningSinceNs: 0n,
+    };
+    pending.runningSinceNs = pending.postedAtNs;
     this.#pending.set(id, pending);
     try {
       const msg: ExecuteMessage = {
@@ -165,10 +188,33 @@ export class WorkerInstanceProxy implements ModelInstance {
 
   async #finalize(): Promise<void> {
     await this.#session.close();
+    this.#bls.cancelAll();
     this.#failAll(`${this.#label} was finalized before the batch finished`);
   }
 
-  #onMessage(msg: ResultMessage | ErrorMessage): void {
+  /**
+   * For the watchdog: when the oldest batch whose code is running (no BLS call outstanding)
+   * started running. A batch waiting on its BLS calls waits on the server's queues, not on a
+   * hung thread, so that time does not count; its clock restarts when the last call answers.
+   */
+  #oldestRunningNs(): bigint | undefined {
+    let oldest: bigint | undefined;
+    for (const p of this.#pending.values()) {
+      if (p.blsOutstanding === 0 && (oldest === undefined || p.runningSinceNs < oldest)) oldest = p.runningSinceNs;
+    }
+    return oldest;
+  }
+
+  #onBlsCall(id: number, started: boolean): void {
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    p.blsOutstanding += started ? 1 : -1;
+    if (!started && p.blsOutstanding === 0) p.runningSinceNs = process.hrtime.bigint();
+  }
+
+  #onMessage(msg: SessionMessage, port: MessagePort): void {
+    if (msg.type === 'bls-call') return this.#bls.call(msg, port);
+    if (msg.type === 'bls-cancel') return this.#bls.cancel(msg.callId);
     const pending = this.#pending.get(msg.id);
     if (pending === undefined) {
       this.#logger.warn({ id: msg.id }, 'worker answered an unknown request id');

@@ -12,6 +12,9 @@
  *                       ◀──────── load-done / load-error (once, first message)
  *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize, requests)
  *                       ◀──────── result / error {id}
+ *                       ◀──────── bls-call {id: batch id, callId}  (any time during that batch: BLS, bls-client.ts)
+ *   BlsHost ──────────── bls-response {id: callId} ──▶ (not queued behind the session's executes)
+ *                       ◀──────── bls-cancel {id: batch id, callId} (a stream the model stopped reading)
  *   PoolSession ──────── dispose {id} ─────────▶ runner.dispose()
  *                       ◀──────── dispose-done {id}
  *                       ◀──────── log (any time)
@@ -94,7 +97,27 @@ export interface DisposeMessage {
   id: number;
 }
 
-export type ToWorkerMessage = ExecuteMessage | DisposeMessage;
+/**
+ * The answer to a bls-call: for a unary call one message with `final`; for a streaming call one
+ * per response and a last one with `final` (which may carry no response). `error` ends the call.
+ */
+export interface BlsResponseMessage {
+  type: 'bls-response';
+  /** The call's callId. */
+  id: number;
+  final: boolean;
+  response?: WireBlsResponse;
+  error?: SerializedError;
+}
+
+export interface WireBlsResponse {
+  model: string;
+  version: string;
+  outputs: WireTensor[];
+  parameters: Parameters;
+}
+
+export type ToWorkerMessage = ExecuteMessage | DisposeMessage | BlsResponseMessage;
 
 // ── worker → main ────────────────────────────────────────────────────────────────────────────
 export interface LoadDoneMessage {
@@ -147,8 +170,39 @@ export interface LogMessage {
   fields?: Record<string, unknown>;
 }
 
+/** A model's call on another model (BLS) while the batch `id` executes; tensors in the transfer list. */
+export interface BlsCallMessage {
+  type: 'bls-call';
+  /** The execute id of the batch making the call. */
+  id: number;
+  /** Numbers the session's calls; the bls-response messages carry it as their id. */
+  callId: number;
+  /** Index in the batch's requests of the parent request, or -1 for none (no cancellation, trace or deadline inherited). */
+  request: number;
+  model: string;
+  version: string;
+  inputs: WireTensor[];
+  /** Empty = all outputs. */
+  outputs: string[];
+  parameters: Parameters;
+  stream: boolean;
+  /** The call's own timeout, on top of the parent's deadline. */
+  timeoutMs?: number;
+}
+
+/** The model stopped reading a streaming call: the main thread cancels it. */
+export interface BlsCancelMessage {
+  type: 'bls-cancel';
+  id: number;
+  callId: number;
+}
+
+/** What a session's owner (the proxy) gets from PoolSession.onMessage. */
+export type SessionMessage = ResultMessage | ErrorMessage | BlsCallMessage | BlsCancelMessage;
+
 export type FromWorkerMessage =
-  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ErrorMessage | DisposeDoneMessage | LogMessage;
+  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ErrorMessage | DisposeDoneMessage | LogMessage
+  | BlsCallMessage | BlsCancelMessage;
 
 // ── the runner contract ──────────────────────────────────────────────────────────────────────
 /** Log records a runner writes; forwarded to the main thread's instance logger. */
@@ -161,6 +215,34 @@ export interface RunnerLogger {
 
 export interface RunnerContext {
   log: RunnerLogger;
+  /** How the runner's model calls other models (BLS, bls-client.ts); a call names the batch (execute's batchId) it is made for. */
+  bls?: BlsPort;
+}
+
+/** One BLS call as a runner makes it; `inputs` are transferred (the runner must not read them afterwards). */
+export interface BlsCall {
+  model: string;
+  version: string;
+  inputs: Tensor[];
+  outputs: string[];
+  parameters: Parameters;
+  /** Index of the parent request in the batch, or -1. */
+  request: number;
+  timeoutMs?: number;
+}
+
+export interface BlsResponse {
+  model: string;
+  version: string;
+  outputs: Tensor[];
+  parameters: Parameters;
+}
+
+export interface BlsPort {
+  /** Rejects with the callee's InferenceError. */
+  infer(batchId: number, call: BlsCall): Promise<BlsResponse>;
+  /** Every response of the call, in order; ends after the final one; throws the call's error. */
+  inferStream(batchId: number, call: BlsCall): AsyncIterable<BlsResponse>;
 }
 
 export interface RunnerResult {
@@ -182,8 +264,14 @@ export interface RunnerResult {
 export interface Runner {
   /** Sent to the main thread with load-done (structured-cloneable). */
   readonly info?: unknown;
-  /** `requests`: the batch's request boundaries (rows sum to batchSize when batching); worker-entry always passes them. */
-  execute(inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[]): Promise<RunnerResult>;
+  /**
+   * `requests`: the batch's request boundaries (rows sum to batchSize when batching); `batchId`: the
+   * execute message's id, which BLS calls made for this batch name (RunnerContext.bls). worker-entry
+   * always passes both.
+   */
+  execute(
+    inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[], batchId?: number,
+  ): Promise<RunnerResult>;
   dispose(): Promise<void>;
 }
 
@@ -264,6 +352,12 @@ export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
     case 'log':
       return (LOG_LEVELS as readonly unknown[]).includes(x['level']) && typeof x['msg'] === 'string'
         && (x['fields'] === undefined || isRecord(x['fields']));
+    case 'bls-call':
+      return Number.isSafeInteger(x['callId']) && Number.isSafeInteger(x['request']) && typeof x['model'] === 'string'
+        && typeof x['version'] === 'string' && isWireTensorList(x['inputs']) && Array.isArray(x['outputs'])
+        && x['outputs'].every((n) => typeof n === 'string') && isRecord(x['parameters']) && typeof x['stream'] === 'boolean'
+        && (x['timeoutMs'] === undefined || (typeof x['timeoutMs'] === 'number' && x['timeoutMs'] >= 0));
+    case 'bls-cancel': return Number.isSafeInteger(x['callId']);
     case 'result':
       return isWireTensorList(x['outputs']) && isRecord(x['timings'])
         && (x['perRequest'] === undefined || (Array.isArray(x['perRequest']) && x['perRequest'].every(isWirePerRequest)))
@@ -290,6 +384,12 @@ export function isOpenSessionMessage(x: unknown): x is OpenSessionMessage {
 export function isToWorkerMessage(x: unknown): x is ToWorkerMessage {
   if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
   if (x['type'] === 'dispose') return true;
+  if (x['type'] === 'bls-response') {
+    const r = x['response'];
+    return typeof x['final'] === 'boolean' && (x['error'] === undefined || isSerializedError(x['error']))
+      && (r === undefined || (isRecord(r) && typeof r['model'] === 'string' && typeof r['version'] === 'string'
+        && isWireTensorList(r['outputs']) && isRecord(r['parameters'])));
+  }
   return x['type'] === 'execute' && Number.isSafeInteger(x['batchSize']) && isWireTensorList(x['inputs'])
     && Array.isArray(x['outputNames']) && x['outputNames'].every((n) => typeof n === 'string')
     && (x['requests'] === undefined || (Array.isArray(x['requests']) && x['requests'].every(isWireRequest)))

@@ -5,7 +5,7 @@
  *
  *   export default class Model implements TypescriptModel {
  *     async initialize(args: ModelArgs) { ... }
- *     async execute(requests: InferRequest[]): Promise<(InferResponse | Error)[]> { ... }
+ *     async execute(requests: InferRequest[], ctx: ExecuteContext): Promise<(InferResponse | Error)[]> { ... }
  *     async finalize() { ... }
  *   }
  *
@@ -58,9 +58,71 @@ export interface InferResponse {
   outputs: Record<string, { shape: number[]; data: TensorData; datatype?: DataType }>;
 }
 
+/**
+ * An input of a BLS call. `datatype` may be left out for typed arrays whose type says it
+ * (Float32Array FP32, Int32Array INT32, BigInt64Array INT64, ..., Uint16Array UINT16: FP16/BF16
+ * must say so) and for BYTES given as an array of Uint8Array or string elements.
+ * Ownership passes to the call: a typed array whose view covers its whole ArrayBuffer is
+ * transferred (detached, read as empty afterwards); pass `data.slice()` to keep using it.
+ */
+export interface InferInput {
+  datatype?: DataType;
+  shape: number[];
+  data: TensorData | (Uint8Array | string)[];
+}
+
+/** One request a model makes on a model of the server (BLS), from execute(). */
+export interface InferCall {
+  model: string;
+  /** Default: the highest READY version. */
+  version?: string | number;
+  inputs: Record<string, InferInput>;
+  /** Default: every output of the model. */
+  outputs?: string[];
+  parameters?: Parameters;
+  /**
+   * The request this call works for: the call is cancelled with it, ends at its deadline and is
+   * traced as its child. Default: the batch's only request when execute() got exactly one; with
+   * several, a call without `parent` inherits none of these (self-calls and cycles are refused either way).
+   */
+  parent?: InferRequest;
+  /** The call's own timeout in milliseconds (DEADLINE_EXCEEDED), on top of the parent's deadline. */
+  timeoutMs?: number;
+}
+
+/** A response of a BLS call; tensors are typed arrays as InferRequest inputs are. */
+export interface InferResult {
+  model: string;
+  version: string;
+  outputs: Record<string, ModelTensor>;
+  parameters: Readonly<Parameters>;
+}
+
+/**
+ * What a failed BLS call rejects with: the callee's error, with the server's error code
+ * ('NOT_FOUND', 'INVALID_ARG', 'UNAVAILABLE', 'CANCELLED', 'DEADLINE_EXCEEDED', 'INTERNAL', ...).
+ * Returned (or thrown) from execute(), it fails the request with that code and message.
+ */
+export interface InferError extends Error {
+  code: string;
+}
+
+/**
+ * execute()'s second argument. A call runs through the callee's own scheduler: it is batched with
+ * the callee's other traffic and counted in its statistics. A model may not call itself, nor a
+ * model that is (directly or through others) calling it: such a call rejects with INVALID_ARG at
+ * once, since it would wait for the instance that is making it.
+ */
+export interface ExecuteContext {
+  /** Resolves with the callee's response (a non-decoupled model's only one); rejects with an InferError. */
+  infer(call: InferCall): Promise<InferResult>;
+  /** Every response of the call in order (0..N for a decoupled model, one otherwise); throws an InferError. Leaving the loop early cancels the call. */
+  inferStream(call: InferCall): AsyncIterable<InferResult>;
+}
+
 export interface TypescriptModel {
   initialize?(args: ModelArgs): void | Promise<void>;
   /** One response (or Error) per request, in request order. A thrown error fails every request. */
-  execute(requests: InferRequest[]): (InferResponse | Error)[] | Promise<(InferResponse | Error)[]>;
+  execute(requests: InferRequest[], ctx: ExecuteContext): (InferResponse | Error)[] | Promise<(InferResponse | Error)[]>;
   finalize?(): void | Promise<void>;
 }

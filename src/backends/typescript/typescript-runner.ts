@@ -11,16 +11,19 @@
  * InferRequest gets row views of it (no further copy), its own parameters and requested outputs,
  * and answers alone: a response that is an Error, or malformed, fails only its request
  * (RunnerResult.perRequest). A thrown execute() fails the whole batch.
+ *
+ * BLS: execute()'s second argument calls other models of the server (bls-context.ts).
  */
 import { bytesElementViews, encodeBytesElements } from '../../core/bytes-tensor.js';
 import { elementByteSize, type DataType } from '../../core/datatype.js';
 import type { Tensor } from '../../core/tensor.js';
-import { ErrorCode } from '../../errors/error-codes.js';
+import { ALL_ERROR_CODES, ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { nowNs } from '../../util/clock.js';
 import type { CreateRunner, Runner, RunnerResult } from '../../workers/worker-messages.js';
-import type { InferRequest, InferResponse, ModelArgs, ModelTensor, TensorData, TypescriptModel } from './model-contract.js';
+import type { ExecuteContext, InferRequest, InferResponse, ModelArgs, ModelTensor, TensorData, TypescriptModel } from './model-contract.js';
 import { importModelFile } from './typescript-source.js';
+import { executeContext } from './bls-context.js';
 
 export interface TypescriptRunnerInit {
   modelFile: string;
@@ -36,7 +39,7 @@ const VIEWS: Partial<Record<DataType, ViewCtor>> = {
   UINT64: BigUint64Array, INT64: BigInt64Array, FP64: Float64Array,
 };
 
-function toModelTensor(t: Tensor): ModelTensor {
+export function toModelTensor(t: Tensor): ModelTensor {
   if (t.datatype === 'BYTES') return { datatype: t.datatype, shape: t.shape, data: bytesElementViews(t.data) };
   const Ctor = VIEWS[t.datatype] as ViewCtor;
   const size = elementByteSize(t.datatype);
@@ -77,12 +80,26 @@ function responseTensors(model: string, response: InferResponse | Error | undefi
   });
 }
 
+/** An InferenceError (a BLS call's, say) keeps its code, as does any Error with a `code` of the set (model-contract.ts InferError). */
 function modelError(model: string, err: unknown): InferenceError {
   if (err instanceof InferenceError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && (ALL_ERROR_CODES as readonly unknown[]).includes(code)) {
+    return new InferenceError(code as ErrorCode, `model '${model}': ${err.message}`);
+  }
   return new InferenceError(ErrorCode.INTERNAL, `model '${model}': ${err instanceof Error ? err.message : String(err)}`);
 }
 
-export const createRunner: CreateRunner = async (raw) => {
+/** The context of an execute() that has no channel to the server (a runner used outside a worker). */
+const NO_BLS: ExecuteContext = {
+  infer: () => Promise.reject(new InferenceError(ErrorCode.UNAVAILABLE, 'BLS calls need the server: this runner has no channel to it')),
+  inferStream: () => (async function* () {
+    yield* [];
+    throw new InferenceError(ErrorCode.UNAVAILABLE, 'BLS calls need the server: this runner has no channel to it');
+  })(),
+};
+
+export const createRunner: CreateRunner = async (raw, ctx) => {
   const init = raw as TypescriptRunnerInit;
   const name = init.args.modelName;
   const mod = await importModelFile(init.modelFile);
@@ -101,7 +118,7 @@ export const createRunner: CreateRunner = async (raw) => {
   }
   const batching = (init.args.modelConfig.max_batch_size ?? 0) > 0;
   const runner: Runner = {
-    async execute(inputs, outputNames, batchSize, parts = [{ rows: batchSize, outputNames, parameters: {} }]): Promise<RunnerResult> {
+    async execute(inputs, outputNames, batchSize, parts = [{ rows: batchSize, outputNames, parameters: {} }], batchId): Promise<RunnerResult> {
       const t0 = nowNs();
       const whole = inputs.map((t) => [t.name, toModelTensor(t)] as const);
       let row = 0;
@@ -116,7 +133,7 @@ export const createRunner: CreateRunner = async (raw) => {
       const t1 = nowNs();
       let responses: (InferResponse | Error)[];
       try {
-        responses = await model.execute(requests);
+        responses = await model.execute(requests, ctx.bls === undefined || batchId === undefined ? NO_BLS : executeContext(name, ctx.bls, batchId, requests, toModelTensor));
       } catch (err) {
         throw modelError(name, err);
       }
