@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ModelConfig } from '../config/model-config.js';
 import type { Parameters, Tensor } from '../core/tensor.js';
 import type { InferenceError } from '../errors/inference-error.js';
+import type { RequestResponses } from '../core/response-stream.js';
 
 /** What a backend gets to load one version of one model. */
 export interface ModelLoadContext {
@@ -74,6 +75,11 @@ export interface BatchRequest {
   readonly parameters: Readonly<Parameters>;
   /** Aborted when the request is cancelled or its deadline passes; undefined when it cannot be. */
   readonly signal: AbortSignal | undefined;
+  /**
+   * Decoupled models only: where the request's responses go, 0..N of them then a final flag, also
+   * after execute() settled (its perRequest entry is then `[]`). Undefined for other models.
+   */
+  readonly responses: RequestResponses | undefined;
 }
 
 /** Durations measured by the instance, in nanoseconds, with Triton's meaning (PROTOCOL.md §2.5). */
@@ -140,6 +146,8 @@ export interface Backend {
   readonly platforms: readonly string[];
   /** File or folder name in a version directory that identifies this backend's models. */
   readonly defaultModelFilename: string;
+  /** It serves `model_transaction_policy { decoupled: true }` (BatchRequest.responses); others refuse such configs. */
+  readonly decoupled?: boolean;
   autoCompleteConfig?(config: ModelConfig, ctx: AutoCompleteContext): Promise<ModelConfig>;
   validateConfig?(config: Readonly<ModelConfig>): void;
   reportConfig?(config: Readonly<ModelConfig>): ModelConfig;

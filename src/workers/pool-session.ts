@@ -26,7 +26,7 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { forwardLog, type HostWorker } from './host-worker.js';
-import { isFromWorkerMessage, type ErrorMessage, type ResultMessage } from './worker-messages.js';
+import { isFromWorkerMessage, type ErrorMessage, type ResponseMessage, type ResultMessage } from './worker-messages.js';
 
 export interface RestartPolicy {
   initialDelayMs: number;
@@ -65,7 +65,7 @@ export interface SessionSpec {
   restart?: Partial<RestartPolicy>;
   loadTimeoutMs?: number;
   disposeTimeoutMs?: number;
-  onMessage?(msg: ResultMessage | ErrorMessage): void;
+  onMessage?(msg: ResultMessage | ResponseMessage | ErrorMessage): void;
   /** The host died; everything posted to the session is lost. A reload is already scheduled. */
   onLost?(reason: string): void;
   /** When the oldest batch in flight was posted (process.hrtime.bigint()), for the watchdog. */

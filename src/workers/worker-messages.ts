@@ -10,7 +10,9 @@
  *   PoolSession ──── open {id, port} ──(parentPort)──▶ import(runnerModule).createRunner(init)
  *   on the session's port:
  *                       ◀──────── load-done / load-error (once, first message)
- *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize, requests)
+ *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize, requests, channel)
+ *                       ─ cancel {id, requestIndex} ▶ aborts that request's signal at once (not queued)
+ *                       ◀──────── response {id, requestIndex, final} (decoupled: 0..N, before or after result)
  *                       ◀──────── result / error {id}
  *   PoolSession ──────── dispose {id} ─────────▶ runner.dispose()
  *                       ◀──────── dispose-done {id}
@@ -62,6 +64,10 @@ export interface ExecuteMessage {
   outputNames: string[];
   /** The batch's request boundaries (ExecuteBatch.requests); absent = one request, no parameters. */
   requests?: WireRequest[];
+  /** The proxy may send `cancel` for this batch's requests (the worker keeps their signals). */
+  cancellable?: boolean;
+  /** The model is decoupled: its requests answer with `response` messages, also after `result`. */
+  decoupled?: boolean;
   /** process.hrtime.bigint() just before posting; the clock is process-wide, so comparable. */
   postedAtNs: bigint;
 }
@@ -74,12 +80,23 @@ export interface WireRequest {
   parameters: Parameters;
 }
 
+/**
+ * A request of batch `id` was cancelled or its deadline passed on the main thread: abort its
+ * signal in the worker with `reason`. Handled on arrival, not behind the session's execute chain.
+ */
+export interface CancelMessage {
+  type: 'cancel';
+  id: number;
+  requestIndex: number;
+  reason: SerializedError;
+}
+
 export interface DisposeMessage {
   type: 'dispose';
   id: number;
 }
 
-export type ToWorkerMessage = ExecuteMessage | DisposeMessage;
+export type ToWorkerMessage = ExecuteMessage | CancelMessage | DisposeMessage;
 
 // ── worker → main ────────────────────────────────────────────────────────────────────────────
 export interface LoadDoneMessage {
@@ -113,6 +130,20 @@ export interface ResultMessage {
 
 export type WirePerRequest = { outputs: WireTensor[] } | { error: SerializedError };
 
+/**
+ * One response of request `requestIndex` of batch `id` of a decoupled model: its outputs, or its
+ * error (which ends the request), or neither (a final flag without a response). Exactly one
+ * `final: true` per request, last; the outputs' buffers are in the transfer list.
+ */
+export interface ResponseMessage {
+  type: 'response';
+  id: number;
+  requestIndex: number;
+  outputs?: WireTensor[];
+  error?: SerializedError;
+  final: boolean;
+}
+
 export interface ErrorMessage {
   type: 'error';
   id: number;
@@ -133,7 +164,7 @@ export interface LogMessage {
 }
 
 export type FromWorkerMessage =
-  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ErrorMessage | DisposeDoneMessage | LogMessage;
+  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ResponseMessage | ErrorMessage | DisposeDoneMessage | LogMessage;
 
 // ── the runner contract ──────────────────────────────────────────────────────────────────────
 /** Log records a runner writes; forwarded to the main thread's instance logger. */
@@ -146,6 +177,18 @@ export interface RunnerLogger {
 
 export interface RunnerContext {
   log: RunnerLogger;
+}
+
+/**
+ * What execute() gets besides the tensors, for the batch's request i (worker-entry.ts owns it):
+ * - signal(i): aborted when the main thread cancels request i; undefined when the batch was not
+ *   sent cancellable (framework backends never are).
+ * - respond(i, …): posts one response of request i (decoupled models); `final` closes it. The
+ *   outputs' buffers are transferred, so the runner must not reuse them.
+ */
+export interface ExecuteChannel {
+  signal(requestIndex: number): AbortSignal | undefined;
+  respond(requestIndex: number, response: Tensor[] | InferenceError | undefined, final: boolean): void;
 }
 
 export interface RunnerResult {
@@ -168,7 +211,9 @@ export interface Runner {
   /** Sent to the main thread with load-done (structured-cloneable). */
   readonly info?: unknown;
   /** `requests`: the batch's request boundaries (rows sum to batchSize when batching); worker-entry always passes them. */
-  execute(inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[]): Promise<RunnerResult>;
+  execute(
+    inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[], channel?: ExecuteChannel,
+  ): Promise<RunnerResult>;
   dispose(): Promise<void>;
 }
 
@@ -249,6 +294,9 @@ export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
     case 'log':
       return (LOG_LEVELS as readonly unknown[]).includes(x['level']) && typeof x['msg'] === 'string'
         && (x['fields'] === undefined || isRecord(x['fields']));
+    case 'response':
+      return Number.isSafeInteger(x['requestIndex']) && typeof x['final'] === 'boolean'
+        && (x['outputs'] === undefined || isWireTensorList(x['outputs'])) && (x['error'] === undefined || isSerializedError(x['error']));
     case 'result':
       return isWireTensorList(x['outputs']) && isRecord(x['timings'])
         && (x['perRequest'] === undefined || (Array.isArray(x['perRequest']) && x['perRequest'].every(isWirePerRequest)))
@@ -267,6 +315,7 @@ export function isOpenSessionMessage(x: unknown): x is OpenSessionMessage {
 export function isToWorkerMessage(x: unknown): x is ToWorkerMessage {
   if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
   if (x['type'] === 'dispose') return true;
+  if (x['type'] === 'cancel') return Number.isSafeInteger(x['requestIndex']) && isSerializedError(x['reason']);
   return x['type'] === 'execute' && Number.isSafeInteger(x['batchSize']) && isWireTensorList(x['inputs'])
     && Array.isArray(x['outputNames']) && x['outputNames'].every((n) => typeof n === 'string')
     && (x['requests'] === undefined || (Array.isArray(x['requests']) && x['requests'].every(isWireRequest)))
