@@ -9,6 +9,9 @@
  * interleave with the other sessions of a shared thread. A model that wants the shared pool says
  * `parameters { key: "dedicated_worker" value: { string_value: "false" } }`.
  *
+ * Auto-complete: the class's static autoCompleteConfig(config) runs at load in a dedicated worker
+ * (typescript-autocomplete.ts), before validation, as Triton's auto_complete_config.
+ *
  * Requests: instances are `cancellable` (a request cancelled while it executes aborts its signal
  * in the worker) and, for decoupled models, answer through BatchRequest.responses
  * (worker-instance-proxy.ts).

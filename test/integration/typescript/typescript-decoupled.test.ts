@@ -69,6 +69,14 @@ repo.add('holds', {
   files: { '1/model.ts': HOLDS_TS },
 });
 repo.add('auto', { config: 'name: "auto"\nbackend: "typescript"\n', files: { '1/model.ts': AUTO_TS } });
+repo.add('auto_throws', {
+  config: `name: "auto_throws"\nbackend: "typescript"\n${IO}`,
+  files: { '1/model.mjs': 'export default class A { static autoCompleteConfig() { throw new Error("no config for you"); } execute() { return []; } }\n' },
+});
+repo.add('auto_renames', {
+  config: `name: "auto_renames"\nbackend: "typescript"\n${IO}`,
+  files: { '1/model.mjs': 'export default class A { static autoCompleteConfig(c) { return { ...c, name: "other" }; } execute() { return []; } }\n' },
+});
 repo.add('onnx_decoupled', {
   config: 'name: "onnx_decoupled"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 0\nmodel_transaction_policy { decoupled: true }\n',
   versions: { 1: 'identity_fp32.onnx' },
@@ -183,6 +191,11 @@ describe('typescript models: decoupled', () => {
     assert.match(got[0]!.error_message, /model 'repeat_int32': DELAY has 1 elements, IN has 2/);
   });
 
+  it('ModelConfig reports the decoupled transaction policy (clients choose streaming from it)', async () => {
+    const cfg = (await call(ts.client.ModelConfig.bind(ts.client), { name: 'repeat_int32', version: '' })).config!;
+    assert.equal(cfg.model_transaction_policy?.decoupled, true);
+  });
+
   it("unary ModelInfer and HTTP infer refuse a decoupled model with Triton's message", async () => {
     await assert.rejects(call(ts.client.ModelInfer.bind(ts.client), repeatRequest('u', [1], [0], 0)),
       fails(status.UNIMPLEMENTED, /^ModelInfer RPC doesn't support models with decoupled transaction policy$/));
@@ -241,5 +254,14 @@ describe('typescript models: autoCompleteConfig', () => {
       model_name: 'auto', inputs: [{ name: 'X', datatype: 'INT32', shape: [1, 2] }], raw_input_contents: [int32([3, 4])],
     }, 5_000);
     assert.deepEqual(readInt32(Buffer.from(res.raw_output_contents[0]!)), [6, 8]);
+  });
+
+  it('an autoCompleteConfig that throws, or renames the model, fails the load with the reason', async () => {
+    const models = (await call(ts.client.RepositoryIndex.bind(ts.client), { repository_name: '', ready: false })).models;
+    const by = (n: string) => models.find((m) => m.name === n)!;
+    assert.equal(by('auto_throws').state, 'UNAVAILABLE');
+    assert.match(by('auto_throws').reason, /model 'auto_throws'.*autoCompleteConfig\(\) failed: no config for you/);
+    assert.equal(by('auto_renames').state, 'UNAVAILABLE');
+    assert.match(by('auto_renames').reason, /autoCompleteConfig\(\) changed the model's name from 'auto_renames' to 'other'/);
   });
 });
