@@ -23,8 +23,12 @@
  * BLS rows (issue 12): bench/bls-bench.ts; the bundled bls_pipeline (TypeScript model calling two
  * ONNX models through ctx.infer) against the equivalent `pipeline` ensemble, c=1 and c=16.
  *
+ * TypeScript rows (issue 12): bench/typescript-bench.ts; an empty TS identity on [1,16] INT32
+ * against the same identity in ONNX at c=1 and c=16 (h2load), and the decoupled repeat_int32's
+ * responses/s over one stream (grpc-js, client-bound).
+ *
  * Options (env): BENCH_SECONDS (h2load run length, default 3), BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|stream|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
+ * BENCH_ONLY=simple|stream|typescript|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +47,7 @@ import { runSequenceLoad, runStreamLoad } from './stream-bench.js';
 import type { ModelInferRequest } from '../src/generated/inference/ModelInferRequest.js';
 import { requireNativeTools, runH2load, type NativeLoadResult } from './h2load.js';
 import { addBlsModels, BLS_CONCURRENCY, pipelineInput } from './bls-bench.js';
+import { addTypescriptModels, runRepeatLoad } from './typescript-bench.js';
 
 const ROOT = findPackageRoot();
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
@@ -127,6 +132,7 @@ async function buildRepo(): Promise<string> {
   add('mlp_on', mlpConfig('mlp_on', true), mlp);
   cpSync(path.join(ROOT, 'model-repository', 'simple_dyna_sequence'), path.join(dir, 'simple_dyna_sequence'), { recursive: true });
   addBlsModels(ROOT, dir);
+  await addTypescriptModels(dir, ROOT);
   return dir;
 }
 
@@ -227,7 +233,7 @@ async function untilReady(target: string): Promise<void> {
 
 async function withServer<T>(repo: string, fn: (target: string, pid?: number) => Promise<T>): Promise<T> {
   const child = await startChild(
-    [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--log-format', 'json'],
+    [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--http-port', '0', '--metrics-port', '0', '--log-format', 'json'],
     (r) => r['msg'] === 'startup complete',
   );
   try {
@@ -282,6 +288,7 @@ async function main(): Promise<void> {
     }
     if (ONLY === '' || ONLY === 'stream') await streamRows(repo, rows);
     if (ONLY === '' || ONLY === 'bls') await blsRows(repo, rows);
+    if (ONLY === '' || ONLY === 'typescript') await typescriptRows(repo, rows);
     if (ONLY === '' || ONLY === 'mlp') {
       await withServer(repo, async (target, pid) => {
         for (const c of MLP_CONCURRENCY) {
@@ -341,6 +348,33 @@ async function streamRows(repo: string, rows: Row[]): Promise<void> {
   });
 }
 
+/** TS identity vs ONNX identity at c=1 and c=16 (h2load); repeat_int32 responses/s over one stream. */
+async function typescriptRows(repo: string, rows: Row[]): Promise<void> {
+  const identityRequest = (model: string) => encodeRequest(model, [
+    { name: 'IN', datatype: 'INT32', shape: [1, 16], data: Buffer.from(Int32Array.from({ length: 16 }, (_, i) => i).buffer) },
+  ]);
+  await withServer(repo, async (target, pid) => {
+    // Unmeasured warm-up of both paths first: the first row after start would pay the JIT of the
+    // shared main-thread path alone (measured: it cost the first row about half its throughput).
+    for (const model of ['ts_identity', 'onnx_identity']) {
+      await verifyOnce(target, METHOD, identityRequest(model));
+      await runH2load({ target, path: METHOD, request: identityRequest(model), concurrency: 4, seconds: 1 });
+    }
+    for (const c of [1, 16]) {
+      for (const model of ['ts_identity', 'onnx_identity']) {
+        rows.push({ scenario: `${model} c=${c}`, batching: true, instances: 1, ...(await measure(target, model, identityRequest(model), c, pid)) });
+      }
+    }
+    const rep = await measureWith(target, 'repeat_int32', REPEAT_INFLIGHT,
+      async () => (await runRepeatLoad(target, { n: REPEAT_N, inflight: REPEAT_INFLIGHT, seconds: SECONDS })).result);
+    rows.push({ scenario: `repeat_int32 n=${REPEAT_N} responses/s, 1 stream`, batching: false, instances: 1, ...rep, generator: 'grpc-js (client-bound)' });
+  });
+}
+
+/** repeat_int32 row: elements per request and requests outstanding on the stream. */
+const REPEAT_N = 64;
+const REPEAT_INFLIGHT = 4;
+
 function simpleMessage(model: string): ModelInferRequest {
   const a = Buffer.from(Int32Array.from({ length: 16 }, (_, i) => i).buffer);
   return {
@@ -398,6 +432,13 @@ function report(rows: Row[]): void {
   if (s16?.naive) targets.push(`- simple c=16 / naive Node server: ${f(s16.naive.ratio, 2)} (target ≥ 1.0)`);
   const s16cpu = (s16?.result as Partial<NativeLoadResult> | undefined)?.cpuUsPerRequest;
   if (s16cpu !== undefined) targets.push(`- server CPU per request, simple c=16: ${f(s16cpu)} µs (target ≤ 200 µs)`);
+  for (const c of [1, 16]) {
+    const tsr = rows.find((r) => r.scenario === `ts_identity c=${c}`);
+    const ox = rows.find((r) => r.scenario === `onnx_identity c=${c}`);
+    if (tsr && ox) targets.push(`- TS identity / ONNX identity [1,16] INT32 at c=${c}: ${f(tsr.result.throughput / ox.result.throughput, 2)} (target ≥ 1.0: the TS path costs no more)`);
+  }
+  const rep = rows.find((r) => r.scenario.startsWith('repeat_int32'));
+  if (rep) targets.push(`- ${rep.scenario}: ${f(rep.result.throughput)} responses/s (infer/s column; client-bound)`);
   const s1 = rows.find((r) => r.scenario === 'simple c=1');
   if (s1?.echoP50Us !== undefined) targets.push(`- simple c=1 p50 − grpc-js echo c=1 p50: ${f(s1.result.p50Us - s1.echoP50Us)} µs (target ≤ 60 µs)`);
   if (on64?.naive) targets.push(`- MLP c=64 batching on / naive Node server: ${f(on64.naive.ratio, 2)} (target ≥ 3)`);

@@ -11,6 +11,7 @@ import type { ModelConfig } from '../config/model-config.js';
 import type { Parameters, Tensor } from '../core/tensor.js';
 import type { InferenceError } from '../errors/inference-error.js';
 import type { RequestTrace } from '../observability/trace/request-trace.js';
+import type { RequestResponses } from '../core/response-stream.js';
 
 /** What a backend gets to load one version of one model. */
 export interface ModelLoadContext {
@@ -121,6 +122,11 @@ export interface BatchRequest {
   readonly trace?: RequestTrace | undefined;
   /** When the request is itself a BLS call: the models up its call chain (InternalInferCall.callers). */
   readonly callers?: readonly string[] | undefined;
+  /**
+   * Decoupled models only: where the request's responses go, 0..N of them then a final flag, also
+   * after execute() settled (its perRequest entry is then `[]`). Undefined for other models.
+   */
+  readonly responses: RequestResponses | undefined;
 }
 
 /** Durations measured by the instance, in nanoseconds, with Triton's meaning (PROTOCOL.md §2.5). */
@@ -187,6 +193,8 @@ export interface Backend {
   readonly platforms: readonly string[];
   /** File or folder name in a version directory that identifies this backend's models. */
   readonly defaultModelFilename: string;
+  /** It serves `model_transaction_policy { decoupled: true }` (BatchRequest.responses); others refuse such configs. */
+  readonly decoupled?: boolean;
   autoCompleteConfig?(config: ModelConfig, ctx: AutoCompleteContext): Promise<ModelConfig>;
   validateConfig?(config: Readonly<ModelConfig>): void;
   reportConfig?(config: Readonly<ModelConfig>): ModelConfig;

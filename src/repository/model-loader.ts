@@ -100,7 +100,19 @@ async function prepareConfig(
   if (!raw.platform && backend.platforms[0] !== undefined) raw = { ...raw, platform: backend.platforms[0] };
   const config = checkedConfig(src, raw, o.gpus);
   backend.validateConfig?.(config);
+  checkDecoupled(config, backend);
   return { config: backend.reportConfig ? deepFreeze(backend.reportConfig(config)) : config, backend };
+}
+
+/** Decoupled models need a backend that answers through BatchRequest.responses, and the dynamic batcher. */
+function checkDecoupled(config: Readonly<ModelConfig>, backend: Backend): void {
+  if (config.model_transaction_policy?.decoupled !== true) return;
+  if (backend.decoupled !== true) {
+    throw errors.unsupported(`model '${config.name ?? ''}': backend '${backend.name}' does not support decoupled models (model_transaction_policy { decoupled: true })`);
+  }
+  if (config.sequence_batching !== undefined) {
+    throw errors.unsupported(`model '${config.name ?? ''}': a decoupled model cannot use sequence_batching (not supported yet)`);
+  }
 }
 
 function checkedConfig(src: ModelSource, raw: ModelConfig, gpus: LoaderGpus | undefined): Readonly<ModelConfig> {
@@ -173,7 +185,7 @@ async function loadVersion(
     lv.signature = buildModelSignature(config, version, labels);
     const common = { modelName: src.name, version: String(version), maxBatchSize: config.max_batch_size ?? 0, instances, stats: lv.stats, logger: log };
     lv.scheduler = config.sequence_batching === undefined
-      ? new DynamicBatcher({ ...common, dynamicBatching: config.dynamic_batching })
+      ? new DynamicBatcher({ ...common, dynamicBatching: config.dynamic_batching, decoupled: config.model_transaction_policy?.decoupled === true })
       : new SequenceBatcher({
         ...common,
         sequenceBatching: config.sequence_batching,

@@ -7,6 +7,7 @@
  */
 import type { BatchRequest, ExecuteResult } from '../backends/backend.js';
 import type { Parameters, Tensor } from '../core/tensor.js';
+import type { RequestResponses } from '../core/response-stream.js';
 import type { ValidatedRequest } from '../core/request-validator.js';
 import { elementByteSize, elementCount } from '../core/datatype.js';
 import { bytesElementViews } from '../core/bytes-tensor.js';
@@ -133,6 +134,9 @@ class RequestPart implements BatchRequest {
   }
   get callers(): readonly string[] | undefined {
     return this.#vr.request.blsCallers;
+  }
+  get responses(): RequestResponses | undefined {
+    return this.#vr.request.responses;
   }
 }
 

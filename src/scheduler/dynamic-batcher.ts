@@ -37,6 +37,11 @@ export interface SchedulerOptions {
   /** undefined = batching off. */
   dynamicBatching: DynamicBatchingConfig | undefined;
   instances: readonly ModelInstance[];
+  /**
+   * Decoupled model: its responses go through BatchRequest.responses, so a request's part of the
+   * result is `[]` and it resolves with no outputs once execute settled (the core waits for its final).
+   */
+  decoupled?: boolean;
   stats: InferenceStats;
   logger: Logger;
 }
@@ -260,7 +265,7 @@ export class DynamicBatcher implements Scheduler {
       }
       const { parts, failed } = resultParts(result, sizes, batchingShape, this.#o.modelName);
       items.forEach((p, i) => {
-        const mine = failed?.[i] ?? requestOutputs(parts, p.vr.outputNames, i, this.#o.modelName);
+        const mine = failed?.[i] ?? (this.#o.decoupled === true ? [] : requestOutputs(parts, p.vr.outputNames, i, this.#o.modelName));
         this.#settle(p, mine instanceof InferenceError ? () => p.d.reject(mine) : () => p.d.resolve(mine));
       });
     } catch (e) {

@@ -70,7 +70,7 @@ export interface SessionSpec {
   restart?: Partial<RestartPolicy>;
   loadTimeoutMs?: number;
   disposeTimeoutMs?: number;
-  /** Results, errors and BLS calls of the runner; `port` is the session's port they came on (to answer a BLS call). */
+  /** Results, decoupled responses, errors and BLS calls of the runner; `port` is the session's port they came on (to answer a BLS call). */
   onMessage?(msg: SessionMessage, port: MessagePort): void;
   /** The host died; everything posted to the session is lost. A reload is already scheduled. */
   onLost?(reason: string): void;

@@ -15,11 +15,12 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
+import type { Tensor } from '../core/tensor.js';
 import { BlsClient } from './bls-client.js';
 import {
   fromWireTensor, isOpenSessionMessage, isStopHostMessage, isToWorkerMessage, toWireTensor,
   type CreateRunner, type ExecuteMessage, type FromWorkerMessage, type LogLevel, type OpenSessionMessage, type Runner,
-  type ResultMessage, type RunnerLogger, type WirePerRequest,
+  type ExecuteChannel, type ResponseMessage, type ResultMessage, type RunnerLogger, type WirePerRequest,
 } from './worker-messages.js';
 
 function post(port: MessagePort, msg: FromWorkerMessage, transfer: ArrayBuffer[] = []): void {
@@ -76,9 +77,68 @@ function track<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage): Promise<void> {
+/**
+ * The live side of a batch sent cancellable or decoupled: one AbortController per request,
+ * made on first use (a cancel, or the runner asking for the signal), and the response messages
+ * of a decoupled model. It lives in `live` (serve) until the batch can no longer be cancelled or
+ * answered: execute settled (not decoupled), or every request sent its final (decoupled).
+ */
+class BatchChannel implements ExecuteChannel {
+  readonly #port: MessagePort;
+  readonly #msg: ExecuteMessage;
+  readonly #release: () => void;
+  readonly #controllers: (AbortController | undefined)[] = [];
+  readonly #final: boolean[] = [];
+  #open: number;
+
+  constructor(port: MessagePort, msg: ExecuteMessage, release: () => void) {
+    this.#port = port;
+    this.#msg = msg;
+    this.#release = release;
+    this.#open = msg.requests?.length ?? 1;
+  }
+
+  get decoupled(): boolean {
+    return this.#msg.decoupled === true;
+  }
+
+  get batchId(): number {
+    return this.#msg.id;
+  }
+
+  signal(i: number): AbortSignal | undefined {
+    if (this.#msg.cancellable !== true) return undefined;
+    return (this.#controllers[i] ??= new AbortController()).signal;
+  }
+
+  abort(i: number, reason: InferenceError): void {
+    const c = (this.#controllers[i] ??= new AbortController());
+    if (!c.signal.aborted) c.abort(reason);
+  }
+
+  respond(i: number, response: Tensor[] | InferenceError | undefined, final: boolean): void {
+    if (!this.decoupled || this.#final[i] === true) return;
+    const transfer: ArrayBuffer[] = [];
+    const msg: ResponseMessage = { type: 'response', id: this.#msg.id, requestIndex: i, final: final || response instanceof InferenceError };
+    if (response instanceof InferenceError) msg.error = response.serialize();
+    else if (response !== undefined) msg.outputs = response.map((t) => toWireTensor(t, transfer));
+    if (msg.final) {
+      this.#final[i] = true;
+      if (--this.#open === 0) this.#release();
+    }
+    post(this.#port, msg, transfer);
+  }
+
+  /** Execute settled: a batch that is not decoupled can no longer be cancelled. */
+  settled(ok: boolean): void {
+    if (!ok || !this.decoupled) this.#release();
+  }
+}
+
+async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessage, channel: BatchChannel | undefined): Promise<void> {
   const receivedAtNs = process.hrtime.bigint();
   if (stopping) {
+    channel?.settled(false);
     post(port, { type: 'error', id: msg.id, error: new InferenceError(ErrorCode.UNAVAILABLE, 'the worker is stopping').serialize() });
     return;
   }
@@ -87,7 +147,8 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
     const inputs = msg.inputs.map(fromWireTensor);
     const decodeNs = nowNs() - decodeStart;
     const requests = msg.requests ?? [{ rows: msg.batchSize, outputNames: msg.outputNames, parameters: {} }];
-    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests, msg.id);
+    const result = await runner.execute(inputs, msg.outputNames, msg.batchSize, requests, channel);
+    channel?.settled(true);
     const encodeStart = nowNs();
     const transfer: ArrayBuffer[] = [];
     const outputs = result.outputs.map((t) => toWireTensor(t, transfer));
@@ -102,14 +163,16 @@ async function serveExecute(port: MessagePort, runner: Runner, msg: ExecuteMessa
     if (perRequest !== undefined) done.perRequest = perRequest;
     post(port, done, transfer);
   } catch (err) {
+    channel?.settled(false);
     post(port, { type: 'error', id: msg.id, error: InferenceError.from(err).serialize() });
   }
 }
 
 /**
  * One session: messages are chained so that execute and dispose never overlap, as the Runner
- * contract says. The runner is disposed once, on a dispose message or when the main thread
- * closes the port without one (the session was abandoned).
+ * contract says. A cancel is not chained: it aborts its request's signal on arrival, so an
+ * execute() that awaits the signal (or a queued batch) sees it at once. The runner is disposed
+ * once, on a dispose message or when the main thread closes the port without one (abandoned).
  */
 function serve(port: MessagePort, runner: Runner, log: RunnerLogger, bls: BlsClient): void {
   let queue = Promise.resolve();
@@ -117,6 +180,7 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger, bls: BlsCli
   const dispose = (): Promise<void> => (disposed ??= runner.dispose().catch((err: unknown) => {
     log.warn('runner dispose failed', { err: InferenceError.from(err).message });
   }));
+  const live = new Map<number, BatchChannel>();
   port.on('message', (raw: unknown) => {
     if (!isToWorkerMessage(raw)) {
       log.warn('ignoring malformed message from the main thread');
@@ -124,8 +188,18 @@ function serve(port: MessagePort, runner: Runner, log: RunnerLogger, bls: BlsCli
     }
     // Answers to BLS calls settle at once: the execute that made the call is what the queue waits on.
     if (raw.type === 'bls-response') return bls.onResponse(raw);
+    if (raw.type === 'cancel') {
+      live.get(raw.id)?.abort(raw.requestIndex, InferenceError.deserialize(raw.reason));
+      return;
+    }
+    let channel: BatchChannel | undefined;
+    if (raw.type === 'execute' && (raw.cancellable === true || raw.decoupled === true)) {
+      const id = raw.id;
+      channel = new BatchChannel(port, raw, () => live.delete(id));
+      live.set(id, channel);
+    }
     queue = track(queue.then(() => (raw.type === 'execute'
-      ? serveExecute(port, runner, raw)
+      ? serveExecute(port, runner, raw, channel)
       : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id })))));
   });
   port.once('close', () => {

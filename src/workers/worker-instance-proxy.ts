@@ -7,16 +7,24 @@
  * removed from the map before it is settled, and the map is the only way to reach it, so each
  * request settles exactly once whether its result, its error, the worker's death or finalize()
  * comes first.
+ *
+ * Cancellation and decoupled responses (backends that ask for them, the typescript backend): a
+ * batch sent `cancellable` gets an abort listener on each request's signal for as long as the
+ * worker may still use it; an abort posts `cancel {id, requestIndex}`, which the worker handles
+ * at once. A `decoupled` batch keeps its requests in #live after its result, until each request's
+ * final response arrived (or the worker died: UNAVAILABLE), routing `response` messages to
+ * BatchRequest.responses. Other batches never read a signal and keep nothing in #live.
  */
-import type { Logger } from 'pino';
 import type { MessagePort } from 'node:worker_threads';
+import type { Logger } from 'pino';
 import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, InternalInfer, ModelInstance } from '../backends/backend.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import {
-  fromWireTensor, toWireTensor, type ExecuteMessage, type ResultMessage, type SessionMessage, type WireRequest, type WireTensor,
+  fromWireTensor, toWireTensor, type CancelMessage, type ExecuteMessage, type ResponseMessage, type ResultMessage,
+  type SessionMessage, type WireRequest, type WireTensor,
 } from './worker-messages.js';
 import { BlsHost } from './bls-host.js';
 import type { PoolSession, RestartPolicy, SessionSpec, SessionState } from './pool-session.js';
@@ -51,6 +59,18 @@ export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, '
   logger: Logger;
   /** Where the runner's BLS calls go (ModelLoadContext.infer); absent = they fail with UNAVAILABLE. */
   infer?: InternalInfer | undefined;
+  /** Forward request cancellation into the worker (the runner watches signals). */
+  cancellable?: boolean;
+  /** The model is decoupled: requests answer with response messages (BatchRequest.responses). */
+  decoupled?: boolean;
+}
+
+/** A batch whose requests the worker may still cancel or answer (see the header). */
+interface LiveBatch {
+  readonly requests: readonly BatchRequest[];
+  /** Per request: removes its abort listener; undefined once the request is closed. */
+  readonly closers: ((() => void) | undefined)[];
+  open: number;
 }
 
 interface Pending {
@@ -85,6 +105,9 @@ export class WorkerInstanceProxy implements ModelInstance {
   readonly #logger: Logger;
   readonly #restartWaitMs: number;
   readonly #pending = new Map<number, Pending>();
+  readonly #live = new Map<number, LiveBatch>();
+  readonly #cancellable: boolean;
+  readonly #decoupled: boolean;
   #session!: PoolSession;
   #bls!: BlsHost;
   #nextId = 1;
@@ -95,6 +118,8 @@ export class WorkerInstanceProxy implements ModelInstance {
     this.#label = `instance ${opts.name} of model '${opts.modelName}' version ${opts.version}`;
     this.#logger = logger;
     this.#restartWaitMs = opts.restartWaitMs ?? DEFAULT_RESTART_WAIT_MS;
+    this.#cancellable = opts.cancellable === true;
+    this.#decoupled = opts.decoupled === true;
   }
 
   /** Loads the session on a pool worker and resolves once its runner loaded; rejects with the load error. */
@@ -145,8 +170,8 @@ export class WorkerInstanceProxy implements ModelInstance {
 
   /**
    * Posts the batch to the worker; the input buffers are transferred (detached) when a tensor's
-   * view covers its whole buffer, copied once otherwise. `signal` is only checked before posting:
-   * a batch the worker has started always runs to completion.
+   * view covers its whole buffer, copied once otherwise. `signal` is only checked before posting;
+   * a started batch is cancelled per request, and only when the instance is `cancellable`.
    */
   async execute(batch: ExecuteBatch, signal?: AbortSignal): Promise<ExecuteResult> {
     if (this.#finalizing !== undefined) {
@@ -172,9 +197,13 @@ export class WorkerInstanceProxy implements ModelInstance {
         postedAtNs: pending.postedAtNs,
       };
       if (batch.requests !== undefined) msg.requests = batch.requests.map(toWireRequest);
+      if (this.#cancellable) msg.cancellable = true;
+      if (this.#decoupled) msg.decoupled = true;
       port.postMessage(msg, transfer);
+      if ((this.#cancellable || this.#decoupled) && batch.requests !== undefined) this.#watch(id, batch.requests, port);
     } catch (err) {
       this.#pending.delete(id);
+      this.#drop(id);
       throw new InferenceError(ErrorCode.INTERNAL, `${this.#label}: cannot send the batch to its worker: ${InferenceError.from(err).message}`);
     }
     return pending.result.promise;
@@ -212,9 +241,75 @@ export class WorkerInstanceProxy implements ModelInstance {
     if (!started && p.blsOutstanding === 0) p.runningSinceNs = process.hrtime.bigint();
   }
 
+  /** Tracks batch `id`'s requests in #live; an abort of one posts its cancel (best effort: the port may be gone). */
+  #watch(id: number, requests: readonly BatchRequest[], port: MessagePort): void {
+    const live: LiveBatch = { requests, closers: [], open: requests.length };
+    this.#live.set(id, live);
+    requests.forEach((r, i) => {
+      const signal = this.#cancellable ? r.signal : undefined;
+      if (signal === undefined) {
+        live.closers[i] = () => {};
+        return;
+      }
+      const onAbort = (): void => {
+        const reason = signal.reason instanceof InferenceError ? signal.reason
+          : new InferenceError(ErrorCode.CANCELLED, `request to ${this.#label} was cancelled`);
+        try {
+          const cancel: CancelMessage = { type: 'cancel', id, requestIndex: i, reason: reason.serialize() };
+          port.postMessage(cancel);
+        } catch {
+          // The session's port closed: its worker is gone and the batch with it.
+        }
+      };
+      live.closers[i] = () => signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Closes request i of live batch `id` (its final arrived); the batch leaves #live with its last request. */
+  #close(id: number, live: LiveBatch, i: number): void {
+    const closer = live.closers[i];
+    if (closer === undefined) return;
+    closer();
+    live.closers[i] = undefined;
+    if (--live.open === 0) this.#live.delete(id);
+  }
+
+  /** Batch `id` can no longer be cancelled or answered; returns its requests that were still open. */
+  #drop(id: number): BatchRequest[] {
+    const live = this.#live.get(id);
+    if (live === undefined) return [];
+    this.#live.delete(id);
+    const open: BatchRequest[] = [];
+    live.closers.forEach((closer, i) => {
+      if (closer === undefined) return;
+      closer();
+      open.push(live.requests[i]!);
+    });
+    return open;
+  }
+
+  #onResponse(msg: ResponseMessage): void {
+    const live = this.#live.get(msg.id);
+    const request = live?.requests[msg.requestIndex];
+    if (live === undefined || request === undefined || live.closers[msg.requestIndex] === undefined) return;
+    const final = msg.final || msg.error !== undefined;
+    if (final) this.#close(msg.id, live, msg.requestIndex);
+    const sink = request.responses;
+    if (sink === undefined) return;
+    if (msg.error !== undefined) sink.fail(InferenceError.deserialize(msg.error));
+    else sink.send(msg.outputs?.map(fromWireTensor), final);
+  }
+
   #onMessage(msg: SessionMessage, port: MessagePort): void {
     if (msg.type === 'bls-call') return this.#bls.call(msg, port);
     if (msg.type === 'bls-cancel') return this.#bls.cancel(msg.callId);
+    if (msg.type === 'response') {
+      this.#onResponse(msg);
+      return;
+    }
+    if (msg.type === 'error' || !this.#decoupled) this.#drop(msg.id);
     const pending = this.#pending.get(msg.id);
     if (pending === undefined) {
       this.#logger.warn({ id: msg.id }, 'worker answered an unknown request id');
@@ -248,6 +343,9 @@ export class WorkerInstanceProxy implements ModelInstance {
   }
 
   #failAll(message: string): void {
+    for (const id of [...this.#live.keys()]) {
+      for (const r of this.#drop(id)) r.responses?.fail(new InferenceError(ErrorCode.UNAVAILABLE, message));
+    }
     if (this.#pending.size === 0) return;
     const all = [...this.#pending.values()];
     this.#pending.clear();

@@ -10,7 +10,9 @@
  *   PoolSession ──── open {id, port} ──(parentPort)──▶ import(runnerModule).createRunner(init)
  *   on the session's port:
  *                       ◀──────── load-done / load-error (once, first message)
- *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize, requests)
+ *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize, requests, channel)
+ *                       ─ cancel {id, requestIndex} ▶ aborts that request's signal at once (not queued)
+ *                       ◀──────── response {id, requestIndex, final} (decoupled: 0..N, before or after result)
  *                       ◀──────── result / error {id}
  *                       ◀──────── bls-call {id: batch id, callId}  (any time during that batch: BLS, bls-client.ts)
  *   BlsHost ──────────── bls-response {id: callId} ──▶ (not queued behind the session's executes)
@@ -80,6 +82,10 @@ export interface ExecuteMessage {
   outputNames: string[];
   /** The batch's request boundaries (ExecuteBatch.requests); absent = one request, no parameters. */
   requests?: WireRequest[];
+  /** The proxy may send `cancel` for this batch's requests (the worker keeps their signals). */
+  cancellable?: boolean;
+  /** The model is decoupled: its requests answer with `response` messages, also after `result`. */
+  decoupled?: boolean;
   /** process.hrtime.bigint() just before posting; the clock is process-wide, so comparable. */
   postedAtNs: bigint;
 }
@@ -90,6 +96,17 @@ export interface WireRequest {
   outputNames: string[];
   /** Structured-cloneable: strings, numbers, booleans, bigints. */
   parameters: Parameters;
+}
+
+/**
+ * A request of batch `id` was cancelled or its deadline passed on the main thread: abort its
+ * signal in the worker with `reason`. Handled on arrival, not behind the session's execute chain.
+ */
+export interface CancelMessage {
+  type: 'cancel';
+  id: number;
+  requestIndex: number;
+  reason: SerializedError;
 }
 
 export interface DisposeMessage {
@@ -117,7 +134,7 @@ export interface WireBlsResponse {
   parameters: Parameters;
 }
 
-export type ToWorkerMessage = ExecuteMessage | DisposeMessage | BlsResponseMessage;
+export type ToWorkerMessage = ExecuteMessage | CancelMessage | DisposeMessage | BlsResponseMessage;
 
 // ── worker → main ────────────────────────────────────────────────────────────────────────────
 export interface LoadDoneMessage {
@@ -150,6 +167,20 @@ export interface ResultMessage {
 }
 
 export type WirePerRequest = { outputs: WireTensor[] } | { error: SerializedError };
+
+/**
+ * One response of request `requestIndex` of batch `id` of a decoupled model: its outputs, or its
+ * error (which ends the request), or neither (a final flag without a response). Exactly one
+ * `final: true` per request, last; the outputs' buffers are in the transfer list.
+ */
+export interface ResponseMessage {
+  type: 'response';
+  id: number;
+  requestIndex: number;
+  outputs?: WireTensor[];
+  error?: SerializedError;
+  final: boolean;
+}
 
 export interface ErrorMessage {
   type: 'error';
@@ -198,10 +229,10 @@ export interface BlsCancelMessage {
 }
 
 /** What a session's owner (the proxy) gets from PoolSession.onMessage. */
-export type SessionMessage = ResultMessage | ErrorMessage | BlsCallMessage | BlsCancelMessage;
+export type SessionMessage = ResultMessage | ResponseMessage | ErrorMessage | BlsCallMessage | BlsCancelMessage;
 
 export type FromWorkerMessage =
-  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ErrorMessage | DisposeDoneMessage | LogMessage
+  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ResponseMessage | ErrorMessage | DisposeDoneMessage | LogMessage
   | BlsCallMessage | BlsCancelMessage;
 
 // ── the runner contract ──────────────────────────────────────────────────────────────────────
@@ -245,6 +276,20 @@ export interface BlsPort {
   inferStream(batchId: number, call: BlsCall): AsyncIterable<BlsResponse>;
 }
 
+/**
+ * What execute() gets besides the tensors, for the batch's request i (worker-entry.ts owns it):
+ * - signal(i): aborted when the main thread cancels request i; undefined when the batch was not
+ *   sent cancellable (framework backends never are).
+ * - respond(i, …): posts one response of request i (decoupled models); `final` closes it. The
+ *   outputs' buffers are transferred, so the runner must not reuse them.
+ */
+export interface ExecuteChannel {
+  /** The execute message's id, which BLS calls made for this batch name (RunnerContext.bls). */
+  readonly batchId: number;
+  signal(requestIndex: number): AbortSignal | undefined;
+  respond(requestIndex: number, response: Tensor[] | InferenceError | undefined, final: boolean): void;
+}
+
 export interface RunnerResult {
   outputs: Tensor[];
   /** Per-request answers instead of `outputs` (see ExecuteResult.perRequest). */
@@ -265,12 +310,12 @@ export interface Runner {
   /** Sent to the main thread with load-done (structured-cloneable). */
   readonly info?: unknown;
   /**
-   * `requests`: the batch's request boundaries (rows sum to batchSize when batching); `batchId`: the
-   * execute message's id, which BLS calls made for this batch name (RunnerContext.bls). worker-entry
+   * `requests`: the batch's request boundaries (rows sum to batchSize when batching); `channel`:
+   * the batch's per-request signals, decoupled responses and id (ExecuteChannel). worker-entry
    * always passes both.
    */
   execute(
-    inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[], batchId?: number,
+    inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[], channel?: ExecuteChannel,
   ): Promise<RunnerResult>;
   dispose(): Promise<void>;
 }
@@ -358,6 +403,9 @@ export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
         && x['outputs'].every((n) => typeof n === 'string') && isRecord(x['parameters']) && typeof x['stream'] === 'boolean'
         && (x['timeoutMs'] === undefined || (typeof x['timeoutMs'] === 'number' && x['timeoutMs'] >= 0));
     case 'bls-cancel': return Number.isSafeInteger(x['callId']);
+    case 'response':
+      return Number.isSafeInteger(x['requestIndex']) && typeof x['final'] === 'boolean'
+        && (x['outputs'] === undefined || isWireTensorList(x['outputs'])) && (x['error'] === undefined || isSerializedError(x['error']));
     case 'result':
       return isWireTensorList(x['outputs']) && isRecord(x['timings'])
         && (x['perRequest'] === undefined || (Array.isArray(x['perRequest']) && x['perRequest'].every(isWirePerRequest)))
@@ -390,6 +438,7 @@ export function isToWorkerMessage(x: unknown): x is ToWorkerMessage {
       && (r === undefined || (isRecord(r) && typeof r['model'] === 'string' && typeof r['version'] === 'string'
         && isWireTensorList(r['outputs']) && isRecord(r['parameters'])));
   }
+  if (x['type'] === 'cancel') return Number.isSafeInteger(x['requestIndex']) && isSerializedError(x['reason']);
   return x['type'] === 'execute' && Number.isSafeInteger(x['batchSize']) && isWireTensorList(x['inputs'])
     && Array.isArray(x['outputNames']) && x['outputNames'].every((n) => typeof n === 'string')
     && (x['requests'] === undefined || (Array.isArray(x['requests']) && x['requests'].every(isWireRequest)))

@@ -49,8 +49,24 @@ export interface InferRequest {
   /** The outputs the request asked for (never empty). */
   requestedOutputs: readonly string[];
   parameters: Readonly<Parameters>;
-  /** Aborted when the request is cancelled or times out; long-running execute() should watch it. */
+  /**
+   * Aborted when the client cancels the request, disconnects, or its deadline passes (its
+   * `reason` is an Error saying which); a long-running execute() should watch it. What execute()
+   * returns for an aborted request is discarded: the request has already failed.
+   */
   signal: AbortSignal;
+  /** Decoupled models only (`model_transaction_policy { decoupled: true }`): where this request's responses go. */
+  responseSender?: ResponseSender;
+}
+
+/**
+ * A decoupled request's responses (Triton python's get_response_sender()): send() 0..N times,
+ * from inside execute() or after it returned, then once with `{ final: true }` (with or without a
+ * last response). send(error) fails the request and ends it. The request stays open until then.
+ * After the request ended by cancellation send() does nothing; after a final it throws.
+ */
+export interface ResponseSender {
+  send(response?: InferResponse | Error, options?: { final?: boolean }): void;
 }
 
 /** Outputs by name; `datatype` defaults to the config's, `shape` is required. */
@@ -122,7 +138,24 @@ export interface ExecuteContext {
 
 export interface TypescriptModel {
   initialize?(args: ModelArgs): void | Promise<void>;
-  /** One response (or Error) per request, in request order. A thrown error fails every request. */
-  execute(requests: InferRequest[], ctx: ExecuteContext): (InferResponse | Error)[] | Promise<(InferResponse | Error)[]>;
+  /**
+   * One response (or Error) per request, in request order. A thrown error fails every request.
+   * Decoupled models answer through each request's responseSender and return nothing (a value
+   * returned is ignored); a thrown error fails every request without its final response yet.
+   * `ctx` makes calls on other models of the server (BLS).
+   */
+  execute(requests: InferRequest[], ctx: ExecuteContext): (InferResponse | Error)[] | void | Promise<(InferResponse | Error)[] | void>;
   finalize?(): void | Promise<void>;
+}
+
+/**
+ * The default-exported class itself. `autoCompleteConfig` (optional, Triton's
+ * auto_complete_config) runs once per load, before any instance, in a worker of its own: it gets a
+ * copy of the config as read from config.pbtxt (possibly almost empty) and returns the completed
+ * config: inputs, outputs, max_batch_size, dynamic_batching, model_transaction_policy, ... The
+ * model's name and backend cannot change. Skipped with --disable-auto-complete-config.
+ */
+export interface TypescriptModelClass {
+  new (): TypescriptModel;
+  autoCompleteConfig?(config: ModelConfig): ModelConfig | Promise<ModelConfig>;
 }

@@ -55,7 +55,7 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
     return;
   }
   parsed.request.signal = abortOnDisconnect(reply, model, version).signal;
-  const res = toHttpInferResponse(await svc.infer(parsed.request), binarySelector(parsed.binary));
+  const res = toHttpInferResponse(await svc.infer(parsed.request, 'HTTP end point'), binarySelector(parsed.binary));
   let out = res.binary.length === 0 ? res.json : Buffer.concat([res.json, ...res.binary]);
   if (res.binary.length > 0) {
     reply.header('content-type', 'application/octet-stream').header('Inference-Header-Content-Length', String(res.json.byteLength));

@@ -128,6 +128,22 @@ describe('message shape checks', () => {
     }
   });
 
+  it('checks cancel (main → worker) and response (worker → main) messages', () => {
+    const reason = { code: 'CANCELLED', message: 'gone' };
+    assert.ok(isToWorkerMessage({ type: 'cancel', id: 1, requestIndex: 0, reason }));
+    for (const bad of [{ type: 'cancel', id: 1, requestIndex: 0.5, reason }, { type: 'cancel', id: 1, requestIndex: 0 },
+      { type: 'cancel', id: 1, requestIndex: 0, reason: { code: 'CANCELLED' } }]) {
+      assert.equal(isToWorkerMessage(bad), false, JSON.stringify(bad));
+    }
+    assert.ok(isFromWorkerMessage({ type: 'response', id: 1, requestIndex: 2, outputs: [wire()], final: false }));
+    assert.ok(isFromWorkerMessage({ type: 'response', id: 1, requestIndex: 2, final: true }));
+    assert.ok(isFromWorkerMessage({ type: 'response', id: 1, requestIndex: 0, error: reason, final: true }));
+    for (const bad of [{ type: 'response', id: 1, requestIndex: 0 }, { type: 'response', id: 1, requestIndex: -0.5, final: true },
+      { type: 'response', id: 1, requestIndex: 0, outputs: [{}], final: false }, { type: 'response', id: 1, requestIndex: 0, error: 'x', final: true }]) {
+      assert.equal(isFromWorkerMessage(bad), false, JSON.stringify(bad));
+    }
+  });
+
   it('accepts an open message only with a runner module and a real MessagePort', () => {
     const { port1, port2 } = new MessageChannel();
     try {
