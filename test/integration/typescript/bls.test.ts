@@ -71,6 +71,21 @@ const REUSE_MJS = `export default class R {
   }
 }
 `;
+// Streams repeat_int32 (decoupled) over its IN and returns every OUT it got, in order; with
+// parameter "unary" it makes a unary ctx.infer call instead, which a decoupled callee refuses.
+const REPEAT_CALLER_MJS = `export default class RC {
+  async execute(requests, ctx) {
+    const r = requests[0];
+    const x = r.inputs.get('IN').data;
+    const call = { model: 'repeat_int32', inputs: { IN: { shape: [x.length], data: x.slice() },
+      DELAY: { shape: [x.length], data: new Uint32Array(x.length) }, WAIT: { shape: [1], data: new Uint32Array(1) } } };
+    if (r.parameters['unary'] === true) await ctx.infer(call);
+    const got = [];
+    for await (const res of ctx.inferStream(call)) got.push(res.outputs['OUT'].data[0]);
+    return [{ outputs: { OUT: { shape: [got.length], data: Int32Array.from(got) } } }];
+  }
+}
+`;
 const THROWS_TS = `export default class T { execute() { throw new Error('callee says no'); } }\n`;
 
 const io = 'input [{ name: "IN" data_type: TYPE_INT32 dims: [2] }]\n' +
@@ -103,6 +118,12 @@ repo.add('ens_caller', {
 });
 repo.add('reuse', { config: cfg('reuse', ''), files: { '1/model.mjs': REUSE_MJS } });
 repo.addBundled('simple_identity');
+repo.addBundled('repeat_int32');
+repo.add('repeat_caller', {
+  config: 'name: "repeat_caller"\nbackend: "typescript"\nmax_batch_size: 0\n' +
+    'input [{ name: "IN" data_type: TYPE_INT32 dims: [-1] }]\noutput [{ name: "OUT" data_type: TYPE_INT32 dims: [-1] }]\n',
+  files: { '1/model.mjs': REPEAT_CALLER_MJS },
+});
 for (const m of ['bls_pipeline', 'pipeline', 'preprocess', 'branch_a', 'branch_b', 'combine']) repo.addBundled(m);
 
 let ts: TestServer;
@@ -148,6 +169,14 @@ describe('BLS: ctx.infer from a TypeScript model', () => {
     const res = await infer(req('caller', [5, 6], { target: { string_param: 'quick' }, stream: { bool_param: true } }));
     assert.deepEqual(ints(out(res, 'OUT')), [6, 7]);
     assert.deepEqual(ints(out(res, 'COUNT')), [1]);
+  });
+
+  it('ctx.inferStream on a decoupled model yields its 0..N responses in order; a unary ctx.infer on it is refused', async () => {
+    const r = (params: ModelInferRequest['parameters'] = {}): ModelInferRequest => ({
+      model_name: 'repeat_caller', parameters: params, inputs: [{ name: 'IN', datatype: 'INT32', shape: [4] }], raw_input_contents: [int32([9, 8, 7, 6])],
+    });
+    assert.deepEqual(ints(out(await infer(r()), 'OUT')), [9, 8, 7, 6]);
+    await assert.rejects(infer(r({ unary: { bool_param: true } })), (e: ServiceError) => /decoupled transaction policy/.test(e.details));
   });
 
   it("the callee's errors reach the client with their code and message", async () => {
