@@ -2,8 +2,9 @@
  * The gRPC listener: inference.GRPCInferenceService + grpc.health.v1.Health over @grpc/grpc-js,
  * with Triton's message size limits (INT32_MAX both ways, not grpc-js's 4 MiB default) unless
  * --grpc-max-input-size lowers the receive limit. grpc-js applies that limit to the declared
- * length of a message before reading it, and to the inflated size of a compressed one while it
- * inflates: the only bound on what a gzip bomb costs before the wire scan sees its bytes.
+ * length of a message before reading it; a compressed one is inflated by bounded-inflate.ts, which
+ * applies it to the inflated size and scans the bytes as they inflate, so a gzip bomb is refused
+ * after its first chunk.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import type { InferenceService } from '../../core/inference-service.js';
 import { loadInferenceProtos } from './proto-loader.js';
 import { healthHandlers, inferenceHandlers } from './inference-handlers.js';
 import { withBoundedRequests } from './bounded-deserialize.js';
+import { installBoundedInflate } from './bounded-inflate.js';
 
 /** Triton's MAX_GRPC_MESSAGE_SIZE. */
 export const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
@@ -24,6 +26,7 @@ export class GrpcFrontend {
   }
 
   static create(svc: InferenceService, log: Logger, o: { maxInputBytes?: number } = {}): GrpcFrontend {
+    installBoundedInflate();
     const protos = loadInferenceProtos();
     const server = new Server({
       'grpc.max_receive_message_length': o.maxInputBytes ?? MAX_GRPC_MESSAGE_BYTES,

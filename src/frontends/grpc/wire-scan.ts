@@ -69,10 +69,10 @@ export interface ScanResult {
   readonly name: string | undefined;
 }
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
+export const WIRE_VARINT = 0;
+export const WIRE_FIXED64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_FIXED32 = 5;
 
 /** Wire type of each protobuf scalar type (string and bytes are length-delimited). */
 const SCALAR_WIRE: Readonly<Record<string, number>> = {
@@ -155,11 +155,8 @@ class Scanner {
 
   field(type: protobuf.Type, f: protobuf.Field, wire: number, end: number, depth: number, counts: Map<number, number>): void {
     const sub = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
-    const scalarWire = sub !== undefined ? WIRE_LEN : (SCALAR_WIRE[f.type] ?? WIRE_VARINT); // enums are varints
+    const scalarWire = checkFieldWire(type, f, wire);
     const packed = f.repeated && wire === WIRE_LEN && scalarWire !== WIRE_LEN;
-    if (f.map || sub !== undefined ? wire !== WIRE_LEN : wire !== scalarWire && !packed) {
-      throw new WireScanError(false, `field '${f.name}' of ${typeName(type)} has wire type ${wire}, expected ${f.map || sub !== undefined ? WIRE_LEN : scalarWire}`);
-    }
     const inContents = type.fullName === TENSOR_CONTENTS;
     if (f.map || (f.repeated && scalarWire === WIRE_LEN)) {
       const n = (counts.get(f.id) ?? 0) + 1;
@@ -237,7 +234,21 @@ class Scanner {
   }
 }
 
-function typeName(t: protobuf.Type): string {
+/**
+ * The wire type `f` of `type` is encoded with (length-delimited for messages and maps); throws
+ * when `wire` is neither that nor, for a repeated scalar, a packed block.
+ */
+export function checkFieldWire(type: protobuf.Type, f: protobuf.Field, wire: number): number {
+  const sub = f.resolvedType instanceof protobuf.Type;
+  const scalarWire = sub ? WIRE_LEN : (SCALAR_WIRE[f.type] ?? WIRE_VARINT); // enums are varints
+  const packed = f.repeated && wire === WIRE_LEN && scalarWire !== WIRE_LEN;
+  if (f.map || sub ? wire !== WIRE_LEN : wire !== scalarWire && !packed) {
+    throw new WireScanError(false, `field '${f.name}' of ${typeName(type)} has wire type ${wire}, expected ${f.map || sub ? WIRE_LEN : scalarWire}`);
+  }
+  return scalarWire;
+}
+
+export function typeName(t: protobuf.Type): string {
   return t.fullName.replace(/^\./, '');
 }
 
