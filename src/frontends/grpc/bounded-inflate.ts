@@ -15,8 +15,8 @@
  * only for calls whose handler's deserializer carries an INFLATE_CHECK (bounded-deserialize.ts,
  * i.e. Infera's own services) and only for gzip and deflate; everything else (identity, an
  * unknown encoding → UNIMPLEMENTED, another grpc-js server in the process) goes to the original.
- * test/unit/frontends/grpc/bounded-inflate.test.ts pins the grpc-js version and fails loudly when
- * its internals move.
+ * grpc-js-internals.ts finds the prototype; its test pins the grpc-js version and fails loudly
+ * when these internals move.
  *
  * What the replacement does, differently from grpc-js:
  * - output chunks of up to 1 MiB (sized from the compressed length, so a small message does not
@@ -32,15 +32,10 @@
  * the limit → RESOURCE_EXHAUSTED "Received message that decompresses to a size larger than N",
  * `deflate` is zlib-wrapped deflate (RFC 1950), as grpc-js and gRPC define it.
  */
-import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import { status } from '@grpc/grpc-js';
 import { INFLATE_CHECK, type InflateCheck, type Refused } from './bounded-deserialize.js';
-
-const require = createRequire(import.meta.url);
-
-/** The grpc-js version whose decompressMessage this replaces (read and tested against). */
-export const VERIFIED_GRPC_JS = '1.14.7';
+import { serverCallPrototype } from './grpc-js-internals.js';
 
 const MIN_CHUNK = 16 * 1024;
 const MAX_CHUNK = 1024 * 1024;
@@ -56,21 +51,11 @@ type Decompress = (this: ServerCall, message: Buffer, encoding: string) => Buffe
 
 let installed = false;
 
-/** The installed grpc-js's version. */
-export function grpcJsVersion(): string {
-  return (require('@grpc/grpc-js/package.json') as { version: string }).version;
-}
-
-/** Replaces grpc-js's server-side decompressMessage (once per process); throws when it is not where 1.14 has it. */
+/** Replaces grpc-js's server-side decompressMessage (once per process). */
 export function installBoundedInflate(): void {
   if (installed) return;
-  const mod = require('@grpc/grpc-js/build/src/server-interceptors.js') as { BaseServerInterceptingCall?: { prototype: Record<string, unknown> } };
-  const proto = mod.BaseServerInterceptingCall?.prototype;
-  const original = proto?.['decompressMessage'];
-  if (proto === undefined || typeof original !== 'function' || typeof proto['decompressAndMaybePush'] !== 'function') {
-    throw new Error(`@grpc/grpc-js ${grpcJsVersion()} has no BaseServerInterceptingCall.decompressMessage (verified with ${VERIFIED_GRPC_JS}): update src/frontends/grpc/bounded-inflate.ts`);
-  }
-  const grpcDecompress = original as Decompress;
+  const proto = serverCallPrototype(['decompressMessage', 'decompressAndMaybePush'], 'src/frontends/grpc/bounded-inflate.ts');
+  const grpcDecompress = proto['decompressMessage'] as Decompress;
   const replacement: Decompress = function (message, encoding) {
     const check = inflateCheckOf(this.handler?.deserialize);
     if (check === undefined || (encoding !== 'gzip' && encoding !== 'deflate')) return grpcDecompress.call(this, message, encoding);

@@ -4,7 +4,8 @@
  * --grpc-max-input-size lowers the receive limit. grpc-js applies that limit to the declared
  * length of a message before reading it; a compressed one is inflated by bounded-inflate.ts, which
  * applies it to the inflated size and scans the bytes as they inflate, so a gzip bomb is refused
- * after its first chunk.
+ * after its first chunk. ModelInfer and ModelStreamInfer responses are encoded once, into their
+ * frame (framed-responses.ts).
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -13,6 +14,7 @@ import { loadInferenceProtos } from './proto-loader.js';
 import { healthHandlers, inferenceHandlers } from './inference-handlers.js';
 import { withBoundedRequests } from './bounded-deserialize.js';
 import { installBoundedInflate } from './bounded-inflate.js';
+import { installFramedResponses, withFramedResponses } from './framed-responses.js';
 
 /** Triton's MAX_GRPC_MESSAGE_SIZE. */
 export const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
@@ -27,6 +29,7 @@ export class GrpcFrontend {
 
   static create(svc: InferenceService, log: Logger, o: { maxInputBytes?: number } = {}): GrpcFrontend {
     installBoundedInflate();
+    installFramedResponses();
     const protos = loadInferenceProtos();
     const server = new Server({
       'grpc.max_receive_message_length': o.maxInputBytes ?? MAX_GRPC_MESSAGE_BYTES,
@@ -34,7 +37,8 @@ export class GrpcFrontend {
     });
     const glog = log.child({ frontend: 'grpc' });
     // Every request is scanned against REQUEST_LIMITS before it is decoded (bounded-deserialize.ts).
-    server.addService(withBoundedRequests(protos.inference, 'inference.GRPCInferenceService'), inferenceHandlers(svc, glog));
+    // Inference responses are written straight into their frame (framed-responses.ts).
+    server.addService(withFramedResponses(withBoundedRequests(protos.inference, 'inference.GRPCInferenceService')), inferenceHandlers(svc, glog));
     server.addService(withBoundedRequests(protos.health, 'grpc.health.v1.Health'), healthHandlers(svc, glog));
     return new GrpcFrontend(server);
   }

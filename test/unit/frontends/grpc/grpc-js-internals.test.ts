@@ -1,0 +1,44 @@
+// The grpc-js internals that bounded-inflate.ts and framed-responses.ts replace are where, and
+// called how, they were when those modules were written. A grpc-js upgrade that moves them fails
+// here, loudly, instead of silently bringing back the 2 GiB inflate or the double response copy.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import { grpcJsVersion, serverCallPrototype, VERIFIED_GRPC_JS } from '../../../../src/frontends/grpc/grpc-js-internals.js';
+import { installBoundedInflate } from '../../../../src/frontends/grpc/bounded-inflate.js';
+import { installFramedResponses } from '../../../../src/frontends/grpc/framed-responses.js';
+
+const require = createRequire(import.meta.url);
+type Proto = Record<string, (...a: unknown[]) => unknown>;
+const proto = (require('@grpc/grpc-js/build/src/server-interceptors.js') as { BaseServerInterceptingCall: { prototype: Proto } }).BaseServerInterceptingCall.prototype;
+
+describe('grpc-js server call internals', () => {
+  it(`are grpc-js ${VERIFIED_GRPC_JS}'s: re-read server-interceptors.js before moving the pin`, () => {
+    assert.equal(grpcJsVersion(), VERIFIED_GRPC_JS);
+    // decompressAndMaybePush awaits this.decompressMessage and hands its result to handler.deserialize.
+    const push = proto['decompressAndMaybePush']!.toString();
+    assert.match(push, /await this\.decompressMessage\(queueEntry\.compressedMessage, compressedMessageEncoding\)/);
+    assert.match(push, /this\.handler\.deserialize\(decompressedMessage\)/);
+    // sendMessage writes what this.serializeMessage returns, checking the size limit on length - 5.
+    const send = proto['sendMessage']!.toString();
+    assert.match(send, /response = this\.serializeMessage\(message\)/);
+    assert.match(send, /response\.length - 5 > this\.maxSendMessageSize/);
+    assert.match(send, /this\.stream\.write\(response/);
+  });
+
+  it('are replaced once, idempotently', () => {
+    installBoundedInflate();
+    installFramedResponses();
+    const [d, s] = [proto['decompressMessage'], proto['serializeMessage']];
+    assert.match(d!.toString(), /inflateChecked\(/);
+    assert.match(s!.toString(), /grpcSerialize\.call\(this, value\)/);
+    installBoundedInflate();
+    installFramedResponses();
+    assert.equal(proto['decompressMessage'], d);
+    assert.equal(proto['serializeMessage'], s);
+  });
+
+  it('a missing method is a clear error naming the module to update', () => {
+    assert.throws(() => serverCallPrototype(['noSuchMethod'], 'x.ts'), /@grpc\/grpc-js 1\.\d+\.\d+ has no BaseServerInterceptingCall\.noSuchMethod \(read against .*\): update x\.ts/);
+  });
+});
