@@ -4,7 +4,8 @@
  * --grpc-max-input-size lowers the receive limit. grpc-js applies that limit to the declared
  * length of a message before reading it; a compressed one is inflated by bounded-inflate.ts, which
  * applies it to the inflated size and scans the bytes as they inflate, so a gzip bomb is refused
- * after its first chunk. ModelInfer and ModelStreamInfer responses are encoded once, into their
+ * after its first chunk. A big message is assembled without holding its HTTP/2 frames
+ * (message-reader.ts), and ModelInfer and ModelStreamInfer responses are encoded once, into their
  * frame (framed-responses.ts).
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -15,6 +16,7 @@ import { healthHandlers, inferenceHandlers } from './inference-handlers.js';
 import { withBoundedRequests } from './bounded-deserialize.js';
 import { installBoundedInflate } from './bounded-inflate.js';
 import { installFramedResponses, withFramedResponses } from './framed-responses.js';
+import { installMessageReader } from './message-reader.js';
 
 /** Triton's MAX_GRPC_MESSAGE_SIZE. */
 export const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
@@ -30,6 +32,7 @@ export class GrpcFrontend {
   static create(svc: InferenceService, log: Logger, o: { maxInputBytes?: number } = {}): GrpcFrontend {
     installBoundedInflate();
     installFramedResponses();
+    installMessageReader();
     const protos = loadInferenceProtos();
     const server = new Server({
       'grpc.max_receive_message_length': o.maxInputBytes ?? MAX_GRPC_MESSAGE_BYTES,
