@@ -1,10 +1,10 @@
-// Responses written straight into their gRPC frame (framed-responses.ts) are byte for byte what
-// protobufjs + grpc-js's framing write, for unary and stream responses, with and without raw
-// outputs; only the two inference methods are marked.
+// Responses written as frame parts (framed-responses.ts) are byte for byte what protobufjs +
+// grpc-js's framing write, for unary and stream responses, with and without raw outputs; the
+// output bytes are written as the output's own view; only the two inference methods are marked.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadInferenceProtos } from '../../../../src/frontends/grpc/proto-loader.js';
-import { inferFrame, streamFrame, withFramedResponses } from '../../../../src/frontends/grpc/framed-responses.js';
+import { inferParts, streamParts, withFramedResponses } from '../../../../src/frontends/grpc/framed-responses.js';
 import type { ModelInferResponse } from '../../../../src/generated/inference/ModelInferResponse.js';
 
 const { inference } = loadInferenceProtos();
@@ -27,13 +27,18 @@ const response: ModelInferResponse = {
 describe('framed responses', () => {
   it('ModelInferResponse: the same bytes as protobufjs + grpc-js framing', () => {
     for (const r of [response, { ...response, raw_output_contents: [] }, { model_name: 'm', raw_output_contents: [Buffer.from([1, 2, 3])] }]) {
-      assert.deepEqual(inferFrame(r, encodeInfer), grpcFrame(encodeInfer(r)));
+      assert.deepEqual(Buffer.concat(inferParts(r, encodeInfer)), grpcFrame(encodeInfer(r)));
     }
+  });
+
+  it('writes each raw output as its own view, not a copy', () => {
+    const parts = inferParts(response, encodeInfer);
+    assert.equal(parts.filter((p) => p === response.raw_output_contents![0]).length, 1);
   });
 
   it('ModelStreamInferResponse: the same bytes, with and without error_message and infer_response', () => {
     for (const m of [{ infer_response: response }, { error_message: 'boom', infer_response: response }, { error_message: 'only' }, { infer_response: { id: 'x' } }]) {
-      assert.deepEqual(streamFrame(m, encodeStream, encodeInfer), grpcFrame(encodeStream(m)));
+      assert.deepEqual(Buffer.concat(streamParts(m, encodeStream, encodeInfer)), grpcFrame(encodeStream(m)));
     }
   });
 
