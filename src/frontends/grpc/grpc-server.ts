@@ -5,8 +5,8 @@
  * length of a message before reading it; a compressed one is inflated by bounded-inflate.ts, which
  * applies it to the inflated size and scans the bytes as they inflate, so a gzip bomb is refused
  * after its first chunk. A big message is assembled without holding its HTTP/2 frames
- * (message-reader.ts), and ModelInfer and ModelStreamInfer responses are encoded once, into their
- * frame (framed-responses.ts).
+ * (message-reader.ts), and ModelInfer and ModelStreamInfer responses are written as their head
+ * followed by the outputs' own bytes, never copied into an encoded message (framed-responses.ts).
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -40,7 +40,7 @@ export class GrpcFrontend {
     });
     const glog = log.child({ frontend: 'grpc' });
     // Every request is scanned against REQUEST_LIMITS before it is decoded (bounded-deserialize.ts).
-    // Inference responses are written straight into their frame (framed-responses.ts).
+    // Inference responses are written without copying their outputs (framed-responses.ts).
     server.addService(withFramedResponses(withBoundedRequests(protos.inference, 'inference.GRPCInferenceService')), inferenceHandlers(svc, glog));
     server.addService(withBoundedRequests(protos.health, 'grpc.health.v1.Health'), healthHandlers(svc, glog));
     return new GrpcFrontend(server);

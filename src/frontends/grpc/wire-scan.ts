@@ -13,8 +13,9 @@
  * so a 57 MB message of 30 M empty entries is refused after the first 4,097 of them, in well
  * under a millisecond, where decoding it took ~50 s and 5 GB and ended the process. Decoding off
  * the main thread would move that cost instead of refusing it, and would copy every tensor.
- * The decompressed size is bounded before this runs: grpc-js counts inflated bytes against
- * grpc.max_receive_message_length while inflating (on the libuv thread pool) and stops there.
+ * The decompressed size is bounded before this runs: bounded-inflate.ts counts inflated bytes
+ * against grpc.max_receive_message_length while inflating (on the libuv thread pool), and checks
+ * each inflated chunk's top level (wire-prefix-scan.ts) before keeping it.
  *
  * Invariants: the scan is O(number of tags), bounded by REQUEST_LIMITS.fields; it recurses only
  * into schema sub-messages, at most REQUEST_LIMITS.depth deep; unknown fields (of a well-formed
