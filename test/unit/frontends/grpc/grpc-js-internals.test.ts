@@ -1,4 +1,4 @@
-// The grpc-js internals that bounded-inflate.ts and framed-responses.ts replace are where, and
+// The grpc-js internals that bounded-inflate.ts, framed-responses.ts and message-reader.ts replace are where, and
 // called how, they were when those modules were written. A grpc-js upgrade that moves them fails
 // here, loudly, instead of silently bringing back the 2 GiB inflate or the double response copy.
 import assert from 'node:assert/strict';
@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { grpcJsVersion, serverCallPrototype, VERIFIED_GRPC_JS } from '../../../../src/frontends/grpc/grpc-js-internals.js';
 import { installBoundedInflate } from '../../../../src/frontends/grpc/bounded-inflate.js';
 import { installFramedResponses } from '../../../../src/frontends/grpc/framed-responses.js';
+import { installMessageReader } from '../../../../src/frontends/grpc/message-reader.js';
 
 const require = createRequire(import.meta.url);
 type Proto = Record<string, (...a: unknown[]) => unknown>;
@@ -19,6 +20,10 @@ describe('grpc-js server call internals', () => {
     const push = proto['decompressAndMaybePush']!.toString();
     assert.match(push, /await this\.decompressMessage\(queueEntry\.compressedMessage, compressedMessageEncoding\)/);
     assert.match(push, /this\.handler\.deserialize\(decompressedMessage\)/);
+    // handleDataFrame feeds this.decoder (message-reader.ts swaps it) and answers its throw with RESOURCE_EXHAUSTED.
+    const frame = proto['handleDataFrame']!.toString();
+    assert.match(frame, /rawMessages = this\.decoder\.write\(data\)/);
+    assert.match(frame, /this\.sendStatus\(\{ code: constants_1\.Status\.RESOURCE_EXHAUSTED, details: e\.message \}\)/);
     // sendMessage, which framed-responses.ts re-implements for its handlers, still takes these steps.
     const send = proto['sendMessage']!.toString();
     for (const step of [/if \(this\.checkCancelled\(\)\) \{\s*return;/, /response = this\.serializeMessage\(message\)/, /details = 'Error serializing response'/,
@@ -32,11 +37,15 @@ describe('grpc-js server call internals', () => {
   it('are replaced once, idempotently', () => {
     installBoundedInflate();
     installFramedResponses();
-    const [d, s] = [proto['decompressMessage'], proto['sendMessage']];
+    installMessageReader();
+    const [d, s, h] = [proto['decompressMessage'], proto['sendMessage'], proto['handleDataFrame']];
+    assert.match(h!.toString(), /new MessageReader\(this\.maxReceiveMessageSize\)/);
     assert.match(d!.toString(), /inflateChecked\(/);
     assert.match(s!.toString(), /grpcSend\.call\(this, message, callback\)/);
     installBoundedInflate();
     installFramedResponses();
+    installMessageReader();
+    assert.equal(proto['handleDataFrame'], h);
     assert.equal(proto['decompressMessage'], d);
     assert.equal(proto['sendMessage'], s);
   });
