@@ -136,6 +136,7 @@ export class EnsembleRun {
       signal: this.#controller.signal,
       // A traced ensemble request traces its steps as its children.
       ...(req.trace === undefined ? {} : { parentTrace: req.trace }),
+      ...(req.blsCallers === undefined ? {} : { blsCallers: req.blsCallers }),
     };
   }
 
