@@ -26,7 +26,8 @@
  */
 import { MessagePort } from 'node:worker_threads';
 import type { ExecuteTimings } from '../backends/backend.js';
-import { isDataType, type DataType } from '../core/datatype.js';
+import { elementByteSize, isDataType, type DataType } from '../core/datatype.js';
+import { detachable, wholeBuffer } from '../core/detachable.js';
 import type { Parameters, Tensor } from '../core/tensor.js';
 import type { InferenceError, SerializedError } from '../errors/inference-error.js';
 
@@ -68,6 +69,8 @@ export interface WireTensor {
   buffer: ArrayBuffer;
   byteOffset: number;
   byteLength: number;
+  /** Set when the buffer's other bytes are no one's (a claimed view, core/detachable.ts): the receiver may move the tensor within it. */
+  movable?: true;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -326,15 +329,13 @@ export type CreateRunner = (init: unknown, ctx: RunnerContext) => Promise<Runner
 // ── tensors on the wire ──────────────────────────────────────────────────────────────────────
 /**
  * The ArrayBuffer to transfer for `data`. Transferring detaches the whole buffer, so only a view
- * that covers all of its (non-shared) buffer is sent as is. A partial view (a slice of a decoded
- * protobuf message, of Buffer's allocation pool, of a merged batch) would take bytes that belong
- * to someone else with it, and a SharedArrayBuffer can never be detached: those pay one copy.
+ * that covers all of its (non-shared) buffer, or one its buffer was claimed for (a received gRPC
+ * message's big tensor, core/detachable.ts), is sent as is. Another partial view (a slice of
+ * Buffer's allocation pool, of a merged batch) would take bytes that belong to someone else with
+ * it, and a SharedArrayBuffer can never be detached: those pay one copy.
  */
 export function transferableBuffer(data: Uint8Array): ArrayBuffer {
-  const buf = data.buffer;
-  if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength) {
-    return buf;
-  }
+  if (detachable(data)) return data.buffer as ArrayBuffer;
   const copy = new ArrayBuffer(data.byteLength);
   new Uint8Array(copy).set(data);
   return copy;
@@ -348,11 +349,25 @@ export function toWireTensor(t: Tensor, transfer: ArrayBuffer[]): WireTensor {
   const buffer = transferableBuffer(t.data);
   if (!transfer.includes(buffer)) transfer.push(buffer);
   const byteOffset = buffer === t.data.buffer ? t.data.byteOffset : 0;
-  return { name: t.name, datatype: t.datatype, shape: [...t.shape], buffer, byteOffset, byteLength: t.data.byteLength };
+  const w: WireTensor = { name: t.name, datatype: t.datatype, shape: [...t.shape], buffer, byteOffset, byteLength: t.data.byteLength };
+  if (buffer === t.data.buffer && !wholeBuffer(t.data)) w.movable = true;
+  return w;
 }
 
+/**
+ * The tensor `w` carries. A movable tensor at an offset that is not a multiple of its element size
+ * is first moved down to one, in place (a memmove in the receiving thread, no allocation), so a
+ * backend can view it as a typed array without copying it.
+ */
 export function fromWireTensor(w: WireTensor): Tensor {
-  return { name: w.name, datatype: w.datatype, shape: w.shape, data: new Uint8Array(w.buffer, w.byteOffset, w.byteLength) };
+  const size = elementByteSize(w.datatype);
+  let at = w.byteOffset;
+  if (w.movable === true && size > 1 && at % size !== 0) {
+    const bytes = new Uint8Array(w.buffer);
+    at -= at % size;
+    bytes.copyWithin(at, w.byteOffset, w.byteOffset + w.byteLength);
+  }
+  return { name: w.name, datatype: w.datatype, shape: w.shape, data: new Uint8Array(w.buffer, at, w.byteLength) };
 }
 
 // ── shape checks for received messages ───────────────────────────────────────────────────────
