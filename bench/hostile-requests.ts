@@ -2,9 +2,11 @@
  * `node dist/bench/hostile-requests.js`: the requests of issue #20's parts 1–2, each sent once to
  * a real server in a child process (the bundled repository plus an `identity_fp32` model with a
  * dynamic shape), while a prober asks GET /v2/health/live every 10 ms on a keep-alive connection.
- * For each attack it prints how the server answered, how long that took, the worst probe latency
- * while the attack was in flight (the event loop's responsiveness), and the server's peak RSS
- * growth during it (VmHWM, reset per attack through /proc/<pid>/clear_refs on Linux).
+ * A second prober loop sends a small gRPC ModelInfer for `simple` every 10 ms (the issue's target:
+ * it answers in < 100 ms while any attack is in flight). For each attack it prints how the server
+ * answered, how long that took, the worst latency of each probe while the attack was in flight
+ * (the event loop's responsiveness), and the server's peak RSS growth during it (VmHWM, reset per
+ * attack through /proc/<pid>/clear_refs on Linux).
  *
  * gRPC attacks are written as raw HTTP/2 frames (node:http2), so the wire bytes are exactly the
  * hostile ones, compression flag included. BENCH_BIG_MIB (default 256) sizes the big tensors;
@@ -36,6 +38,9 @@ interface Row extends Outcome {
   worstProbeMs: number;
   /** Probes answered while the attack was in flight. */
   probes: number;
+  /** The same for the gRPC ModelInfer 'simple' probe. */
+  worstSimpleMs: number;
+  simples: number;
   peakRssMiB: number;
 }
 
@@ -117,26 +122,51 @@ function httpSend(port: number, body: Buffer, headers: Record<string, string> = 
  */
 const PROBE = `
 const http = require('node:http');
+const http2 = require('node:http2');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-let worst = 0, n = 0, running = true;
+let worst = 0, n = 0, worstSimple = 0, nSimple = 0, running = true, said = false;
+const ready = () => { if (!said && n > 0 && nSimple > 0) { said = true; process.stdout.write('ready\\n'); } };
 const tick = () => {
   if (!running) return;
   const t0 = performance.now();
   const req = http.request({ host: '127.0.0.1', port: Number(process.argv[1]), path: '/v2/health/live', agent }, (res) => {
     res.resume();
-    res.on('end', () => { if (n++ === 0) process.stdout.write('ready\\n'); else worst = Math.max(worst, performance.now() - t0); setTimeout(tick, 10); });
+    res.on('end', () => { if (n++ > 0) worst = Math.max(worst, performance.now() - t0); ready(); setTimeout(tick, 10); });
   });
   req.on('error', () => setTimeout(tick, 10));
   req.end();
 };
+// The issue's target: a small gRPC ModelInfer for 'simple' (two 1x16 INT32 inputs) while an attack is in flight.
+const session = http2.connect('http://127.0.0.1:' + process.argv[2]);
+session.on('error', () => undefined);
+const simple = Buffer.from(process.argv[3], 'base64');
+const tickSimple = () => {
+  if (!running) return;
+  const t0 = performance.now();
+  const s = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+  s.on('data', () => undefined);
+  s.on('error', () => undefined);
+  s.on('close', () => { if (nSimple++ > 0) worstSimple = Math.max(worstSimple, performance.now() - t0); ready(); setTimeout(tickSimple, 10); });
+  s.end(simple);
+};
 tick();
+tickSimple();
 process.stdin.resume();
-process.stdin.on('end', () => { running = false; process.stdout.write(String(worst) + ' ' + n); process.exit(0); });
+process.stdin.on('end', () => { running = false; process.stdout.write([worst, n, worstSimple, nSimple].join(' ')); process.exit(0); });
 `;
 
+/** The framed ModelInfer request the prober sends for 'simple'. */
+function simpleFrame(): Buffer {
+  const input = (name: string): Buffer => lenField(5, tensor(name, 'INT32', [1, 16]));
+  const message = Buffer.concat([str(1, 'simple'), input('INPUT0'), input('INPUT1'), lenField(7, Buffer.alloc(64, 1)), lenField(7, Buffer.alloc(64, 2))]);
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
 /** Starts the prober and resolves once it has had its first answer (a warm connection). */
-async function startProbe(port: number): Promise<{ stop(): Promise<{ worst: number; probes: number }> }> {
-  const p = spawn(process.execPath, ['-e', PROBE, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startProbe(port: number, grpcPort: number): Promise<{ stop(): Promise<{ worst: number; probes: number; worstSimple: number; simples: number }> }> {
+  const p = spawn(process.execPath, ['-e', PROBE, String(port), String(grpcPort), simpleFrame().toString('base64')], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   await new Promise<void>((resolve) => {
     p.stdout.on('data', (c: Buffer) => {
@@ -147,8 +177,8 @@ async function startProbe(port: number): Promise<{ stop(): Promise<{ worst: numb
   return {
     stop: () => new Promise((resolve) => {
       p.on('exit', () => {
-        const [worst = '0', probes = '0'] = out.slice('ready\n'.length).split(' ');
-        resolve({ worst: Number(worst), probes: Number(probes) - 1 });
+        const [worst = '0', probes = '0', worstSimple = '0', simples = '0'] = out.slice('ready\n'.length).split(' ');
+        resolve({ worst: Number(worst), probes: Number(probes) - 1, worstSimple: Number(worstSimple), simples: Number(simples) - 1 });
       });
       p.stdin.end();
     }),
@@ -165,22 +195,22 @@ function rssKiB(pid: number): number {
 }
 
 /** `prepare` builds the payload before the probe starts, so building it never counts as server time. */
-async function measure(child: Child, httpPort: number, attack: string, prepare: () => () => Promise<Outcome>): Promise<Row> {
+async function measure(child: Child, httpPort: number, grpcPort: number, attack: string, prepare: () => () => Promise<Outcome>): Promise<Row> {
   const pid = child.proc.pid!;
   const run = prepare();
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
   const base = rssKiB(pid);
-  const probe = await startProbe(httpPort);
+  const probe = await startProbe(httpPort, grpcPort);
   const outcome = await run();
   await new Promise((r) => setTimeout(r, 50));
-  const { worst: worstProbeMs, probes } = await probe.stop();
+  const { worst: worstProbeMs, probes, worstSimple: worstSimpleMs, simples } = await probe.stop();
   let peak = 0;
   try {
     peak = (hwmKiB(pid) - base) / 1024;
   } catch {
     outcome.answer += ' (server process gone)';
   }
-  return { attack, ...outcome, worstProbeMs, probes, peakRssMiB: peak };
+  return { attack, ...outcome, worstProbeMs, probes, worstSimpleMs, simples, peakRssMiB: peak };
 }
 
 // ---- the attacks -------------------------------------------------------------------------------
@@ -215,6 +245,11 @@ async function main(): Promise<void> {
     ['gRPC 3 M empty inputs (5.7 MB)', () => grpcSend(session, Buffer.concat([name, emptyRepeats(5, 3_000_000)]))],
     ['gRPC 30 M empty raw_input_contents, gzip (57 KiB)', () => grpcSend(session, zlib.gzipSync(Buffer.concat([name, emptyRepeats(7, 30_000_000)])), true)],
     ['gRPC gzip bomb: 1 MiB → 1 GiB of zeros', () => grpcSend(session, zlib.gzipSync(Buffer.alloc(1024 ** 3), { level: 9 }), true)],
+    ['gRPC gzip bomb: 510 KiB → 512 MiB of zeros', () => grpcSend(session, zlib.gzipSync(Buffer.alloc(512 * 1024 ** 2), { level: 9 }), true)],
+    ['gRPC gzip bomb behind a valid header: simple + 1 GiB raw_input_contents of zeros', () => grpcSend(session, zlib.gzipSync(Buffer.concat([
+      name, lenField(5, tensor('INPUT0', 'INT32', [1, 16])), lenField(5, tensor('INPUT1', 'INT32', [1, 16])),
+      varint((7 << 3) | 2), varint(1024 ** 3), Buffer.alloc(1024 ** 3),
+    ]), { level: 9 }), true)],
     [`gRPC ${BIG_MIB} MiB tensor for simple (refused)`, () => grpcSend(session, Buffer.concat([
       name, lenField(5, tensor('INPUT0', 'INT32', [1, 16])), lenField(5, tensor('INPUT1', 'INT32', [1, 16])),
       lenField(7, Buffer.alloc(bigBytes)), lenField(7, Buffer.alloc(64)),
@@ -230,16 +265,16 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const [attack, run] of attacks) {
     if (!attack.includes(ONLY) || (SKIP !== undefined && attack.includes(SKIP))) continue;
-    const row = await measure(child, httpPort, attack, run);
+    const row = await measure(child, httpPort, grpcPort, attack, run);
     rows.push(row);
     process.stderr.write(`${attack}: ${row.answer} (${row.ms.toFixed(0)} ms)\n`);
     if (child.proc.exitCode !== null) break;
   }
   session.close();
-  console.log('| attack | answer | answered in | worst concurrent probe (probes) | peak RSS growth |');
-  console.log('|---|---|---:|---:|---:|');
+  console.log('| attack | answer | answered in | worst concurrent probe (probes) | worst concurrent gRPC simple (calls) | peak RSS growth |');
+  console.log('|---|---|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.attack} | ${r.answer.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${r.ms.toFixed(0)} ms | ${r.worstProbeMs.toFixed(0)} ms (${r.probes}) | ${r.peakRssMiB.toFixed(0)} MiB |`);
+    console.log(`| ${r.attack} | ${r.answer.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${r.ms.toFixed(0)} ms | ${r.worstProbeMs.toFixed(0)} ms (${r.probes}) | ${r.worstSimpleMs.toFixed(0)} ms (${r.simples}) | ${r.peakRssMiB.toFixed(0)} MiB |`);
   }
   await child.stop();
   rmSync(repo, { recursive: true, force: true });

@@ -20,8 +20,15 @@
  * stream against unary at the same concurrency, and N concurrent sequences of length L on the
  * bundled simple_dyna_sequence (oldest strategy, 2 instances).
  *
+ * BLS rows (issue 12): bench/bls-bench.ts; the bundled bls_pipeline (TypeScript model calling two
+ * ONNX models through ctx.infer) against the equivalent `pipeline` ensemble, c=1 and c=16.
+ *
+ * TypeScript rows (issue 12): bench/typescript-bench.ts; an empty TS identity on [1,16] INT32
+ * against the same identity in ONNX at c=1 and c=16 (h2load), and the decoupled repeat_int32's
+ * responses/s over one stream (grpc-js, client-bound).
+ *
  * Options (env): BENCH_SECONDS (h2load run length, default 3), BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|stream|mlp|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
+ * BENCH_ONLY=simple|stream|typescript|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +46,8 @@ import { runGpuBench } from './gpu-bench.js';
 import { runSequenceLoad, runStreamLoad } from './stream-bench.js';
 import type { ModelInferRequest } from '../src/generated/inference/ModelInferRequest.js';
 import { requireNativeTools, runH2load, type NativeLoadResult } from './h2load.js';
+import { addBlsModels, BLS_CONCURRENCY, pipelineInput } from './bls-bench.js';
+import { addTypescriptModels, runRepeatLoad } from './typescript-bench.js';
 
 const ROOT = findPackageRoot();
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
@@ -122,6 +131,8 @@ async function buildRepo(): Promise<string> {
   add('mlp_off', mlpConfig('mlp_off', false), mlp);
   add('mlp_on', mlpConfig('mlp_on', true), mlp);
   cpSync(path.join(ROOT, 'model-repository', 'simple_dyna_sequence'), path.join(dir, 'simple_dyna_sequence'), { recursive: true });
+  addBlsModels(ROOT, dir);
+  await addTypescriptModels(dir, ROOT);
   return dir;
 }
 
@@ -222,7 +233,7 @@ async function untilReady(target: string): Promise<void> {
 
 async function withServer<T>(repo: string, fn: (target: string, pid?: number) => Promise<T>): Promise<T> {
   const child = await startChild(
-    [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--log-format', 'json'],
+    [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--http-port', '0', '--metrics-port', '0', '--log-format', 'json'],
     (r) => r['msg'] === 'startup complete',
   );
   try {
@@ -276,6 +287,8 @@ async function main(): Promise<void> {
       }
     }
     if (ONLY === '' || ONLY === 'stream') await streamRows(repo, rows);
+    if (ONLY === '' || ONLY === 'bls') await blsRows(repo, rows);
+    if (ONLY === '' || ONLY === 'typescript') await typescriptRows(repo, rows);
     if (ONLY === '' || ONLY === 'mlp') {
       await withServer(repo, async (target, pid) => {
         for (const c of MLP_CONCURRENCY) {
@@ -304,6 +317,21 @@ async function main(): Promise<void> {
   if (ONLY === '' || ONLY === 'gpu') await runGpuBench({ windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS });
 }
 
+/** bls_pipeline (branch "both") vs the pipeline ensemble computing the same outputs, each at c=1 and c=16. */
+async function blsRows(repo: string, rows: Row[]): Promise<void> {
+  await withServer(repo, async (target, pid) => {
+    for (const c of BLS_CONCURRENCY) {
+      const ens = await measure(target, 'pipeline', encodeRequest('pipeline', pipelineInput()), c, pid);
+      const bls = await measure(target, 'bls_pipeline', encodeRequest('bls_pipeline', pipelineInput()), c, pid);
+      rows.push({ scenario: `ensemble pipeline c=${c}`, batching: true, instances: 1, ...ens });
+      rows.push({
+        scenario: `bls_pipeline c=${c}`, batching: true, instances: 2, ...bls,
+        ceiling: { name: `ensemble c=${c}`, throughput: ens.result.throughput, ratio: bls.result.throughput / ens.result.throughput },
+      });
+    }
+  });
+}
+
 /** `simple` over one ModelStreamInfer stream vs unary at c=16; N sequences of length L on the oldest strategy. */
 async function streamRows(repo: string, rows: Row[]): Promise<void> {
   const loop = { concurrency: STREAM_C, windowMs: WINDOW_MS, maxWindows: MAX_WINDOWS };
@@ -319,6 +347,33 @@ async function streamRows(repo: string, rows: Row[]): Promise<void> {
     rows.push({ scenario: `sequence N=${SEQ_N} L=${SEQ_L} oldest`, batching: true, instances: 2, ...seq, generator: 'grpc-js (client-bound)' });
   });
 }
+
+/** TS identity vs ONNX identity at c=1 and c=16 (h2load); repeat_int32 responses/s over one stream. */
+async function typescriptRows(repo: string, rows: Row[]): Promise<void> {
+  const identityRequest = (model: string) => encodeRequest(model, [
+    { name: 'IN', datatype: 'INT32', shape: [1, 16], data: Buffer.from(Int32Array.from({ length: 16 }, (_, i) => i).buffer) },
+  ]);
+  await withServer(repo, async (target, pid) => {
+    // Unmeasured warm-up of both paths first: the first row after start would pay the JIT of the
+    // shared main-thread path alone (measured: it cost the first row about half its throughput).
+    for (const model of ['ts_identity', 'onnx_identity']) {
+      await verifyOnce(target, METHOD, identityRequest(model));
+      await runH2load({ target, path: METHOD, request: identityRequest(model), concurrency: 4, seconds: 1 });
+    }
+    for (const c of [1, 16]) {
+      for (const model of ['ts_identity', 'onnx_identity']) {
+        rows.push({ scenario: `${model} c=${c}`, batching: true, instances: 1, ...(await measure(target, model, identityRequest(model), c, pid)) });
+      }
+    }
+    const rep = await measureWith(target, 'repeat_int32', REPEAT_INFLIGHT,
+      async () => (await runRepeatLoad(target, { n: REPEAT_N, inflight: REPEAT_INFLIGHT, seconds: SECONDS })).result);
+    rows.push({ scenario: `repeat_int32 n=${REPEAT_N} responses/s, 1 stream`, batching: false, instances: 1, ...rep, generator: 'grpc-js (client-bound)' });
+  });
+}
+
+/** repeat_int32 row: elements per request and requests outstanding on the stream. */
+const REPEAT_N = 64;
+const REPEAT_INFLIGHT = 4;
 
 function simpleMessage(model: string): ModelInferRequest {
   const a = Buffer.from(Int32Array.from({ length: 16 }, (_, i) => i).buffer);
@@ -368,11 +423,22 @@ function report(rows: Row[]): void {
   if (st?.ceiling) targets.push(`- ${st.scenario} (one stream) / unary at the same concurrency: ${f(st.ceiling.ratio * 100)}%`);
   const sq = rows.find((r) => r.scenario.startsWith('sequence'));
   if (sq) targets.push(`- ${sq.scenario}: ${f(sq.result.throughput)} infer/s, average batch ${f(sq.avgBatch, 1)} (batches form across sequences)`);
+  for (const b of rows.filter((r) => r.scenario.startsWith('bls_pipeline'))) {
+    const e = rows.find((r) => r.scenario === `ensemble pipeline c=${b.concurrency}`);
+    if (e) targets.push(`- ${b.scenario} / ensemble: ${f(b.ceiling?.ratio ?? 0, 2)} throughput, p50 ${f(b.result.p50Us / 1000, 2)} vs ${f(e.result.p50Us / 1000, 2)} ms`);
+  }
   const s16 = rows.find((r) => r.scenario === 'simple c=16');
   if (s16?.ceiling) targets.push(`- simple c=16 (2 instances, batching) / grpc-js echo: ${f(s16.ceiling.ratio, 2)} (target ≥ 0.8)`);
   if (s16?.naive) targets.push(`- simple c=16 / naive Node server: ${f(s16.naive.ratio, 2)} (target ≥ 1.0)`);
   const s16cpu = (s16?.result as Partial<NativeLoadResult> | undefined)?.cpuUsPerRequest;
   if (s16cpu !== undefined) targets.push(`- server CPU per request, simple c=16: ${f(s16cpu)} µs (target ≤ 200 µs)`);
+  for (const c of [1, 16]) {
+    const tsr = rows.find((r) => r.scenario === `ts_identity c=${c}`);
+    const ox = rows.find((r) => r.scenario === `onnx_identity c=${c}`);
+    if (tsr && ox) targets.push(`- TS identity / ONNX identity [1,16] INT32 at c=${c}: ${f(tsr.result.throughput / ox.result.throughput, 2)} (target ≥ 1.0: the TS path costs no more)`);
+  }
+  const rep = rows.find((r) => r.scenario.startsWith('repeat_int32'));
+  if (rep) targets.push(`- ${rep.scenario}: ${f(rep.result.throughput)} responses/s (infer/s column; client-bound)`);
   const s1 = rows.find((r) => r.scenario === 'simple c=1');
   if (s1?.echoP50Us !== undefined) targets.push(`- simple c=1 p50 − grpc-js echo c=1 p50: ${f(s1.result.p50Us - s1.echoP50Us)} µs (target ≤ 60 µs)`);
   if (on64?.naive) targets.push(`- MLP c=64 batching on / naive Node server: ${f(on64.naive.ratio, 2)} (target ≥ 3)`);

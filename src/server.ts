@@ -22,6 +22,7 @@ import { initialLogSettings, resolveOptions, type ServerOptions } from './config
 import { logSettingsOf } from './observability/logger.js';
 import { LogSettings } from './observability/log-settings.js';
 import { InferenceService } from './core/inference-service.js';
+import { createInternalInfer } from './core/internal-infer.js';
 import { GrpcFrontend } from './frontends/grpc/grpc-server.js';
 import { HttpFrontend } from './frontends/http/http-server.js';
 import { InferenceMetrics } from './observability/metrics.js';
@@ -134,6 +135,8 @@ export class InferenceServer {
       logger: log,
       // Ensemble steps re-enter the core; `service` exists before any model loads.
       ensembles: { registry, runStep: (req) => service.inferInternal(req) },
+      // BLS calls from model code re-enter the core the same way.
+      infer: createInternalInfer(() => service),
     });
     const systemShm = new SystemSharedMemoryRegistry({ allowClientShm: options.allowClientShm, shmDir: DEFAULT_SHM_DIR });
     const metadata = { name: 'infera', version: packageVersion(), extensions: serverExtensions(options) };

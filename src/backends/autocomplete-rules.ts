@@ -37,7 +37,7 @@ export async function readArtifactInfo(r: ArtifactReader): Promise<unknown> {
   try {
     return await (r.pool ?? defaultWorkerPool()).readInfo({
       label: `model '${r.modelName}'`, group: `autofill\u0000${r.modelName}`, runnerModule: r.runnerModule, init: r.init,
-      logger: r.logger, dedicated: r.dedicated === true,
+      logger: r.logger, dedicated: r.dedicated === true, nativeCalls: true, // the framework parses the artifact natively
       ...(r.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: r.loadTimeoutMs }),
     });
   } catch (err) {

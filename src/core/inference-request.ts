@@ -1,6 +1,7 @@
 import type { DataType } from './datatype.js';
 import type { Parameters, Tensor } from './tensor.js';
 import type { RequestTrace, TraceContextHeaders } from '../observability/trace/request-trace.js';
+import type { RequestResponses } from './response-stream.js';
 
 /** An input as a front-end hands it to the core; `data` holds raw bytes (typed contents already encoded). */
 export interface InputTensor extends Tensor {
@@ -30,8 +31,15 @@ export interface InferenceRequest {
   traceContext?: TraceContextHeaders;
   /** The trace of the ensemble request this step belongs to (set by the ensemble, not front-ends). */
   parentTrace?: RequestTrace;
+  /**
+   * Set on a BLS call (a request a model makes from execute()): the models up its call chain, the
+   * calling one last. Ensemble steps inherit it, so a cycle through an ensemble is seen too.
+   */
+  blsCallers?: readonly string[];
   /** Set by the core when this request is traced; the scheduler stamps its compute phases. */
   trace?: RequestTrace;
+  /** Set by the core for a request of a decoupled model (inferStream): where its 0..N responses go. */
+  responses?: RequestResponses;
 }
 
 export interface OutputTensor extends Tensor {

@@ -27,6 +27,17 @@ import { Tracer } from '../observability/trace/tracer.js';
 import { DEFAULT_TRACE_VALUES, TraceSettings, type TraceSettingChange, type TraceSettingsView } from '../observability/trace/trace-settings.js';
 import { beginTrace, endTrace, NO_TRACE_SINK, traceQueued } from './request-tracing.js';
 import type { ResponseSink } from './response-stream.js';
+import { DecoupledResponses, decoupledUnaryError } from './decoupled-responses.js';
+
+/** Who asks, in Triton's "… doesn't support models with decoupled transaction policy". */
+const UNARY_ENDPOINT = 'ModelInfer RPC';
+const INTERNAL_ENDPOINT = 'An ensemble step';
+
+/** infer() always answers (a decoupled model is refused before it could answer through a sink). */
+function answered(res: InferenceResponse | undefined): InferenceResponse {
+  if (res === undefined) throw errors.internal('a unary request was answered through a stream');
+  return res;
+}
 
 export interface TensorMetadata {
   name: string;
@@ -280,27 +291,29 @@ export class InferenceService {
    * Runs one request through its model's scheduler. Resolves with the requested outputs (all,
    * when none were requested), classification applied; rejects with InferenceError.
    */
-  infer(req: InferenceRequest): Promise<InferenceResponse> {
+  infer(req: InferenceRequest, endpoint: string = UNARY_ENDPOINT): Promise<InferenceResponse> {
     if (this.#stopping) return Promise.reject(errors.serverStopping());
-    return this.#answerable(req, (r) => this.#route(r, undefined));
+    return this.#answerable(req, (r) => this.#route(r, undefined, undefined, endpoint).then(answered));
   }
 
   /**
    * A request whose responses go to `sink` (ModelStreamInfer; see response-stream.ts for the
    * contract). Resolves after the final send(); rejects with InferenceError instead. Same
    * validation, scheduling, statistics and observers as infer(), and answered on shutdown as
-   * infer() is. Models that are not decoupled answer exactly once, with the final flag.
+   * infer() is. Models that are not decoupled answer exactly once, with the final flag; decoupled
+   * models answer 0..N times as the model sends, then the final flag (DecoupledResponses).
    */
   async inferStream(req: InferenceRequest, sink: ResponseSink): Promise<void> {
     if (this.#stopping) throw errors.serverStopping();
-    sink.send(await this.#answerable(req, (r) => this.#route(r, () => sink.accepted())), true);
+    const res = await this.#answerable(req, (r) => this.#route(r, () => sink.accepted(), sink));
+    if (res !== undefined) sink.send(res, true);
   }
 
   /**
    * A front-door request: tracked in #answering until it settles, so failUnanswered() can answer
    * it on shutdown; shared-memory inputs and outputs around `run`.
    */
-  #answerable(req: InferenceRequest, run: (r: InferenceRequest) => Promise<InferenceResponse>): Promise<InferenceResponse> {
+  #answerable<T extends InferenceResponse | undefined>(req: InferenceRequest, run: (r: InferenceRequest) => Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
       const fail = (why: (model: string, version: string) => InferenceError) => reject(why(req.modelName, req.modelVersion));
       this.#answering.add(fail);
@@ -322,11 +335,12 @@ export class InferenceService {
    * requests alike; the regions are leased for the whole request. Requests without shm parameters
    * pass straight through.
    */
-  async #withSharedMemory(req: InferenceRequest, run: (r: InferenceRequest) => Promise<InferenceResponse>): Promise<InferenceResponse> {
+  async #withSharedMemory<T extends InferenceResponse | undefined>(req: InferenceRequest, run: (r: InferenceRequest) => Promise<T>): Promise<T> {
     if (!usesSharedMemory(req)) return run(req);
     const shm = await RequestShm.bind(this.systemShm, req, modelRef(req.modelName, req.modelVersion));
     try {
       const res = await run(shm.request);
+      if (res === undefined) return res; // a decoupled model's responses went to the stream as they came
       return { ...res, outputs: await shm.writeOutputs(res.outputs, modelRef(res.modelName, res.modelVersion)) };
     } finally {
       shm.release();
@@ -351,14 +365,20 @@ export class InferenceService {
    * drain. Front-ends must call infer().
    */
   async inferInternal(req: InferenceRequest): Promise<InferenceResponse> {
-    return this.#route(req, undefined);
+    return this.#route(req, undefined, undefined, INTERNAL_ENDPOINT).then(answered);
   }
 
   /**
    * Resolves `req` (labels, canary, on-demand load) and runs it, with its shadow copy when sampled.
-   * `onAccepted` runs once the request is validated, just before it enters its scheduler.
+   * `onAccepted` runs once the request is validated, just before it enters its scheduler. With a
+   * `sink`, a decoupled model's responses go there and this resolves with undefined; without one
+   * a decoupled model is refused (`endpoint` names the caller in Triton's message).
    */
-  async #route(req: InferenceRequest, onAccepted: (() => void) | undefined): Promise<InferenceResponse> {
+  async #route(
+    req: InferenceRequest, onAccepted: (() => void) | undefined, sink?: ResponseSink, endpoint = UNARY_ENDPOINT,
+  ): Promise<InferenceResponse | undefined> {
+    // A request under a BLS call to a model up its own chain would wait for an instance that waits on it.
+    if (req.blsCallers?.includes(req.modelName) === true) throw errors.blsCycle(req.modelName, req.blsCallers);
     let start = nowNs();
     let resolved: { entry: ModelEntry; loaded: LoadedVersion };
     try {
@@ -371,6 +391,10 @@ export class InferenceService {
       start = now;
     }
     const { entry, loaded } = resolved;
+    if (entry.config?.model_transaction_policy?.decoupled === true) {
+      if (sink === undefined) throw decoupledUnaryError(endpoint);
+      return this.#runDecoupled(req, loaded, start, sink, onAccepted);
+    }
     const settleShadow = this.#startShadow(entry, loaded, req);
     let res: InferenceResponse | undefined;
     try {
@@ -444,6 +468,48 @@ export class InferenceService {
       stats.recordFailure(ns, Date.now(), failure);
       this.#notify({ model: req.modelName, version, durationNs: ns, failure });
       if (trace !== undefined) endTrace(this.tracer, trace, end, [], err);
+      throw err;
+    } finally {
+      loaded.inFlight -= 1;
+    }
+  }
+
+  /**
+   * A request of a decoupled model: validated and scheduled as #run does; its responses reach
+   * `sink` as the instance sends them (DecoupledResponses). The scheduler frees the instance when
+   * execute() settles; the request itself ends at its final response, error or abort. Statistics
+   * count the request once, when it ends (Triton: success/fail per request, not per response).
+   * Not traced, no shadow copy.
+   */
+  async #runDecoupled(
+    req: InferenceRequest, loaded: LoadedVersion, start: number, sink: ResponseSink, onAccepted: (() => void) | undefined,
+  ): Promise<undefined> {
+    const stats = loaded.stats!;
+    const version = String(loaded.version);
+    let vr: ValidatedRequest | undefined;
+    const responses = new DecoupledResponses({
+      id: req.id, modelName: req.modelName, modelVersion: version, sink, signal: req.signal,
+      outputs: (tensors) => postprocess(loaded, vr!, tensors),
+    });
+    let inScheduler = false;
+    loaded.inFlight = (loaded.inFlight ?? 0) + 1;
+    try {
+      vr = validateRequest(loaded.signature!, { ...req, responses });
+      loaded.scheduler!.admit?.(vr);
+      inScheduler = true;
+      onAccepted?.();
+      await Promise.all([loaded.scheduler!.enqueue(vr, start).catch((e: unknown) => responses.close(e)), responses.ended]);
+      const ns = nowNs() - start;
+      stats.recordSuccess(ns);
+      this.#notify({ model: req.modelName, version, durationNs: ns, failure: undefined });
+      return undefined;
+    } catch (e) {
+      const err = InferenceError.from(e);
+      responses.close(err);
+      const ns = nowNs() - start;
+      const failure = inScheduler ? schedulerFailureReason(err) : 'OTHER';
+      stats.recordFailure(ns, Date.now(), failure);
+      this.#notify({ model: req.modelName, version, durationNs: ns, failure });
       throw err;
     } finally {
       loaded.inFlight -= 1;

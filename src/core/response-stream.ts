@@ -16,6 +16,8 @@
  * - For models that are not decoupled there is exactly one send(response, final = true).
  */
 import type { InferenceResponse } from './inference-request.js';
+import type { Tensor } from './tensor.js';
+import type { InferenceError } from '../errors/inference-error.js';
 
 export interface ResponseSink {
   accepted(): void;
@@ -26,3 +28,17 @@ export interface ResponseSink {
 export const EMPTY_FINAL_RESPONSE_PARAM = 'triton_enable_empty_final_response';
 /** The response parameter that marks the last response of a request on a stream (Triton's name). */
 export const FINAL_RESPONSE_PARAM = 'triton_final_response';
+
+/**
+ * The producer side for a request of a decoupled model: InferenceService.inferStream sets one on
+ * the request (InferenceRequest.responses), the scheduler hands it to the instance
+ * (BatchRequest.responses) and the instance calls it as the model answers, from any time after
+ * execute started until the final flag, also after execute settled. Calls after the request
+ * ended (final, failed, cancelled) are ignored.
+ */
+export interface RequestResponses {
+  /** One response (the request's outputs, in its outputNames order) or, with final, none. */
+  send(outputs: Tensor[] | undefined, final: boolean): void;
+  /** The request failed; nothing follows. */
+  fail(err: InferenceError): void;
+}

@@ -6,7 +6,7 @@
  *   concurrently, each through its own model's scheduler (the injected StepRunner).
  * - Tensors pass by reference: a step's input is a view of the producing step's output bytes.
  *   The one exception follows from the backend contract that a step owns its inputs (worker
- *   backends transfer, i.e. detach, a view that covers its whole ArrayBuffer): such a tensor that
+ *   backends transfer, i.e. detach, a view that core/detachable.ts calls detachable): such a tensor that
  *   another reader or the response still needs is copied for this reader (#take). A linear
  *   pipeline never copies; a fan-out of k copies at most k - 1 times.
  * - The run settles exactly once: with the requested outputs when the last planned step is done
@@ -15,6 +15,7 @@
  */
 import type { InferenceRequest, InferenceResponse, InputTensor } from '../core/inference-request.js';
 import type { ValidatedRequest } from '../core/request-validator.js';
+import { detachable } from '../core/detachable.js';
 import type { Tensor } from '../core/tensor.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { errors } from '../errors/catalogue.js';
@@ -135,6 +136,7 @@ export class EnsembleRun {
       signal: this.#controller.signal,
       // A traced ensemble request traces its steps as its children.
       ...(req.trace === undefined ? {} : { parentTrace: req.trace }),
+      ...(req.blsCallers === undefined ? {} : { blsCallers: req.blsCallers }),
     };
   }
 
@@ -192,7 +194,3 @@ export class EnsembleRun {
   }
 }
 
-/** A view a backend may take over by transferring its buffer: it covers a whole, non-shared ArrayBuffer. */
-function detachable(data: Uint8Array): boolean {
-  return data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-}

@@ -86,6 +86,12 @@ export const errors = {
     ),
   queueTimeout: (model: string, version: string | number) =>
     new InferenceError(ErrorCode.UNAVAILABLE, `Request timeout expired in the queue of ${modelRef(model, version)}`),
+  /** A BLS call (or a step under one) to a model up its own call chain: it would wait on itself. */
+  blsCycle: (model: string, callers: readonly string[]) =>
+    new InferenceError(
+      ErrorCode.INVALID_ARG,
+      `BLS call to model '${clip(model)}' refused: it is already waiting on this call (call chain ${[...callers, model].map((m) => `'${clip(m)}'`).join(' → ')}); a model cannot call itself or a model that is calling it`,
+    ),
   cancelled: (model: string, version: string | number) =>
     new InferenceError(ErrorCode.CANCELLED, `Request for ${modelRef(model, version)} was cancelled`),
   deadlineExceeded: (model: string, version: string | number) =>

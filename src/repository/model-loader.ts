@@ -6,7 +6,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Backend, InstanceContext, ModelInstance } from '../backends/backend.js';
+import type { Backend, InstanceContext, InternalInfer, ModelInstance } from '../backends/backend.js';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { parseModelConfigText } from '../config/pbtxt.js';
@@ -37,6 +37,8 @@ export interface LoaderOptions {
   ensembles?: EnsembleHost | undefined;
   /** GPUs this process can use (ids 0..count-1) and, when there are none, why; absent = none. */
   gpus?: LoaderGpus | undefined;
+  /** Handed to every backend model (ModelLoadContext.infer): how model code calls other models (BLS). */
+  infer?: InternalInfer | undefined;
 }
 
 export interface LoaderGpus {
@@ -61,7 +63,7 @@ export async function loadModel(src: ModelSource, o: LoaderOptions): Promise<Mod
     if (backend === undefined) {
       for (const lv of loadEnsembleVersions(config, versions, labels, o.ensembles)) entry.versions.set(lv.version, lv);
     } else await Promise.all(versions.map(async (v) => {
-      const lv = await loadVersion(src, config, backend, v, labels, log);
+      const lv = await loadVersion(src, config, backend, v, labels, log, o.infer);
       entry.versions.set(v, lv);
     }));
     entry.state = [...entry.versions.values()].some((v) => v.state === 'READY') ? 'READY' : 'UNAVAILABLE';
@@ -98,7 +100,19 @@ async function prepareConfig(
   if (!raw.platform && backend.platforms[0] !== undefined) raw = { ...raw, platform: backend.platforms[0] };
   const config = checkedConfig(src, raw, o.gpus);
   backend.validateConfig?.(config);
+  checkDecoupled(config, backend);
   return { config: backend.reportConfig ? deepFreeze(backend.reportConfig(config)) : config, backend };
+}
+
+/** Decoupled models need a backend that answers through BatchRequest.responses, and the dynamic batcher. */
+function checkDecoupled(config: Readonly<ModelConfig>, backend: Backend): void {
+  if (config.model_transaction_policy?.decoupled !== true) return;
+  if (backend.decoupled !== true) {
+    throw errors.unsupported(`model '${config.name ?? ''}': backend '${backend.name}' does not support decoupled models (model_transaction_policy { decoupled: true })`);
+  }
+  if (config.sequence_batching !== undefined) {
+    throw errors.unsupported(`model '${config.name ?? ''}': a decoupled model cannot use sequence_batching (not supported yet)`);
+  }
 }
 
 function checkedConfig(src: ModelSource, raw: ModelConfig, gpus: LoaderGpus | undefined): Readonly<ModelConfig> {
@@ -153,13 +167,16 @@ async function loadVersion(
   version: number,
   labels: Map<string, string[]>,
   parent: Logger,
+  infer: InternalInfer | undefined,
 ): Promise<LoadedVersion> {
   const lv: LoadedVersion = { version, state: 'LOADING', reason: '' };
   const log = parent.child({ version });
   const instances: ModelInstance[] = [];
   try {
     const modelPath = await modelFilePath(src, version, config.default_model_filename || backend.defaultModelFilename);
-    const bm = await backend.createModel({ modelName: src.name, version, config, modelDir: src.dir, modelPath, logger: log });
+    const bm = await backend.createModel({
+      modelName: src.name, version, config, modelDir: src.dir, modelPath, logger: log, ...(infer === undefined ? {} : { infer }),
+    });
     lv.backendModel = bm;
     for (const ictx of instanceContexts(config, src.name)) instances.push(await bm.createInstance(ictx));
     lv.instances = instances;
@@ -168,7 +185,7 @@ async function loadVersion(
     lv.signature = buildModelSignature(config, version, labels);
     const common = { modelName: src.name, version: String(version), maxBatchSize: config.max_batch_size ?? 0, instances, stats: lv.stats, logger: log };
     lv.scheduler = config.sequence_batching === undefined
-      ? new DynamicBatcher({ ...common, dynamicBatching: config.dynamic_batching })
+      ? new DynamicBatcher({ ...common, dynamicBatching: config.dynamic_batching, decoupled: config.model_transaction_policy?.decoupled === true })
       : new SequenceBatcher({
         ...common,
         sequenceBatching: config.sequence_batching,

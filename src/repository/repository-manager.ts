@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { BackendRegistry } from '../backends/backend-registry.js';
+import type { InternalInfer } from '../backends/backend.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
@@ -53,6 +54,8 @@ export interface RepositoryManagerOptions {
   ensembles?: EnsembleHost;
   /** GPUs models may use (KIND_AUTO / KIND_GPU); absent = none. */
   gpus?: LoaderGpus;
+  /** Passed to backends (ModelLoadContext.infer) so that model code can call other models (BLS). */
+  infer?: InternalInfer;
   /**
    * --model-load-on-demand (explicit and poll modes): models load on their first request
    * (ensureLoaded); poll mode then registers new models without loading them.
@@ -318,7 +321,7 @@ export class RepositoryManager {
     const reservation = await this.#makeRoom(src);
     let fresh: ModelEntry;
     try {
-      fresh = await loadModel(src, { backends, autoComplete, logger, ensembles: this.#o.ensembles, gpus: this.#o.gpus });
+      fresh = await loadModel(src, { backends, autoComplete, logger, ensembles: this.#o.ensembles, gpus: this.#o.gpus, infer: this.#o.infer });
     } finally {
       this.#reserved -= reservation;
     }

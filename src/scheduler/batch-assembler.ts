@@ -5,12 +5,15 @@
  * batch tensor); a single request's input is passed through untouched. Splitting never copies:
  * each request gets subarray views of the batch output buffers.
  */
-import type { Tensor } from '../core/tensor.js';
+import type { BatchRequest, ExecuteResult } from '../backends/backend.js';
+import type { Parameters, Tensor } from '../core/tensor.js';
+import type { RequestResponses } from '../core/response-stream.js';
 import type { ValidatedRequest } from '../core/request-validator.js';
 import { elementByteSize, elementCount } from '../core/datatype.js';
 import { bytesElementViews } from '../core/bytes-tensor.js';
 import { errors } from '../errors/catalogue.js';
 import type { InferenceError } from '../errors/inference-error.js';
+import type { RequestTrace } from '../observability/trace/request-trace.js';
 
 /** Batched inputs, in config order. All requests share shapeKey (same inputs, same non-batch dims). */
 export function mergeInputs(batch: readonly ValidatedRequest[], batching: boolean): Tensor[] {
@@ -106,4 +109,67 @@ export function requestOutputs(parts: ReadonlyMap<string, Tensor[]>, names: read
     mine.push(t);
   }
   return mine;
+}
+
+/** A request's boundaries in a batch (backend.ts BatchRequest), read through to the request. */
+class RequestPart implements BatchRequest {
+  readonly #vr: ValidatedRequest;
+  constructor(vr: ValidatedRequest) {
+    this.#vr = vr;
+  }
+  get rows(): number {
+    return this.#vr.batchSize;
+  }
+  get outputNames(): readonly string[] {
+    return this.#vr.outputNames;
+  }
+  get parameters(): Readonly<Parameters> {
+    return this.#vr.request.parameters;
+  }
+  get signal(): AbortSignal | undefined {
+    return this.#vr.request.signal;
+  }
+  get trace(): RequestTrace | undefined {
+    return this.#vr.request.trace;
+  }
+  get callers(): readonly string[] | undefined {
+    return this.#vr.request.blsCallers;
+  }
+  get responses(): RequestResponses | undefined {
+    return this.#vr.request.responses;
+  }
+}
+
+/** The batch's request boundaries, in batch order (ExecuteBatch.requests). */
+export function batchRequests(batch: readonly ValidatedRequest[]): BatchRequest[] {
+  return batch.map((vr) => new RequestPart(vr));
+}
+
+/**
+ * A batch result as per-request parts by output name (the shape requestOutputs reads), whether
+ * the instance answered the batch as a whole (split here, no copies) or per request
+ * (ExecuteResult.perRequest). `failed[i]` is request i's own error when it has one.
+ */
+export function resultParts(
+  result: ExecuteResult, sizes: readonly number[], batching: boolean, model: string,
+): { parts: Map<string, Tensor[]>; failed: readonly (InferenceError | undefined)[] | undefined } {
+  const per = result.perRequest;
+  if (per === undefined) return { parts: splitOutputs(result.outputs, sizes, batching, model), failed: undefined };
+  if (per.length !== sizes.length) {
+    throw errors.internal(`model '${model}' answered ${per.length} requests of a batch of ${sizes.length}`);
+  }
+  const parts = new Map<string, Tensor[]>();
+  const failed: (InferenceError | undefined)[] = [];
+  per.forEach((entry, i) => {
+    if (!Array.isArray(entry)) {
+      failed[i] = entry;
+      return;
+    }
+    for (const t of entry) {
+      let list = parts.get(t.name);
+      if (list === undefined) parts.set(t.name, (list = []));
+      list[i] = t;
+    }
+  });
+  return { parts, failed };
 }

@@ -19,7 +19,7 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { errors } from '../errors/catalogue.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
-import { mergeInputs, requestOutputs, splitOutputs, unionOutputs } from './batch-assembler.js';
+import { batchRequests, mergeInputs, requestOutputs, resultParts, unionOutputs } from './batch-assembler.js';
 import { InstancePool } from './instance-pool.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Scheduler } from './scheduler.js';
@@ -37,6 +37,11 @@ export interface SchedulerOptions {
   /** undefined = batching off. */
   dynamicBatching: DynamicBatchingConfig | undefined;
   instances: readonly ModelInstance[];
+  /**
+   * Decoupled model: its responses go through BatchRequest.responses, so a request's part of the
+   * result is `[]` and it resolves with no outputs once execute settled (the core waits for its final).
+   */
+  decoupled?: boolean;
   stats: InferenceStats;
   logger: Logger;
 }
@@ -250,15 +255,17 @@ export class DynamicBatcher implements Scheduler {
     try {
       const vrs = items.map((p) => p.vr);
       const outputNames = unionOutputs(vrs);
-      const result = await instance.execute({ batchSize: total, inputs: mergeInputs(vrs, batchingShape), outputNames });
+      const result = await instance.execute({
+        batchSize: total, inputs: mergeInputs(vrs, batchingShape), outputNames, requests: batchRequests(vrs),
+      });
       stats.recordExecution(total, items.length, result.timings);
       for (const p of items) {
         const t = p.vr.request.trace; // traced requests get the phases just recorded, nothing re-measured
         if (t !== undefined) t.compute(startNs, result.timings, nowNs());
       }
-      const parts = splitOutputs(result.outputs, sizes, batchingShape, this.#o.modelName);
+      const { parts, failed } = resultParts(result, sizes, batchingShape, this.#o.modelName);
       items.forEach((p, i) => {
-        const mine = requestOutputs(parts, p.vr.outputNames, i, this.#o.modelName);
+        const mine = failed?.[i] ?? (this.#o.decoupled === true ? [] : requestOutputs(parts, p.vr.outputNames, i, this.#o.modelName));
         this.#settle(p, mine instanceof InferenceError ? () => p.d.reject(mine) : () => p.d.resolve(mine));
       });
     } catch (e) {

@@ -35,7 +35,7 @@ import { InferenceError } from '../errors/inference-error.js';
 import { errors, modelRef } from '../errors/catalogue.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
-import { mergeInputs, requestOutputs, splitOutputs, unionOutputs } from './batch-assembler.js';
+import { batchRequests, mergeInputs, requestOutputs, resultParts, unionOutputs } from './batch-assembler.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { abortError } from './dynamic-batcher.js';
 import type { Scheduler } from './scheduler.js';
@@ -383,13 +383,14 @@ export class SequenceBatcher implements Scheduler {
         inputs.push(...state.inputs(seqs.map((s, i) => (items[i]!.start || s.state === undefined ? state.initial() : s.state))));
         outputNames = [...new Set([...outputNames, ...state.outputNames])];
       }
-      const result = await lane.instance.execute({ batchSize: n, inputs, outputNames });
+      const result = await lane.instance.execute({ batchSize: n, inputs, outputNames, requests: batchRequests(vrs) });
       stats.recordExecution(n, n, result.timings);
       const sizes = items.map(() => 1);
-      const parts = splitOutputs(result.outputs, sizes, this.#batching, modelName);
+      const { parts, failed } = resultParts(result, sizes, this.#batching, modelName);
       items.forEach((p, i) => {
-        if (state !== undefined) seqs[i]!.state = state.next(parts, i, modelName);
-        const mine = requestOutputs(parts, p.vr.outputNames, i, modelName);
+        const own = failed?.[i];
+        if (state !== undefined && own === undefined) seqs[i]!.state = state.next(parts, i, modelName);
+        const mine = own ?? requestOutputs(parts, p.vr.outputNames, i, modelName);
         this.#settle(p, mine instanceof InferenceError ? () => p.d.reject(mine) : () => p.d.resolve(mine));
       });
     } catch (e) {

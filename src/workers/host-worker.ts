@@ -8,18 +8,31 @@
  *   an uncaught exception, process.exit(), running out of heap, or kill() (the watchdog).
  * - The reason names the cause: the exit code, the uncaught error, the heap limit, or the
  *   caller's kill reason.
+ * - A thread that has hosted a native session (SessionSpec.nativeCalls: ONNX Runtime, tfjs-node)
+ *   is never terminated inside a native call: onnxruntime-node 1.30 aborts the whole process
+ *   ("terminate called after throwing an instance of 'Napi::Error'") when its thread is
+ *   terminated during session.run, and so does exiting the process while one runs (Node joins
+ *   its workers). stop() asks such a worker to finish what it runs first (StopHostMessage) and
+ *   terminates it after it answers, or after NATIVE_STOP_GRACE_MS; kill() reports the death at
+ *   once (its sessions reload elsewhere) and ends the thread the same way. The pool's stop()
+ *   waits for every thread it is ending, so the process exits only when none is inside model code.
  * - With the 'ring' channel the worker gets its pair of shared rings in workerData (ring-link.ts);
- *   the main thread's link closes when the thread ends, so its receive loop does not outlive it.
+ *   the main thread's link closes when the thread ends (not at stop(): a stopping native worker
+ *   still sends the results of the calls it finishes), so its receive loop does not outlive it.
+ *   The stop handshake itself goes by the worker's parentPort, outside any session channel.
  */
 import { MessageChannel, Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { RingLink } from './ring-link.js';
 import { SessionChannel } from './session-channel.js';
-import { isFromWorkerMessage, type LogMessage, type OpenSessionMessage } from './worker-messages.js';
+import { isFromWorkerMessage, isHostStoppedMessage, type LogMessage, type OpenSessionMessage, type StopHostMessage } from './worker-messages.js';
 
 const ENTRY_URL = new URL('./worker-entry.js', import.meta.url);
 
 let liveWorkers = 0;
+
+/** How long stop() waits for a worker with native sessions to finish its current call. */
+export const NATIVE_STOP_GRACE_MS = 120_000;
 
 /** Worker threads started by this module that have not exited yet (for leak checks and metrics). */
 export function liveWorkerCount(): number {
@@ -53,15 +66,23 @@ export class HostWorker {
   #alive = true;
   #stopping: Promise<void> | undefined;
   #cause: string | undefined;
+  /** Some session here makes synchronous native calls: end the thread only between calls. */
+  #native = false;
+  #quiet: (() => void) | undefined;
+  readonly #logger: Logger;
+  readonly #onDeath: (host: HostWorker, reason: string) => void;
 
   constructor(opts: HostWorkerOptions) {
     this.dedicated = opts.dedicated;
+    this.#logger = opts.logger;
+    this.#onDeath = opts.onDeath;
     const rings = opts.ringBytes > 0 ? RingLink.createPair(opts.ringBytes) : undefined;
     this.#link = rings?.link;
     this.#worker = new Worker(ENTRY_URL, { resourceLimits: opts.resourceLimits, workerData: { rings: rings?.pair } });
     liveWorkers += 1;
     this.#worker.on('message', (raw: unknown) => {
-      if (isFromWorkerMessage(raw) && raw.type === 'log') forwardLog(opts.logger, raw);
+      if (isHostStoppedMessage(raw)) this.#quiet?.();
+      else if (isFromWorkerMessage(raw) && raw.type === 'log') forwardLog(opts.logger, raw);
     });
     // Always listening for 'error': an unhandled 'error' event would crash the main thread.
     this.#worker.on('error', (err: Error & { code?: string }) => {
@@ -73,6 +94,7 @@ export class HostWorker {
       liveWorkers -= 1;
       this.#alive = false;
       this.#link?.close();
+      this.#quiet?.();
       if (this.#stopping === undefined) opts.onDeath(this, this.#cause ?? `worker exited with code ${code}`);
     });
   }
@@ -85,8 +107,12 @@ export class HostWorker {
     return this.#alive && this.#stopping === undefined;
   }
 
-  /** Opens a session channel on this worker; the returned channel is the main thread's end. */
-  open(runnerModule: string, init: unknown): SessionChannel {
+  /**
+   * Opens a session channel on this worker; the returned channel is the main thread's end.
+   * `nativeCalls`: the runner makes synchronous native calls (see the module header).
+   */
+  open(runnerModule: string, init: unknown, nativeCalls = false): SessionChannel {
+    if (nativeCalls) this.#native = true;
     const { port1, port2 } = new MessageChannel();
     const msg: OpenSessionMessage = { type: 'open', id: nextOpenId++, runnerModule, init, port: port2 };
     const channel = new SessionChannel(port1, msg.id, this.#link);
@@ -94,16 +120,44 @@ export class HostWorker {
     return channel;
   }
 
-  /** Ends the thread as a failure (the watchdog): onDeath runs with `reason`. */
+  /** Ends the thread as a failure (the watchdog, a stuck load): onDeath runs with `reason`. */
   kill(reason: string): void {
     if (!this.#alive || this.#stopping !== undefined) return;
     this.#cause = reason;
-    void this.#worker.terminate();
+    if (!this.#native) {
+      void this.#worker.terminate();
+      return;
+    }
+    // Not terminated inside a native call: reported dead now, ended once the call returns.
+    void this.stop();
+    this.#onDeath(this, reason);
   }
 
   /** Ends the thread on purpose (no sessions left, pool stopping). Idempotent. */
   stop(): Promise<void> {
-    this.#stopping ??= this.#worker.terminate().then(() => undefined);
+    this.#stopping ??= this.#end();
     return this.#stopping;
+  }
+
+  async #end(): Promise<void> {
+    if (this.#native && this.#alive) await this.#quiesce();
+    await this.#worker.terminate();
+  }
+
+  /** Asks the worker to finish what it runs; resolves when it says so, exits, or the grace ends. */
+  #quiesce(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#logger.warn({ threadId: this.threadId, graceMs: NATIVE_STOP_GRACE_MS }, 'worker still inside model code after the grace period; terminating it');
+        resolve();
+      }, NATIVE_STOP_GRACE_MS);
+      this.#quiet = () => {
+        clearTimeout(timer);
+        this.#quiet = undefined;
+        resolve();
+      };
+      const msg: StopHostMessage = { type: 'stop' };
+      this.#worker.postMessage(msg);
+    });
   }
 }

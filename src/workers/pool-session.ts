@@ -26,7 +26,7 @@ import { InferenceError } from '../errors/inference-error.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { forwardLog, type HostWorker } from './host-worker.js';
 import type { SessionChannel } from './session-channel.js';
-import { isFromWorkerMessage, type ErrorMessage, type ResultMessage } from './worker-messages.js';
+import { isFromWorkerMessage, type SessionMessage } from './worker-messages.js';
 
 export interface RestartPolicy {
   initialDelayMs: number;
@@ -58,6 +58,11 @@ export interface SessionSpec {
   logger: Logger;
   /** Run on a worker of its own (heavy GPU sessions, runners that keep per-thread state). */
   dedicated?: boolean;
+  /**
+   * The runner makes synchronous native calls (onnxruntime-node, tfjs-node): its worker is only
+   * ever ended between calls (host-worker.ts).
+   */
+  nativeCalls?: boolean;
   /** Size of the model on disk, for the memory guard (0 when unknown). */
   modelBytes?: number;
   /** Native threads the runner starts for the session, for the mapping guard. */
@@ -65,7 +70,8 @@ export interface SessionSpec {
   restart?: Partial<RestartPolicy>;
   loadTimeoutMs?: number;
   disposeTimeoutMs?: number;
-  onMessage?(msg: ResultMessage | ErrorMessage): void;
+  /** Results, decoupled responses, errors and BLS calls of the runner; `port` is the session's channel they came on (to answer a BLS call). */
+  onMessage?(msg: SessionMessage, port: SessionChannel): void;
   /** The host died; everything posted to the session is lost. A reload is already scheduled. */
   onLost?(reason: string): void;
   /** When the oldest batch in flight was posted (process.hrtime.bigint()), for the watchdog. */
@@ -224,7 +230,7 @@ export class PoolSession {
 
   async #loadOnce(): Promise<void> {
     const host = this.#pool.place(this, this.dedicated);
-    const port = host.open(this.#spec.runnerModule, this.#spec.init);
+    const port = host.open(this.#spec.runnerModule, this.#spec.init, this.#spec.nativeCalls === true);
     const wait: LoadWait = { host, done: deferred() };
     this.#host = host;
     this.#port = port;
@@ -261,7 +267,7 @@ export class PoolSession {
       case 'load-done': return this.#load?.done.resolve({ info: raw.info, memoryBytes: raw.memoryBytes ?? 0 });
       case 'load-error': return this.#load?.done.reject(InferenceError.deserialize(raw.error));
       case 'dispose-done': return this.#disposed?.resolve();
-      default: return this.#spec.onMessage?.(raw);
+      default: return this.#spec.onMessage?.(raw, port);
     }
   }
 

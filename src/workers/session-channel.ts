@@ -17,10 +17,12 @@
  * and is handed on as it arrives.
  *
  * Wire tensors may be views over any buffer (a slice of a request, a SharedArrayBuffer): the ring
- * copies only their bytes, and the port path copies a partial view once and transfers whole ones.
+ * copies only their bytes, and the port path copies a partial view once and transfers whole ones
+ * (and claimed views, core/detachable.ts, marked `movable` so the receiver may align them in place).
  */
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import type { RingLink } from './ring-link.js';
+import { wholeBuffer } from '../core/detachable.js';
 import { transferableBuffer } from './worker-messages.js';
 
 type Listener = (msg: unknown) => void;
@@ -45,6 +47,8 @@ export function collectTransfer(v: unknown, transfer: TransferListItem[], depth 
     if (buffer !== b) {
       o['buffer'] = buffer;
       o['byteOffset'] = 0;
+    } else if (!wholeBuffer(view)) {
+      o['movable'] = true; // a claimed view (core/detachable.ts): the receiver may align it in place
     }
     if (!transfer.includes(buffer)) transfer.push(buffer);
     return;

@@ -7,17 +7,27 @@
  * removed from the map before it is settled, and the map is the only way to reach it, so each
  * request settles exactly once whether its result, its error, the worker's death or finalize()
  * comes first.
+ *
+ * Cancellation and decoupled responses (backends that ask for them, the typescript backend): a
+ * batch sent `cancellable` gets an abort listener on each request's signal for as long as the
+ * worker may still use it; an abort posts `cancel {id, requestIndex}`, which the worker handles
+ * at once. A `decoupled` batch keeps its requests in #live after its result, until each request's
+ * final response arrived (or the worker died: UNAVAILABLE), routing `response` messages to
+ * BatchRequest.responses. Other batches never read a signal and keep nothing in #live.
  */
 import type { Logger } from 'pino';
-import type { ExecuteBatch, ExecuteResult, ExecuteTimings, ModelInstance } from '../backends/backend.js';
+import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, InternalInfer, ModelInstance } from '../backends/backend.js';
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import {
-  fromWireTensor, wireView, type ErrorMessage, type ExecuteMessage, type ResultMessage, type WireTensor,
+  fromWireTensor, wireView, type CancelMessage, type ExecuteMessage, type ResponseMessage, type ResultMessage,
+  type SessionMessage, type WireRequest, type WireTensor,
 } from './worker-messages.js';
+import { BlsHost } from './bls-host.js';
 import type { PoolSession, RestartPolicy, SessionSpec, SessionState } from './pool-session.js';
+import type { SessionChannel } from './session-channel.js';
 import { defaultWorkerPool, type WorkerPool } from './worker-pool.js';
 
 /** How a worker-hosted instance is supervised; backends pass these through from their options. */
@@ -40,19 +50,39 @@ export function workerTuning(o: WorkerTuning): WorkerTuning {
 }
 
 /** The session's runner and placement fields are SessionSpec's (pool-session.ts), documented there. */
-export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, 'runnerModule' | 'init' | 'dedicated' | 'modelBytes' | 'threads'> {
+export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, 'runnerModule' | 'init' | 'dedicated' | 'nativeCalls' | 'modelBytes' | 'threads'> {
   /** Instance name (InstanceContext.name). */
   name: string;
   modelName: string;
   version: number;
   /** The model's logger; the proxy adds model/version/instance bindings that are missing. */
   logger: Logger;
+  /** Where the runner's BLS calls go (ModelLoadContext.infer); absent = they fail with UNAVAILABLE. */
+  infer?: InternalInfer | undefined;
+  /** Forward request cancellation into the worker (the runner watches signals). */
+  cancellable?: boolean;
+  /** The model is decoupled: requests answer with response messages (BatchRequest.responses). */
+  decoupled?: boolean;
+}
+
+/** A batch whose requests the worker may still cancel or answer (see the header). */
+interface LiveBatch {
+  readonly requests: readonly BatchRequest[];
+  /** Per request: removes its abort listener; undefined once the request is closed. */
+  readonly closers: ((() => void) | undefined)[];
+  open: number;
 }
 
 interface Pending {
   readonly result: Deferred<ExecuteResult>;
   readonly encodeNs: number;
   readonly postedAtNs: bigint;
+  /** The batch's requests, for the BLS calls it makes (their parent's signal, trace and call chain). */
+  readonly requests: readonly BatchRequest[] | undefined;
+  /** BLS calls of the batch not answered yet: while any is, the batch waits on the server, not on its code. */
+  blsOutstanding: number;
+  /** When the batch's code last started running (posted, or its last BLS call answered): the watchdog's clock. */
+  runningSinceNs: bigint;
 }
 
 const DEFAULT_RESTART_WAIT_MS = 30_000;
@@ -75,7 +105,11 @@ export class WorkerInstanceProxy implements ModelInstance {
   readonly #logger: Logger;
   readonly #restartWaitMs: number;
   readonly #pending = new Map<number, Pending>();
+  readonly #live = new Map<number, LiveBatch>();
+  readonly #cancellable: boolean;
+  readonly #decoupled: boolean;
   #session!: PoolSession;
+  #bls!: BlsHost;
   #nextId = 1;
   #finalizing: Promise<void> | undefined;
 
@@ -84,19 +118,29 @@ export class WorkerInstanceProxy implements ModelInstance {
     this.#label = `instance ${opts.name} of model '${opts.modelName}' version ${opts.version}`;
     this.#logger = logger;
     this.#restartWaitMs = opts.restartWaitMs ?? DEFAULT_RESTART_WAIT_MS;
+    this.#cancellable = opts.cancellable === true;
+    this.#decoupled = opts.decoupled === true;
   }
 
   /** Loads the session on a pool worker and resolves once its runner loaded; rejects with the load error. */
   static async create(opts: WorkerInstanceOptions): Promise<WorkerInstanceProxy> {
     const proxy = new WorkerInstanceProxy(opts, instanceLogger(opts));
+    proxy.#bls = new BlsHost({
+      modelName: opts.modelName, infer: opts.infer,
+      batchRequests: (id) => proxy.#pending.get(id)?.requests,
+      onCall: (id, started) => proxy.#onBlsCall(id, started),
+    });
     const pool = opts.pool ?? defaultWorkerPool();
     proxy.#session = await pool.open({
       label: proxy.#label, group: `${opts.modelName}\u0000${opts.version}`,
       runnerModule: opts.runnerModule, init: opts.init, logger: proxy.#logger,
-      dedicated: opts.dedicated === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
-      onMessage: (msg: ResultMessage | ErrorMessage) => proxy.#onMessage(msg),
-      onLost: (reason: string) => proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`),
-      oldestInflightNs: () => proxy.#pending.values().next().value?.postedAtNs,
+      dedicated: opts.dedicated === true, nativeCalls: opts.nativeCalls === true, modelBytes: opts.modelBytes ?? 0, threads: opts.threads ?? 0,
+      onMessage: (msg: SessionMessage, port: SessionChannel) => proxy.#onMessage(msg, port),
+      onLost: (reason: string) => {
+        proxy.#bls.cancelAll();
+        proxy.#failAll(`${proxy.#label} stopped unexpectedly: ${reason}`);
+      },
+      oldestInflightNs: () => proxy.#oldestRunningNs(),
       ...(opts.restart === undefined ? {} : { restart: opts.restart }),
       ...(opts.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: opts.loadTimeoutMs }),
       ...(opts.disposeTimeoutMs === undefined ? {} : { disposeTimeoutMs: opts.disposeTimeoutMs }),
@@ -127,8 +171,9 @@ export class WorkerInstanceProxy implements ModelInstance {
   /**
    * Posts the batch to the worker through the session's channel (session-channel.ts): its
    * tensors' bytes are written into the shared ring, or, by the port, their buffers transferred
-   * (detached) when a tensor's view covers its whole buffer and copied once otherwise. `signal` is only checked before posting:
-   * a batch the worker has started always runs to completion.
+   * (detached) when a tensor's view covers its whole buffer and copied once otherwise. `signal`
+   * is only checked before posting; a started batch is cancelled per request, and only when the
+   * instance is `cancellable`.
    */
   async execute(batch: ExecuteBatch, signal?: AbortSignal): Promise<ExecuteResult> {
     if (this.#finalizing !== undefined) {
@@ -141,16 +186,25 @@ export class WorkerInstanceProxy implements ModelInstance {
     const encodeStart = nowNs();
     const inputs = batch.inputs.map(wireView);
     const id = this.#nextId++;
-    const pending: Pending = { result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint() };
+    const pending: Pending = {
+      result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint(), requests: batch.requests,
+      blsOutstanding: 0, runningSinceNs: 0n,
+    };
+    pending.runningSinceNs = pending.postedAtNs;
     this.#pending.set(id, pending);
     try {
       const msg: ExecuteMessage = {
         type: 'execute', id, batchSize: batch.batchSize, inputs, outputNames: [...batch.outputNames],
         postedAtNs: pending.postedAtNs,
       };
+      if (batch.requests !== undefined) msg.requests = batch.requests.map(toWireRequest);
+      if (this.#cancellable) msg.cancellable = true;
+      if (this.#decoupled) msg.decoupled = true;
       port.postMessage(msg);
+      if ((this.#cancellable || this.#decoupled) && batch.requests !== undefined) this.#watch(id, batch.requests, port);
     } catch (err) {
       this.#pending.delete(id);
+      this.#drop(id);
       throw new InferenceError(ErrorCode.INTERNAL, `${this.#label}: cannot send the batch to its worker: ${InferenceError.from(err).message}`);
     }
     return pending.result.promise;
@@ -164,10 +218,99 @@ export class WorkerInstanceProxy implements ModelInstance {
 
   async #finalize(): Promise<void> {
     await this.#session.close();
+    this.#bls.cancelAll();
     this.#failAll(`${this.#label} was finalized before the batch finished`);
   }
 
-  #onMessage(msg: ResultMessage | ErrorMessage): void {
+  /**
+   * For the watchdog: when the oldest batch whose code is running (no BLS call outstanding)
+   * started running. A batch waiting on its BLS calls waits on the server's queues, not on a
+   * hung thread, so that time does not count; its clock restarts when the last call answers.
+   */
+  #oldestRunningNs(): bigint | undefined {
+    let oldest: bigint | undefined;
+    for (const p of this.#pending.values()) {
+      if (p.blsOutstanding === 0 && (oldest === undefined || p.runningSinceNs < oldest)) oldest = p.runningSinceNs;
+    }
+    return oldest;
+  }
+
+  #onBlsCall(id: number, started: boolean): void {
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    p.blsOutstanding += started ? 1 : -1;
+    if (!started && p.blsOutstanding === 0) p.runningSinceNs = process.hrtime.bigint();
+  }
+
+  /** Tracks batch `id`'s requests in #live; an abort of one posts its cancel (best effort: the port may be gone). */
+  #watch(id: number, requests: readonly BatchRequest[], port: SessionChannel): void {
+    const live: LiveBatch = { requests, closers: [], open: requests.length };
+    this.#live.set(id, live);
+    requests.forEach((r, i) => {
+      const signal = this.#cancellable ? r.signal : undefined;
+      if (signal === undefined) {
+        live.closers[i] = () => {};
+        return;
+      }
+      const onAbort = (): void => {
+        const reason = signal.reason instanceof InferenceError ? signal.reason
+          : new InferenceError(ErrorCode.CANCELLED, `request to ${this.#label} was cancelled`);
+        try {
+          const cancel: CancelMessage = { type: 'cancel', id, requestIndex: i, reason: reason.serialize() };
+          port.postMessage(cancel);
+        } catch {
+          // The session's port closed: its worker is gone and the batch with it.
+        }
+      };
+      live.closers[i] = () => signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Closes request i of live batch `id` (its final arrived); the batch leaves #live with its last request. */
+  #close(id: number, live: LiveBatch, i: number): void {
+    const closer = live.closers[i];
+    if (closer === undefined) return;
+    closer();
+    live.closers[i] = undefined;
+    if (--live.open === 0) this.#live.delete(id);
+  }
+
+  /** Batch `id` can no longer be cancelled or answered; returns its requests that were still open. */
+  #drop(id: number): BatchRequest[] {
+    const live = this.#live.get(id);
+    if (live === undefined) return [];
+    this.#live.delete(id);
+    const open: BatchRequest[] = [];
+    live.closers.forEach((closer, i) => {
+      if (closer === undefined) return;
+      closer();
+      open.push(live.requests[i]!);
+    });
+    return open;
+  }
+
+  #onResponse(msg: ResponseMessage): void {
+    const live = this.#live.get(msg.id);
+    const request = live?.requests[msg.requestIndex];
+    if (live === undefined || request === undefined || live.closers[msg.requestIndex] === undefined) return;
+    const final = msg.final || msg.error !== undefined;
+    if (final) this.#close(msg.id, live, msg.requestIndex);
+    const sink = request.responses;
+    if (sink === undefined) return;
+    if (msg.error !== undefined) sink.fail(InferenceError.deserialize(msg.error));
+    else sink.send(msg.outputs?.map(fromWireTensor), final);
+  }
+
+  #onMessage(msg: SessionMessage, port: SessionChannel): void {
+    if (msg.type === 'bls-call') return this.#bls.call(msg, port);
+    if (msg.type === 'bls-cancel') return this.#bls.cancel(msg.callId);
+    if (msg.type === 'response') {
+      this.#onResponse(msg);
+      return;
+    }
+    if (msg.type === 'error' || !this.#decoupled) this.#drop(msg.id);
     const pending = this.#pending.get(msg.id);
     if (pending === undefined) {
       this.#logger.warn({ id: msg.id }, 'worker answered an unknown request id');
@@ -190,19 +333,27 @@ export class WorkerInstanceProxy implements ModelInstance {
     const arrivedAtNs = process.hrtime.bigint();
     const decodeStart = nowNs();
     const outputs = msg.outputs.map((w: WireTensor) => fromWireTensor(w));
+    const perRequest = msg.perRequest?.map((r) => ('error' in r ? InferenceError.deserialize(r.error) : r.outputs.map(fromWireTensor)));
     const decodeNs = nowNs() - decodeStart;
     const timings: ExecuteTimings = {
       computeInputNs: pending.encodeNs + nonNegative(msg.receivedAtNs - pending.postedAtNs) + msg.timings.computeInputNs,
       computeInferNs: msg.timings.computeInferNs,
       computeOutputNs: msg.timings.computeOutputNs + nonNegative(arrivedAtNs - msg.postedAtNs) + decodeNs,
     };
-    return { outputs, timings };
+    return perRequest === undefined ? { outputs, timings } : { outputs, perRequest, timings };
   }
 
   #failAll(message: string): void {
+    for (const id of [...this.#live.keys()]) {
+      for (const r of this.#drop(id)) r.responses?.fail(new InferenceError(ErrorCode.UNAVAILABLE, message));
+    }
     if (this.#pending.size === 0) return;
     const all = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of all) p.result.reject(new InferenceError(ErrorCode.UNAVAILABLE, message));
   }
+}
+
+function toWireRequest(r: BatchRequest): WireRequest {
+  return { rows: r.rows, outputNames: [...r.outputNames], parameters: r.parameters };
 }

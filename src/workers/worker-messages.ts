@@ -10,8 +10,13 @@
  *   PoolSession ──── open {id, port} ──(parentPort)──▶ import(runnerModule).createRunner(init)
  *   on the session's port:
  *                       ◀──────── load-done / load-error (once, first message)
- *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize)
+ *   WorkerInstanceProxy ─ execute {id} ─────────▶ runner.execute(inputs, outputNames, batchSize, requests, channel)
+ *                       ─ cancel {id, requestIndex} ▶ aborts that request's signal at once (not queued)
+ *                       ◀──────── response {id, requestIndex, final} (decoupled: 0..N, before or after result)
  *                       ◀──────── result / error {id}
+ *                       ◀──────── bls-call {id: batch id, callId}  (any time during that batch: BLS, bls-client.ts)
+ *   BlsHost ──────────── bls-response {id: callId} ──▶ (not queued behind the session's executes)
+ *                       ◀──────── bls-cancel {id: batch id, callId} (a stream the model stopped reading)
  *   PoolSession ──────── dispose {id} ─────────▶ runner.dispose()
  *                       ◀──────── dispose-done {id}
  *                       ◀──────── log (any time)
@@ -24,9 +29,10 @@
  */
 import { MessagePort } from 'node:worker_threads';
 import type { ExecuteTimings } from '../backends/backend.js';
-import { isDataType, type DataType } from '../core/datatype.js';
-import type { Tensor } from '../core/tensor.js';
-import type { SerializedError } from '../errors/inference-error.js';
+import { elementByteSize, isDataType, type DataType } from '../core/datatype.js';
+import { detachable, wholeBuffer } from '../core/detachable.js';
+import type { Parameters, Tensor } from '../core/tensor.js';
+import type { InferenceError, SerializedError } from '../errors/inference-error.js';
 
 /** Posted on a host worker's parentPort: load a runner and serve it on `port`. */
 export interface OpenSessionMessage {
@@ -41,6 +47,21 @@ export interface OpenSessionMessage {
 }
 
 /**
+ * Posted on a host worker's parentPort to end it without cutting a native call short: the worker
+ * refuses new work, waits for what it is running (loads, batches, disposes) and answers
+ * `stopped`; only then is the thread terminated. Terminating a thread inside onnxruntime-node's
+ * synchronous run (1.30) makes the addon throw a C++ exception that aborts the whole process.
+ */
+export interface StopHostMessage {
+  type: 'stop';
+}
+
+/** The worker's answer to StopHostMessage, on its parentPort. */
+export interface HostStoppedMessage {
+  type: 'stopped';
+}
+
+/**
  * A tensor on the wire: `byteLength` bytes of `buffer` starting at `byteOffset`. The buffer is in
  * the message's transfer list, so after posting it belongs to the receiver.
  */
@@ -51,6 +72,8 @@ export interface WireTensor {
   buffer: ArrayBuffer;
   byteOffset: number;
   byteLength: number;
+  /** Set when the buffer's other bytes are no one's (a claimed view, core/detachable.ts): the receiver may move the tensor within it. */
+  movable?: true;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -63,8 +86,33 @@ export interface ExecuteMessage {
   batchSize: number;
   inputs: WireTensor[];
   outputNames: string[];
+  /** The batch's request boundaries (ExecuteBatch.requests); absent = one request, no parameters. */
+  requests?: WireRequest[];
+  /** The proxy may send `cancel` for this batch's requests (the worker keeps their signals). */
+  cancellable?: boolean;
+  /** The model is decoupled: its requests answer with `response` messages, also after `result`. */
+  decoupled?: boolean;
   /** process.hrtime.bigint() just before posting; the clock is process-wide, so comparable. */
   postedAtNs: bigint;
+}
+
+/** One request's part of a batch on the wire (backend.ts BatchRequest without its signal). */
+export interface WireRequest {
+  rows: number;
+  outputNames: string[];
+  /** Structured-cloneable: strings, numbers, booleans, bigints. */
+  parameters: Parameters;
+}
+
+/**
+ * A request of batch `id` was cancelled or its deadline passed on the main thread: abort its
+ * signal in the worker with `reason`. Handled on arrival, not behind the session's execute chain.
+ */
+export interface CancelMessage {
+  type: 'cancel';
+  id: number;
+  requestIndex: number;
+  reason: SerializedError;
 }
 
 export interface DisposeMessage {
@@ -72,7 +120,27 @@ export interface DisposeMessage {
   id: number;
 }
 
-export type ToWorkerMessage = ExecuteMessage | DisposeMessage;
+/**
+ * The answer to a bls-call: for a unary call one message with `final`; for a streaming call one
+ * per response and a last one with `final` (which may carry no response). `error` ends the call.
+ */
+export interface BlsResponseMessage {
+  type: 'bls-response';
+  /** The call's callId. */
+  id: number;
+  final: boolean;
+  response?: WireBlsResponse;
+  error?: SerializedError;
+}
+
+export interface WireBlsResponse {
+  model: string;
+  version: string;
+  outputs: WireTensor[];
+  parameters: Parameters;
+}
+
+export type ToWorkerMessage = ExecuteMessage | CancelMessage | DisposeMessage | BlsResponseMessage;
 
 // ── worker → main ────────────────────────────────────────────────────────────────────────────
 export interface LoadDoneMessage {
@@ -94,12 +162,30 @@ export interface ResultMessage {
   type: 'result';
   id: number;
   outputs: WireTensor[];
+  /** Per-request answers instead of batch outputs (ExecuteResult.perRequest), in request order. */
+  perRequest?: WirePerRequest[];
   /** Measured inside the worker only; the proxy adds the transit times. */
   timings: ExecuteTimings;
   /** When the worker received the execute message (process.hrtime.bigint()). */
   receivedAtNs: bigint;
   /** Just before the worker posted this result. */
   postedAtNs: bigint;
+}
+
+export type WirePerRequest = { outputs: WireTensor[] } | { error: SerializedError };
+
+/**
+ * One response of request `requestIndex` of batch `id` of a decoupled model: its outputs, or its
+ * error (which ends the request), or neither (a final flag without a response). Exactly one
+ * `final: true` per request, last; the outputs' buffers are in the transfer list.
+ */
+export interface ResponseMessage {
+  type: 'response';
+  id: number;
+  requestIndex: number;
+  outputs?: WireTensor[];
+  error?: SerializedError;
+  final: boolean;
 }
 
 export interface ErrorMessage {
@@ -121,8 +207,39 @@ export interface LogMessage {
   fields?: Record<string, unknown>;
 }
 
+/** A model's call on another model (BLS) while the batch `id` executes; tensors in the transfer list. */
+export interface BlsCallMessage {
+  type: 'bls-call';
+  /** The execute id of the batch making the call. */
+  id: number;
+  /** Numbers the session's calls; the bls-response messages carry it as their id. */
+  callId: number;
+  /** Index in the batch's requests of the parent request, or -1 for none (no cancellation, trace or deadline inherited). */
+  request: number;
+  model: string;
+  version: string;
+  inputs: WireTensor[];
+  /** Empty = all outputs. */
+  outputs: string[];
+  parameters: Parameters;
+  stream: boolean;
+  /** The call's own timeout, on top of the parent's deadline. */
+  timeoutMs?: number;
+}
+
+/** The model stopped reading a streaming call: the main thread cancels it. */
+export interface BlsCancelMessage {
+  type: 'bls-cancel';
+  id: number;
+  callId: number;
+}
+
+/** What a session's owner (the proxy) gets from PoolSession.onMessage. */
+export type SessionMessage = ResultMessage | ResponseMessage | ErrorMessage | BlsCallMessage | BlsCancelMessage;
+
 export type FromWorkerMessage =
-  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ErrorMessage | DisposeDoneMessage | LogMessage;
+  | LoadDoneMessage | LoadErrorMessage | ResultMessage | ResponseMessage | ErrorMessage | DisposeDoneMessage | LogMessage
+  | BlsCallMessage | BlsCancelMessage;
 
 // ── the runner contract ──────────────────────────────────────────────────────────────────────
 /** Log records a runner writes; forwarded to the main thread's instance logger. */
@@ -135,10 +252,54 @@ export interface RunnerLogger {
 
 export interface RunnerContext {
   log: RunnerLogger;
+  /** How the runner's model calls other models (BLS, bls-client.ts); a call names the batch (execute's batchId) it is made for. */
+  bls?: BlsPort;
+}
+
+/** One BLS call as a runner makes it; `inputs` are transferred (the runner must not read them afterwards). */
+export interface BlsCall {
+  model: string;
+  version: string;
+  inputs: Tensor[];
+  outputs: string[];
+  parameters: Parameters;
+  /** Index of the parent request in the batch, or -1. */
+  request: number;
+  timeoutMs?: number;
+}
+
+export interface BlsResponse {
+  model: string;
+  version: string;
+  outputs: Tensor[];
+  parameters: Parameters;
+}
+
+export interface BlsPort {
+  /** Rejects with the callee's InferenceError. */
+  infer(batchId: number, call: BlsCall): Promise<BlsResponse>;
+  /** Every response of the call, in order; ends after the final one; throws the call's error. */
+  inferStream(batchId: number, call: BlsCall): AsyncIterable<BlsResponse>;
+}
+
+/**
+ * What execute() gets besides the tensors, for the batch's request i (worker-entry.ts owns it):
+ * - signal(i): aborted when the main thread cancels request i; undefined when the batch was not
+ *   sent cancellable (framework backends never are).
+ * - respond(i, …): posts one response of request i (decoupled models); `final` closes it. The
+ *   outputs' buffers are transferred, so the runner must not reuse them.
+ */
+export interface ExecuteChannel {
+  /** The execute message's id, which BLS calls made for this batch name (RunnerContext.bls). */
+  readonly batchId: number;
+  signal(requestIndex: number): AbortSignal | undefined;
+  respond(requestIndex: number, response: Tensor[] | InferenceError | undefined, final: boolean): void;
 }
 
 export interface RunnerResult {
   outputs: Tensor[];
+  /** Per-request answers instead of `outputs` (see ExecuteResult.perRequest). */
+  perRequest?: (Tensor[] | InferenceError)[];
   timings: ExecuteTimings;
 }
 
@@ -154,7 +315,14 @@ export interface RunnerResult {
 export interface Runner {
   /** Sent to the main thread with load-done (structured-cloneable). */
   readonly info?: unknown;
-  execute(inputs: Tensor[], outputNames: string[], batchSize: number): Promise<RunnerResult>;
+  /**
+   * `requests`: the batch's request boundaries (rows sum to batchSize when batching); `channel`:
+   * the batch's per-request signals, decoupled responses and id (ExecuteChannel). worker-entry
+   * always passes both.
+   */
+  execute(
+    inputs: Tensor[], outputNames: string[], batchSize: number, requests?: readonly WireRequest[], channel?: ExecuteChannel,
+  ): Promise<RunnerResult>;
   dispose(): Promise<void>;
 }
 
@@ -164,15 +332,13 @@ export type CreateRunner = (init: unknown, ctx: RunnerContext) => Promise<Runner
 // ── tensors on the wire ──────────────────────────────────────────────────────────────────────
 /**
  * The ArrayBuffer to transfer for `data`. Transferring detaches the whole buffer, so only a view
- * that covers all of its (non-shared) buffer is sent as is. A partial view (a slice of a decoded
- * protobuf message, of Buffer's allocation pool, of a merged batch) would take bytes that belong
- * to someone else with it, and a SharedArrayBuffer can never be detached: those pay one copy.
+ * that covers all of its (non-shared) buffer, or one its buffer was claimed for (a received gRPC
+ * message's big tensor, core/detachable.ts), is sent as is. Another partial view (a slice of
+ * Buffer's allocation pool, of a merged batch) would take bytes that belong to someone else with
+ * it, and a SharedArrayBuffer can never be detached: those pay one copy.
  */
 export function transferableBuffer(data: Uint8Array): ArrayBuffer {
-  const buf = data.buffer;
-  if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength) {
-    return buf;
-  }
+  if (detachable(data)) return data.buffer as ArrayBuffer;
   const copy = new ArrayBuffer(data.byteLength);
   new Uint8Array(copy).set(data);
   return copy;
@@ -186,7 +352,9 @@ export function toWireTensor(t: Tensor, transfer: ArrayBuffer[]): WireTensor {
   const buffer = transferableBuffer(t.data);
   if (!transfer.includes(buffer)) transfer.push(buffer);
   const byteOffset = buffer === t.data.buffer ? t.data.byteOffset : 0;
-  return { name: t.name, datatype: t.datatype, shape: [...t.shape], buffer, byteOffset, byteLength: t.data.byteLength };
+  const w: WireTensor = { name: t.name, datatype: t.datatype, shape: [...t.shape], buffer, byteOffset, byteLength: t.data.byteLength };
+  if (buffer === t.data.buffer && !wholeBuffer(t.data)) w.movable = true;
+  return w;
 }
 
 /**
@@ -198,8 +366,20 @@ export function wireView(t: Tensor): WireTensor {
   return { name: t.name, datatype: t.datatype, shape: t.shape, buffer: d.buffer as ArrayBuffer, byteOffset: d.byteOffset, byteLength: d.byteLength };
 }
 
+/**
+ * The tensor `w` carries. A movable tensor at an offset that is not a multiple of its element size
+ * is first moved down to one, in place (a memmove in the receiving thread, no allocation), so a
+ * backend can view it as a typed array without copying it.
+ */
 export function fromWireTensor(w: WireTensor): Tensor {
-  return { name: w.name, datatype: w.datatype, shape: w.shape, data: new Uint8Array(w.buffer, w.byteOffset, w.byteLength) };
+  const size = elementByteSize(w.datatype);
+  let at = w.byteOffset;
+  if (w.movable === true && size > 1 && at % size !== 0) {
+    const bytes = new Uint8Array(w.buffer);
+    at -= at % size;
+    bytes.copyWithin(at, w.byteOffset, w.byteOffset + w.byteLength);
+  }
+  return { name: w.name, datatype: w.datatype, shape: w.shape, data: new Uint8Array(w.buffer, at, w.byteLength) };
 }
 
 // ── shape checks for received messages ───────────────────────────────────────────────────────
@@ -225,6 +405,15 @@ function isWireTensorList(x: unknown): boolean {
   return Array.isArray(x) && x.every(isWireTensor);
 }
 
+function isWirePerRequest(x: unknown): boolean {
+  return isRecord(x) && (isWireTensorList(x['outputs']) || isSerializedError(x['error']));
+}
+
+function isWireRequest(x: unknown): boolean {
+  return isRecord(x) && Number.isSafeInteger(x['rows']) && Array.isArray(x['outputNames'])
+    && x['outputNames'].every((n) => typeof n === 'string') && isRecord(x['parameters']);
+}
+
 /** True when `x` is a well-formed FromWorkerMessage (the main thread ignores anything else). */
 export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
   if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
@@ -235,11 +424,29 @@ export function isFromWorkerMessage(x: unknown): x is FromWorkerMessage {
     case 'log':
       return (LOG_LEVELS as readonly unknown[]).includes(x['level']) && typeof x['msg'] === 'string'
         && (x['fields'] === undefined || isRecord(x['fields']));
+    case 'bls-call':
+      return Number.isSafeInteger(x['callId']) && Number.isSafeInteger(x['request']) && typeof x['model'] === 'string'
+        && typeof x['version'] === 'string' && isWireTensorList(x['inputs']) && Array.isArray(x['outputs'])
+        && x['outputs'].every((n) => typeof n === 'string') && isRecord(x['parameters']) && typeof x['stream'] === 'boolean'
+        && (x['timeoutMs'] === undefined || (typeof x['timeoutMs'] === 'number' && x['timeoutMs'] >= 0));
+    case 'bls-cancel': return Number.isSafeInteger(x['callId']);
+    case 'response':
+      return Number.isSafeInteger(x['requestIndex']) && typeof x['final'] === 'boolean'
+        && (x['outputs'] === undefined || isWireTensorList(x['outputs'])) && (x['error'] === undefined || isSerializedError(x['error']));
     case 'result':
       return isWireTensorList(x['outputs']) && isRecord(x['timings'])
+        && (x['perRequest'] === undefined || (Array.isArray(x['perRequest']) && x['perRequest'].every(isWirePerRequest)))
         && typeof x['receivedAtNs'] === 'bigint' && typeof x['postedAtNs'] === 'bigint';
     default: return false;
   }
+}
+
+export function isStopHostMessage(x: unknown): x is StopHostMessage {
+  return isRecord(x) && x['type'] === 'stop';
+}
+
+export function isHostStoppedMessage(x: unknown): x is HostStoppedMessage {
+  return isRecord(x) && x['type'] === 'stopped';
 }
 
 /** True when `x` is a well-formed OpenSessionMessage (the host worker ignores anything else). */
@@ -252,7 +459,15 @@ export function isOpenSessionMessage(x: unknown): x is OpenSessionMessage {
 export function isToWorkerMessage(x: unknown): x is ToWorkerMessage {
   if (!isRecord(x) || !Number.isSafeInteger(x['id'])) return false;
   if (x['type'] === 'dispose') return true;
+  if (x['type'] === 'bls-response') {
+    const r = x['response'];
+    return typeof x['final'] === 'boolean' && (x['error'] === undefined || isSerializedError(x['error']))
+      && (r === undefined || (isRecord(r) && typeof r['model'] === 'string' && typeof r['version'] === 'string'
+        && isWireTensorList(r['outputs']) && isRecord(r['parameters'])));
+  }
+  if (x['type'] === 'cancel') return Number.isSafeInteger(x['requestIndex']) && isSerializedError(x['reason']);
   return x['type'] === 'execute' && Number.isSafeInteger(x['batchSize']) && isWireTensorList(x['inputs'])
     && Array.isArray(x['outputNames']) && x['outputNames'].every((n) => typeof n === 'string')
+    && (x['requests'] === undefined || (Array.isArray(x['requests']) && x['requests'].every(isWireRequest)))
     && typeof x['postedAtNs'] === 'bigint';
 }

@@ -85,6 +85,8 @@ export class WorkerPool implements SessionHost {
   readonly #guard: CapacityGuard | undefined;
   readonly #hosts = new Set<HostWorker>();
   readonly #sessionsOf = new Map<HostWorker, Set<PoolSession>>();
+  /** Threads being ended (HostWorker.stop() in progress). */
+  readonly #ending = new Set<Promise<void>>();
   #watchdog: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -148,7 +150,15 @@ export class WorkerPool implements SessionHost {
     sessions.delete(session);
     if (sessions.size > 0) return Promise.resolve();
     this.#forget(host);
-    return host.stop();
+    return this.#end(host);
+  }
+
+  /** Ends `host` and keeps its promise until it has ended (stop() waits for it). */
+  #end(host: HostWorker): Promise<void> {
+    const ended = host.stop();
+    this.#ending.add(ended);
+    void ended.finally(() => this.#ending.delete(ended));
+    return ended;
   }
 
   /** Stops every worker (sessions should be closed first; any left are abandoned). */
@@ -157,6 +167,8 @@ export class WorkerPool implements SessionHost {
     const hosts = [...this.#hosts];
     for (const h of hosts) this.#forget(h);
     await Promise.all(hosts.map((h) => h.stop()));
+    // Threads ended earlier (released, killed) that may still be finishing a native call.
+    while (this.#ending.size > 0) await Promise.all([...this.#ending]);
   }
 
   #pick(group: string): HostWorker | undefined {
@@ -204,6 +216,7 @@ export class WorkerPool implements SessionHost {
   #onDeath(host: HostWorker, reason: string): void {
     const sessions = [...(this.#sessionsOf.get(host) ?? [])];
     this.#forget(host);
+    void this.#end(host); // a killed native host is still finishing its call
     if (this.#stopped) return;
     this.#logger.error({ threadId: host.threadId, sessions: sessions.length, reason }, 'host worker died; reloading its sessions');
     for (const s of sessions) s.lost(host, reason);

@@ -161,7 +161,7 @@ class OnnxruntimeModel implements BackendModel {
     const o = this.#options;
     const proxy = await this.#instances.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
-      runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger: log,
+      runnerModule: ONNXRUNTIME_RUNNER_URL, init, logger: log, nativeCalls: true,
       dedicated: dedicatedWorkerRequested(this.#ctx.config), modelBytes: this.#modelBytes, threads: ortThreads(init.sessionOptions),
       ...workerTuning(o),
     });

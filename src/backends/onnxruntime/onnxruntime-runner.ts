@@ -16,6 +16,7 @@ import type { Tensor } from '../../core/tensor.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { nowNs } from '../../util/clock.js';
+import { releaseBuffers } from '../../workers/release-buffers.js';
 import { configProblems, feedShape, reportedShape, sentScalar } from '../config-vs-model.js';
 import type { Runner, RunnerContext, RunnerResult } from '../../workers/worker-messages.js';
 import { CUDA_INSTALL_HINT, type OrtProviderConfig } from '../gpu/onnxruntime-providers.js';
@@ -173,6 +174,7 @@ class OnnxRunner implements Runner {
         `onnx runtime error while running ${modelId(this.#init)}: ${InferenceError.from(err).message}`);
     } finally {
       for (const t of Object.values(feeds)) t.dispose();
+      releaseBuffers(inputs.map((t) => t.data)); // done with them: free a big request's bytes now
     }
     const t2 = nowNs();
     try {

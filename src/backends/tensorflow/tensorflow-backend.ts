@@ -63,7 +63,7 @@ class TensorflowModel implements BackendModel {
     const init: TfRunnerInit = { ...this.#init, gpuInstance: ictx.kind === 'KIND_GPU', deviceId: ictx.deviceId };
     const proxy = await this.#instances.create({
       name: ictx.name, modelName: this.#ctx.modelName, version: this.#ctx.version,
-      runnerModule: TENSORFLOW_RUNNER_URL, init, logger: this.#ctx.logger, dedicated: true,
+      runnerModule: TENSORFLOW_RUNNER_URL, init, logger: this.#ctx.logger, dedicated: true, nativeCalls: true,
       ...workerTuning(o),
     });
     return proxy;

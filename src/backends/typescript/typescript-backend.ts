@@ -9,13 +9,22 @@
  * interleave with the other sessions of a shared thread. A model that wants the shared pool says
  * `parameters { key: "dedicated_worker" value: { string_value: "false" } }`.
  *
+ * Auto-complete: the class's static autoCompleteConfig(config) runs at load in a dedicated worker
+ * (typescript-autocomplete.ts), before validation, as Triton's auto_complete_config.
+ *
+ * Requests: instances are `cancellable` (a request cancelled while it executes aborts its signal
+ * in the worker) and, for decoupled models, answer through BatchRequest.responses
+ * (worker-instance-proxy.ts).
+ *
  * Crashes: an uncaught exception or process.exit() in a model ends its worker; the pool fails the
  * batch in flight with UNAVAILABLE and reloads the instance (workers/pool-session.ts).
  */
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
-import { configDataTypeToWire } from '../../config/model-config.js';
+import type { AutoCompleteContext, Backend, BackendModel, InstanceContext, ModelInstance, ModelLoadContext } from '../backend.js';
+import { configDataTypeToWire, type ModelConfig } from '../../config/model-config.js';
+import { autofillError, readArtifactInfo } from '../autocomplete-rules.js';
+import type { AutocompleteInit } from './typescript-autocomplete.js';
 import type { DataType } from '../../core/datatype.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
@@ -25,6 +34,7 @@ import type { TypescriptRunnerInit } from './typescript-runner.js';
 import { WorkerInstances } from '../worker-instances.js';
 
 export const TYPESCRIPT_RUNNER_URL: string = new URL('./typescript-runner.js', import.meta.url).href;
+const AUTOCOMPLETE_RUNNER_URL: string = new URL('./typescript-autocomplete.js', import.meta.url).href;
 const MODEL_FILES = ['model.ts', 'model.mts', 'model.js', 'model.mjs'];
 
 async function exists(p: string): Promise<boolean> {
@@ -32,15 +42,39 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** The config's file if present; for the default model.ts, else the first of model.mts/.js/.mjs there. */
-async function modelFile(ctx: ModelLoadContext): Promise<string> {
-  if (await exists(ctx.modelPath)) return ctx.modelPath;
-  if (basename(ctx.modelPath) === 'model.ts') {
+async function modelFile(modelPath: string, what: string): Promise<string> {
+  if (await exists(modelPath)) return modelPath;
+  if (basename(modelPath) === 'model.ts') {
     for (const f of MODEL_FILES) {
-      const p = join(dirname(ctx.modelPath), f);
+      const p = join(dirname(modelPath), f);
       if (await exists(p)) return p;
     }
   }
-  throw new InferenceError(ErrorCode.INVALID_ARG, `model '${ctx.modelName}' version ${ctx.version}: no model file at ${ctx.modelPath}`);
+  throw new InferenceError(ErrorCode.INVALID_ARG, `${what}: no model file at ${modelPath}`);
+}
+
+/**
+ * Triton's auto_complete_config for code models: the class's static autoCompleteConfig runs in a
+ * dedicated worker (typescript-autocomplete.ts). Files that never name `autoCompleteConfig` are
+ * not imported for it (no worker start per load); a class that inherits the method from an
+ * imported module must name it in its own file (e.g. `static autoCompleteConfig = Base.autoCompleteConfig`).
+ */
+async function autoComplete(config: ModelConfig, ctx: AutoCompleteContext, tuning: WorkerTuning): Promise<ModelConfig> {
+  const file = await modelFile(ctx.modelPath, `model '${ctx.modelName}'`);
+  if (!(await readFile(file, 'utf8')).includes('autoCompleteConfig')) return config;
+  const init: AutocompleteInit = { modelFile: file, modelName: ctx.modelName, config };
+  const info = await readArtifactInfo({
+    modelName: ctx.modelName, runnerModule: AUTOCOMPLETE_RUNNER_URL, init, logger: ctx.logger, dedicated: true,
+    loadTimeoutMs: tuning.loadTimeoutMs, pool: tuning.pool,
+  }) as { config?: ModelConfig };
+  const out = info.config;
+  if (out === undefined) return config;
+  for (const key of ['name', 'backend'] as const) {
+    if (config[key] !== undefined && config[key] !== '' && out[key] !== config[key]) {
+      throw autofillError(ctx.modelName, `autoCompleteConfig() changed the model's ${key} from '${config[key]}' to '${String(out[key])}'`);
+    }
+  }
+  return { ...out, name: config.name ?? out.name, backend: config.backend || out.backend };
 }
 
 class TypescriptModelHost implements BackendModel {
@@ -62,6 +96,7 @@ class TypescriptModelHost implements BackendModel {
     const proxy = await this.#instances.create({
       name: ictx.name, modelName: ctx.modelName, version: ctx.version, runnerModule: TYPESCRIPT_RUNNER_URL, init,
       logger: ctx.logger, dedicated: explicit ? dedicatedWorkerRequested(ctx.config) : true, ...workerTuning(this.tuning),
+      infer: ctx.infer, cancellable: true, decoupled: ctx.config.model_transaction_policy?.decoupled === true,
     });
     return proxy;
   }
@@ -76,6 +111,7 @@ export function createTypescriptBackend(options: WorkerTuning = {}): Backend {
     name: 'typescript',
     platforms: [],
     defaultModelFilename: 'model.ts',
+    decoupled: true,
     validateConfig: (config) => {
       try {
         dedicatedWorkerRequested(config);
@@ -84,8 +120,9 @@ export function createTypescriptBackend(options: WorkerTuning = {}): Backend {
         throw new InferenceError(e.code, `model '${config.name ?? ''}': ${e.message}`);
       }
     },
+    autoCompleteConfig: (config, ctx) => autoComplete(config, ctx, options),
     async createModel(ctx) {
-      return new TypescriptModelHost(ctx, await modelFile(ctx), options);
+      return new TypescriptModelHost(ctx, await modelFile(ctx.modelPath, `model '${ctx.modelName}' version ${ctx.version}`), options);
     },
   };
 }

@@ -7,6 +7,10 @@
  * marker instead, and handlers call `refusal(call.request)` (unary handlers do in
  * inference-handlers.ts; a streaming handler must do it for each message it reads) and answer the
  * InferenceError it returns. A decode that throws after a clean scan is refused the same way.
+ *
+ * A compressed message is also checked while it inflates (bounded-inflate.ts, through the
+ * INFLATE_CHECK each bounded deserializer carries); one refused there reaches the deserializer
+ * as its Refused marker instead of bytes, and is answered the same way.
  */
 import path from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
@@ -15,6 +19,7 @@ import { errors, modelRef } from '../../errors/catalogue.js';
 import type { InferenceError } from '../../errors/inference-error.js';
 import { PROTO_FILES, resolveProtoDir } from './proto-loader.js';
 import { REQUEST_LIMITS, scanMessage, WireScanError, type ScanResult, type WireLimits } from './wire-scan.js';
+import { WirePrefixScan } from './wire-prefix-scan.js';
 
 const REFUSED: unique symbol = Symbol('refused request');
 
@@ -27,6 +32,20 @@ export interface Refused {
 export function refusal(msg: unknown): InferenceError | undefined {
   return typeof msg === 'object' && msg !== null && REFUSED in msg ? (msg as Refused)[REFUSED] : undefined;
 }
+
+/**
+ * What a bounded deserializer offers bounded-inflate.ts: a prefix scan to run on the inflated
+ * bytes as they arrive, and the Refused marker to hand the deserializer in place of a message
+ * refused part-way.
+ */
+export const INFLATE_CHECK: unique symbol = Symbol('inflate check');
+export interface InflateCheck {
+  scan(maxBytes: number): WirePrefixScan;
+  refuse(e: unknown): Refused;
+}
+
+/** A deserializer that also takes a Refused marker (passed through) and carries its InflateCheck. */
+export type BoundedDeserializer<T> = ((b: Buffer | Refused) => T | Refused) & { readonly [INFLATE_CHECK]: InflateCheck };
 
 let root: protobuf.Root | undefined;
 
@@ -55,10 +74,11 @@ function refuse(e: unknown, typeName: string, name: string | undefined): Refused
  * bytes within `limits` before calling `decode`, and returns Refused when either fails.
  * Reusable by any handler that deserializes requests itself.
  */
-export function boundedDeserializer<T>(typeName: string, decode: (b: Buffer) => T, limits: WireLimits = REQUEST_LIMITS): (b: Buffer) => T | Refused {
+export function boundedDeserializer<T>(typeName: string, decode: (b: Buffer) => T, limits: WireLimits = REQUEST_LIMITS): BoundedDeserializer<T> {
   const type = schema().lookupType(typeName);
   const short = typeName.replace(/^.*\./, '');
-  return (b) => {
+  const deserialize = (b: Buffer | Refused): T | Refused => {
+    if (!Buffer.isBuffer(b)) return b; // refused while inflating (bounded-inflate.ts)
     let scanned: ScanResult | undefined;
     try {
       scanned = scanMessage(b, type, limits);
@@ -67,6 +87,11 @@ export function boundedDeserializer<T>(typeName: string, decode: (b: Buffer) => 
       return refuse(e, short, e instanceof WireScanError ? e.modelName : scanned?.name);
     }
   };
+  const check: InflateCheck = {
+    scan: (maxBytes) => new WirePrefixScan(type, maxBytes, limits),
+    refuse: (e) => refuse(e, short, e instanceof WireScanError ? e.modelName : undefined),
+  };
+  return Object.assign(deserialize, { [INFLATE_CHECK]: check });
 }
 
 /** `def` with every method's requestDeserialize bounded (the definition itself is not changed). */

@@ -3,12 +3,16 @@
  * datatype and size checks against the model happen in the core's request validator.
  *
  * Copies: raw_input_contents are passed to the core as the decoded Buffers (views into the
- * received message); raw_output_contents are views of the core's output buffers.
+ * received message); raw_output_contents are views of the core's output buffers. A raw entry of
+ * at least 1 MiB that is most of the message claims the message's buffer (core/detachable.ts), so
+ * it crosses to the worker with that buffer instead of being copied out of it; other entries in
+ * the same buffer are copied out first (they are small: the claimed one is over half of it).
  */
 import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse } from '../../generated/inference/ModelInferResponse.js';
 import type { InferenceRequest, InferenceResponse, InputTensor } from '../../core/inference-request.js';
 import { isDataType, type DataType } from '../../core/datatype.js';
+import { claimBuffer } from '../../core/detachable.js';
 import { encodeTypedValues, ValueError } from '../../core/tensor-codec.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
 import { requestParameters, tensorParameters } from './grpc-parameters.js';
@@ -22,7 +26,7 @@ const NO_DATA = new Uint8Array(0);
 
 export function toInferenceRequest(msg: ModelInferRequest__Output, signal?: AbortSignal): InferenceRequest {
   const where = modelRef(msg.model_name, msg.model_version);
-  const raw = msg.raw_input_contents;
+  const raw = claimBiggest(msg.raw_input_contents);
   if (raw.length > 0) {
     const typed = msg.inputs.find((i) => populatedFields(i.contents).length > 0);
     if (typed !== undefined) {
@@ -68,6 +72,17 @@ export function toInferenceRequest(msg: ModelInferRequest__Output, signal?: Abor
   };
   if (signal !== undefined) req.signal = signal;
   return req;
+}
+
+/** A raw entry at least this big, and over half of its message, claims the message's buffer. */
+const CLAIM_MIN_BYTES = 1 << 20;
+
+/** `raw`, its one entry that is most of the message claiming the buffer, and the others copied out of it. */
+function claimBiggest(raw: Buffer[]): Buffer[] {
+  const big = raw.find((r) => r.byteLength >= CLAIM_MIN_BYTES && 2 * r.byteLength > r.buffer.byteLength);
+  if (big === undefined) return raw;
+  claimBuffer(big);
+  return raw.map((r) => (r !== big && r.buffer === big.buffer ? Buffer.from(r) : r));
 }
 
 function populatedFields(c: Contents | null): ContentsField[] {

@@ -2,8 +2,11 @@
  * The gRPC listener: inference.GRPCInferenceService + grpc.health.v1.Health over @grpc/grpc-js,
  * with Triton's message size limits (INT32_MAX both ways, not grpc-js's 4 MiB default) unless
  * --grpc-max-input-size lowers the receive limit. grpc-js applies that limit to the declared
- * length of a message before reading it, and to the inflated size of a compressed one while it
- * inflates: the only bound on what a gzip bomb costs before the wire scan sees its bytes.
+ * length of a message before reading it; a compressed one is inflated by bounded-inflate.ts, which
+ * applies it to the inflated size and scans the bytes as they inflate, so a gzip bomb is refused
+ * after its first chunk. A big message is assembled without holding its HTTP/2 frames
+ * (message-reader.ts), and ModelInfer and ModelStreamInfer responses are written as their head
+ * followed by the outputs' own bytes, never copied into an encoded message (framed-responses.ts).
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -11,6 +14,9 @@ import type { InferenceService } from '../../core/inference-service.js';
 import { loadInferenceProtos } from './proto-loader.js';
 import { healthHandlers, inferenceHandlers } from './inference-handlers.js';
 import { withBoundedRequests } from './bounded-deserialize.js';
+import { installBoundedInflate } from './bounded-inflate.js';
+import { installFramedResponses, withFramedResponses } from './framed-responses.js';
+import { installMessageReader } from './message-reader.js';
 
 /** Triton's MAX_GRPC_MESSAGE_SIZE. */
 export const MAX_GRPC_MESSAGE_BYTES = 2_147_483_647;
@@ -24,6 +30,9 @@ export class GrpcFrontend {
   }
 
   static create(svc: InferenceService, log: Logger, o: { maxInputBytes?: number } = {}): GrpcFrontend {
+    installBoundedInflate();
+    installFramedResponses();
+    installMessageReader();
     const protos = loadInferenceProtos();
     const server = new Server({
       'grpc.max_receive_message_length': o.maxInputBytes ?? MAX_GRPC_MESSAGE_BYTES,
@@ -31,7 +40,8 @@ export class GrpcFrontend {
     });
     const glog = log.child({ frontend: 'grpc' });
     // Every request is scanned against REQUEST_LIMITS before it is decoded (bounded-deserialize.ts).
-    server.addService(withBoundedRequests(protos.inference, 'inference.GRPCInferenceService'), inferenceHandlers(svc, glog));
+    // Inference responses are written without copying their outputs (framed-responses.ts).
+    server.addService(withFramedResponses(withBoundedRequests(protos.inference, 'inference.GRPCInferenceService')), inferenceHandlers(svc, glog));
     server.addService(withBoundedRequests(protos.health, 'grpc.health.v1.Health'), healthHandlers(svc, glog));
     return new GrpcFrontend(server);
   }

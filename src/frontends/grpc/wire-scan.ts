@@ -13,8 +13,9 @@
  * so a 57 MB message of 30 M empty entries is refused after the first 4,097 of them, in well
  * under a millisecond, where decoding it took ~50 s and 5 GB and ended the process. Decoding off
  * the main thread would move that cost instead of refusing it, and would copy every tensor.
- * The decompressed size is bounded before this runs: grpc-js counts inflated bytes against
- * grpc.max_receive_message_length while inflating (on the libuv thread pool) and stops there.
+ * The decompressed size is bounded before this runs: bounded-inflate.ts counts inflated bytes
+ * against grpc.max_receive_message_length while inflating (on the libuv thread pool), and checks
+ * each inflated chunk's top level (wire-prefix-scan.ts) before keeping it.
  *
  * Invariants: the scan is O(number of tags), bounded by REQUEST_LIMITS.fields; it recurses only
  * into schema sub-messages, at most REQUEST_LIMITS.depth deep; unknown fields (of a well-formed
@@ -69,10 +70,10 @@ export interface ScanResult {
   readonly name: string | undefined;
 }
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
+export const WIRE_VARINT = 0;
+export const WIRE_FIXED64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_FIXED32 = 5;
 
 /** Wire type of each protobuf scalar type (string and bytes are length-delimited). */
 const SCALAR_WIRE: Readonly<Record<string, number>> = {
@@ -155,11 +156,8 @@ class Scanner {
 
   field(type: protobuf.Type, f: protobuf.Field, wire: number, end: number, depth: number, counts: Map<number, number>): void {
     const sub = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
-    const scalarWire = sub !== undefined ? WIRE_LEN : (SCALAR_WIRE[f.type] ?? WIRE_VARINT); // enums are varints
+    const scalarWire = checkFieldWire(type, f, wire);
     const packed = f.repeated && wire === WIRE_LEN && scalarWire !== WIRE_LEN;
-    if (f.map || sub !== undefined ? wire !== WIRE_LEN : wire !== scalarWire && !packed) {
-      throw new WireScanError(false, `field '${f.name}' of ${typeName(type)} has wire type ${wire}, expected ${f.map || sub !== undefined ? WIRE_LEN : scalarWire}`);
-    }
     const inContents = type.fullName === TENSOR_CONTENTS;
     if (f.map || (f.repeated && scalarWire === WIRE_LEN)) {
       const n = (counts.get(f.id) ?? 0) + 1;
@@ -237,7 +235,21 @@ class Scanner {
   }
 }
 
-function typeName(t: protobuf.Type): string {
+/**
+ * The wire type `f` of `type` is encoded with (length-delimited for messages and maps); throws
+ * when `wire` is neither that nor, for a repeated scalar, a packed block.
+ */
+export function checkFieldWire(type: protobuf.Type, f: protobuf.Field, wire: number): number {
+  const sub = f.resolvedType instanceof protobuf.Type;
+  const scalarWire = sub ? WIRE_LEN : (SCALAR_WIRE[f.type] ?? WIRE_VARINT); // enums are varints
+  const packed = f.repeated && wire === WIRE_LEN && scalarWire !== WIRE_LEN;
+  if (f.map || sub ? wire !== WIRE_LEN : wire !== scalarWire && !packed) {
+    throw new WireScanError(false, `field '${f.name}' of ${typeName(type)} has wire type ${wire}, expected ${f.map || sub ? WIRE_LEN : scalarWire}`);
+  }
+  return scalarWire;
+}
+
+export function typeName(t: protobuf.Type): string {
   return t.fullName.replace(/^\./, '');
 }
 

@@ -72,7 +72,7 @@ function hasIntegerJsonData(v: unknown): boolean {
   return inputs.some((i) => isObj(i) && i['data'] !== undefined && typeof i['datatype'] === 'string' && isDataType(i['datatype']) && isIntegerType(i['datatype']));
 }
 
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonFloat);
 }
 
@@ -186,7 +186,7 @@ const RESERVED_KIND: Readonly<Record<string, 'uint' | 'bool' | 'uint-or-string'>
   sequence_id: 'uint-or-string', sequence_start: 'bool', sequence_end: 'bool', priority: 'uint', timeout: 'uint',
 };
 
-function requestParameters(p: Obj, where: string): { parameters: Parameters; binaryDefault: boolean } {
+export function requestParameters(p: Obj, where: string): { parameters: Parameters; binaryDefault: boolean } {
   const { binary_data_output: bdo, ...rest } = p;
   if (bdo !== undefined && typeof bdo !== 'boolean') throw errors.invalidArg(`parameter 'binary_data_output' of the request to ${where} must be a boolean`);
   for (const [key, v] of Object.entries(rest)) {
@@ -228,6 +228,11 @@ export interface HttpInferResponse {
 /** Response JSON in Triton's field order; binary outputs carry `parameters.binary_data_size` instead of `data`. */
 export function toHttpInferResponse(r: InferenceResponse, isBinary: (output: string) => boolean): HttpInferResponse {
   const binary: Uint8Array[] = [];
+  return { json: Buffer.from(inferResponseText(r, isBinary, binary), 'utf8'), binary };
+}
+
+/** The response JSON text; the bytes of binary outputs are appended to `binary` in output order. */
+export function inferResponseText(r: InferenceResponse, isBinary: (output: string) => boolean, binary: Uint8Array[]): string {
   const outputs = r.outputs.map((o) => {
     const head = `{"name":${JSON.stringify(o.name)},"datatype":"${o.datatype}","shape":${JSON.stringify(o.shape)}`;
     // Written into its shared-memory region: no data here, the region in `parameters`.
@@ -240,8 +245,7 @@ export function toHttpInferResponse(r: InferenceResponse, isBinary: (output: str
   });
   const id = r.id === '' ? '' : `"id":${JSON.stringify(r.id)},`;
   const params = Object.keys(r.parameters).length === 0 ? '' : `"parameters":${parametersText(r.parameters)},`;
-  const text = `{${id}"model_name":${JSON.stringify(r.modelName)},"model_version":${JSON.stringify(r.modelVersion)},${params}"outputs":[${outputs.join(',')}]}`;
-  return { json: Buffer.from(text, 'utf8'), binary };
+  return `{${id}"model_name":${JSON.stringify(r.modelName)},"model_version":${JSON.stringify(r.modelVersion)},${params}"outputs":[${outputs.join(',')}]}`;
 }
 
 export function parametersText(p: Parameters): string {

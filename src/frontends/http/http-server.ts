@@ -104,7 +104,7 @@ export class HttpFrontend {
       if (f.error !== undefined) logOutcome(hlog, `${req.method} ${req.routeOptions.url ?? req.url}`, f.error);
       reply.code(f.status).header('content-type', 'application/json').send(errorBody(f.message));
     });
-    registerRoutes(app, svc, { maxInputBytes: o.maxInputBytes });
+    registerRoutes(app, svc, { maxInputBytes: o.maxInputBytes, log: hlog });
     return new HttpFrontend(app);
   }
 

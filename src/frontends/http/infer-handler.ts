@@ -3,30 +3,36 @@
  * header from the binary tensors, convert, run, and answer JSON or JSON + binary outputs,
  * compressed per Accept-Encoding. A client that disconnects before the answer cancels the
  * request (queued work leaves the queue).
+ *
+ * With `Accept: text/event-stream` the request's responses (0..N, decoupled models) stream as
+ * server-sent events instead (event-stream.ts): each event is one v2 response JSON whose
+ * `parameters.triton_final_response` is false except on the last; when the model ends without a
+ * last response, an empty one (no outputs) carries the flag, so a successful stream always ends
+ * with exactly one event marked final. Events are text: every output is JSON `data` (or written
+ * to its shared-memory region); asking for binary outputs is INVALID_ARG.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
-import { errors, modelRef } from '../../errors/catalogue.js';
+import type { InferenceRequest } from '../../core/inference-request.js';
+import { FINAL_RESPONSE_PARAM } from '../../core/response-stream.js';
+import { clip, errors, modelRef } from '../../errors/catalogue.js';
 import { decodeBody, encodeBody, HEADER_LENGTH_HEADER, pickEncoding, splitInferBody } from './http-body.js';
-import { binarySelector, parseRequestJson, toHttpInferResponse, toInferenceRequest, type HttpInferRequest } from './http-convert.js';
+import {
+  binarySelector, inferResponseText, parseRequestJson, toHttpInferResponse, toInferenceRequest,
+  type HttpInferRequest, type OutputBinarySelection,
+} from './http-convert.js';
+import { abortOnDisconnect } from './client-disconnect.js';
+import { acceptsEventStream, streamResponses, type EventFormat } from './event-stream.js';
 import { rawBinaryRequest } from './raw-binary-request.js';
 import { traceContextOf } from './http-settings.js';
 
-function header(req: FastifyRequest, name: string): string | undefined {
+export function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** Aborts with CANCELLED when the connection closes before the response was written. */
-function disconnectSignal(reply: FastifyReply, model: string, version: string): AbortSignal {
-  const ac = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort(errors.cancelled(model, version));
-  });
-  return ac.signal;
-}
-
-export async function handleInfer(svc: InferenceService, req: FastifyRequest, reply: FastifyReply, maxInputBytes: number): Promise<void> {
+export async function handleInfer(svc: InferenceService, req: FastifyRequest, reply: FastifyReply, maxInputBytes: number, log: Logger): Promise<void> {
   const p = req.params as Record<string, string | undefined>;
   const model = p['model'] ?? '';
   const version = p['version'] ?? '';
@@ -41,10 +47,15 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
     const json = parseRequestJson(split.header, `the inference request header for ${modelRef(model, version)}`);
     parsed = toInferenceRequest(json, split.binary, model, version);
   }
-  parsed.request.signal = disconnectSignal(reply, model, version);
   const tc = traceContextOf(req);
   if (tc !== undefined) parsed.request.traceContext = tc;
-  const res = toHttpInferResponse(await svc.infer(parsed.request), binarySelector(parsed.binary));
+  if (acceptsEventStream(header(req, 'accept'))) {
+    refuseBinaryOutputs(parsed.binary, split.header === undefined, modelRef(model, version));
+    await streamResponses(svc, parsed.request, reply, inferEvents(parsed.request), log, 'POST /infer (text/event-stream)');
+    return;
+  }
+  parsed.request.signal = abortOnDisconnect(reply, model, version).signal;
+  const res = toHttpInferResponse(await svc.infer(parsed.request, 'HTTP end point'), binarySelector(parsed.binary));
   let out = res.binary.length === 0 ? res.json : Buffer.concat([res.json, ...res.binary]);
   if (res.binary.length > 0) {
     reply.header('content-type', 'application/octet-stream').header('Inference-Header-Content-Length', String(res.json.byteLength));
@@ -57,4 +68,29 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
     reply.header('content-encoding', encoding);
   }
   reply.code(200).send(out);
+}
+
+/** A raw binary request's outputs default to binary only for lack of a JSON header to say otherwise: events carry them as JSON. */
+function refuseBinaryOutputs(sel: OutputBinarySelection, rawRequest: boolean, where: string): void {
+  if (sel.byDefault && !rawRequest) {
+    throw errors.invalidArg(`'binary_data_output' cannot be used with Accept: text/event-stream, whose events carry JSON only (request to ${where})`);
+  }
+  for (const [name, binary] of sel.explicit) {
+    if (binary) throw errors.invalidArg(`output '${clip(name)}' asks for binary_data, which Accept: text/event-stream cannot carry (request to ${where})`);
+  }
+}
+
+const JSON_ONLY = (): boolean => false;
+
+/** Each response as its v2 JSON with the final flag; an empty final (no response) as an output-less response. */
+function inferEvents(req: InferenceRequest): EventFormat {
+  let version = req.modelVersion;
+  return (r, final) => {
+    if (r === undefined) {
+      if (!final) return undefined;
+      return inferResponseText({ id: req.id, modelName: req.modelName, modelVersion: version, parameters: { [FINAL_RESPONSE_PARAM]: true }, outputs: [] }, JSON_ONLY, []);
+    }
+    version = r.modelVersion;
+    return inferResponseText({ ...r, parameters: { ...r.parameters, [FINAL_RESPONSE_PARAM]: final } }, JSON_ONLY, []);
+  };
 }

@@ -6,6 +6,7 @@
  * path answers every method: the ones it does not serve get 405.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { Logger } from 'pino';
 import type { InferenceService, ModelStatistics } from '../../core/inference-service.js';
 import { modelConfigToJson } from '../../config/model-config-json.js';
 import { stringifyLosslessJson } from '../../util/lossless-json.js';
@@ -13,6 +14,7 @@ import { errors } from '../../errors/catalogue.js';
 import { methodNotAllowed, notFound } from './http-status.js';
 import { parseRequestJson } from './http-convert.js';
 import { handleInfer } from './infer-handler.js';
+import { handleGenerate } from './generate-handler.js';
 import { loadParameters, unloadDependents } from './http-repository.js';
 import { registerSharedMemoryRoutes } from './http-shared-memory.js';
 import { registerSettingsRoutes } from './http-settings.js';
@@ -24,6 +26,8 @@ export const ALL_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATC
 
 export interface RouteOptions {
   maxInputBytes: number;
+  /** For errors that happen after a streamed response has begun (no error handler can answer them). */
+  log: Logger;
 }
 
 /** Whether `label` is a version label of `model` (labels may stand where a version goes). */
@@ -111,7 +115,9 @@ function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: Rou
   };
   route(app, '/v2/models/stats', { GET: stats });
   modelRoute(app, '/stats', { GET: stats }, isLabel);
-  modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes) }, isLabel);
+  modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes, o.log) }, isLabel);
+  modelRoute(app, '/generate', { POST: (req, reply) => handleGenerate(svc, req, reply, o, false) }, isLabel);
+  modelRoute(app, '/generate_stream', { POST: (req, reply) => handleGenerate(svc, req, reply, o, true) }, isLabel);
 }
 
 /** Field order of the gRPC ModelStatistics message, with its always-empty response_stats (and Infera's `shadow` and `on_demand_wait`, when present). */

@@ -14,6 +14,8 @@ import { call, startServer, type TestServer } from '../../helpers/start-server.j
 import { errorOf, http, postJson } from '../http/http-client.js';
 import { MAX_ERROR_BYTES } from '../../../src/errors/catalogue.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
+import type { ModelStreamInferResponse__Output } from '../../../src/generated/inference/ModelStreamInferResponse.js';
+import { loadInferenceProtos } from '../../../src/frontends/grpc/proto-loader.js';
 
 let ts: TestServer;
 before(async () => {
@@ -84,6 +86,75 @@ describe('gRPC requests that declare too much', () => {
   });
 });
 
+/** gRPC framing of `message`, compressed-flag set when `gzip`. */
+function frame(message: Buffer, gzip: boolean): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt8(gzip ? 1 : 0, 0);
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+/** One ModelStreamInfer call written as raw frames (gzip stream encoding): [grpc-status, the responses]. */
+function rawStream(messages: Buffer[]): Promise<[number, ModelStreamInferResponse__Output[]]> {
+  const session = http2.connect(`http://${ts.target}`);
+  session.on('error', () => undefined);
+  return new Promise((resolve) => {
+    const s = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelStreamInfer', 'content-type': 'application/grpc', te: 'trailers', 'grpc-encoding': 'gzip' });
+    let code = -1;
+    const chunks: Buffer[] = [];
+    s.on('trailers', (h) => (code = Number(h['grpc-status'])));
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('close', () => {
+      session.close();
+      const body = Buffer.concat(chunks);
+      const out: ModelStreamInferResponse__Output[] = [];
+      for (let at = 0; at < body.length; at += 5 + body.readUInt32BE(at + 1)) {
+        out.push(protos.inference.ModelStreamInfer.responseDeserialize(body.subarray(at + 5, at + 5 + body.readUInt32BE(at + 1))) as ModelStreamInferResponse__Output);
+      }
+      resolve([code, out]);
+    });
+    s.end(Buffer.concat(messages));
+  });
+}
+
+const protos = loadInferenceProtos();
+const simpleRequest = (id: string): ModelInferRequest => ({
+  model_name: 'simple', id,
+  inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16] }, { name: 'INPUT1', datatype: 'INT32', shape: [1, 16] }],
+  raw_input_contents: [Buffer.alloc(64, 1), Buffer.alloc(64, 2)],
+});
+
+describe('gRPC gzip bombs', () => {
+  // 256 MiB of zeros in 256 KiB; the bench sends the 1 GiB one. Each inflated chunk is scanned
+  // before it is kept, so the bomb stops after its first chunk (field number 0).
+  const bomb = zlib.gzipSync(Buffer.alloc(256 << 20), { level: 9 });
+
+  it('a bomb of zeros is refused after its first chunk, and a small request meanwhile answers at once', async () => {
+    const attack = rawInfer(bomb, true);
+    const t0 = performance.now();
+    const r = await infer(simpleRequest('meanwhile'));
+    const smallMs = performance.now() - t0;
+    const [code, message, ms] = await attack;
+    assert.equal(code, status.INVALID_ARGUMENT, message);
+    assert.match(message, /malformed ModelInferRequest: invalid field number 0 in inference\.ModelInferRequest/);
+    assert.equal(r.outputs?.length, 2);
+    assert.ok(ms < 1000, `refused after ${ms} ms`); // ~30 ms here (grpc-js inflating it all: ~3 s)
+    assert.ok(smallMs < 3000, `simple took ${smallMs} ms during the bomb`);
+  });
+
+  it('on ModelStreamInfer, the bomb is one error on the stream and the next request is answered', async () => {
+    const good = protos.inference.ModelStreamInfer.requestSerialize(simpleRequest('after-bomb'));
+    const [code, responses] = await rawStream([frame(bomb, true), frame(zlib.gzipSync(good), true), frame(good, false)]);
+    assert.equal(code, status.OK);
+    assert.equal(responses.length, 3);
+    assert.match(responses[0]!.error_message, /malformed ModelInferRequest: invalid field number 0/);
+    for (const r of responses.slice(1)) {
+      assert.equal(r.error_message, '');
+      assert.equal(r.infer_response?.id, 'after-bomb');
+    }
+  });
+});
+
 describe('--grpc-max-input-size', () => {
   let small: TestServer;
   before(async () => {
@@ -96,9 +167,13 @@ describe('--grpc-max-input-size', () => {
     const [c1, m1] = await rawInfer(Buffer.concat([NAME, Buffer.alloc(2 << 20)]), false, small.target);
     assert.equal(c1, status.RESOURCE_EXHAUSTED, m1);
     assert.match(m1, /Received message larger than max \(\d+ vs 1048576\)/);
-    const [c2, m2] = await rawInfer(zlib.gzipSync(Buffer.alloc(64 << 20)), true, small.target);
+    const [c2, m2] = await rawInfer(zlib.gzipSync(Buffer.alloc(4 << 20, Buffer.from([0xa0, 0x06, 0x01]))), true, small.target);
     assert.equal(c2, status.RESOURCE_EXHAUSTED, m2);
     assert.match(m2, /decompresses to a size larger than 1048576/);
+    // A compressed tensor declaring more than the limit is refused from its declared length.
+    const [c3, m3] = await rawInfer(zlib.gzipSync(Buffer.concat([NAME, Buffer.from([0x3a, 0x80, 0x80, 0x80, 0x04]), Buffer.alloc(2 << 20)])), true, small.target);
+    assert.equal(c3, status.RESOURCE_EXHAUSTED, m3);
+    assert.match(m3, /ModelInferRequest to model 'simple' refused: 'raw_input_contents' of 8388608 bytes at byte 13 ends past the 1048576-byte message limit/);
   });
 });
 

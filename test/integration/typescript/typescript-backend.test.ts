@@ -75,6 +75,22 @@ export default class Deps {
 }
 `;
 
+// Answers each request of a batch alone: OUT = IN + its "add" parameter, N = how many requests
+// execute() was given, and an Error for a request whose "fail" parameter is true.
+const PER_REQUEST_TS = `import type { InferRequest, InferResponse } from 'infera';
+export default class PerRequest {
+  execute(requests: InferRequest[]): (InferResponse | Error)[] {
+    return requests.map((r) => {
+      if (r.parameters['fail'] === true) return new Error('asked to fail');
+      const x = r.inputs.get('IN')!;
+      const add = Number(r.parameters['add'] ?? 0);
+      const out = Int32Array.from(x.data as Int32Array, (v) => v + add);
+      return { outputs: { OUT: { shape: x.shape, data: out }, N: { shape: [x.shape[0]!, 1], data: new Int32Array(x.shape[0]!).fill(requests.length) } } };
+    });
+  }
+}
+`;
+
 const DTYPES: [string, number][] = [
   ['BOOL', 1], ['UINT8', 1], ['INT8', 1], ['UINT16', 2], ['INT16', 2], ['FP16', 2], ['BF16', 2],
   ['UINT32', 4], ['INT32', 4], ['FP32', 4], ['UINT64', 8], ['INT64', 8], ['FP64', 8], ['BYTES', 0],
@@ -98,6 +114,13 @@ repo.add('deps', {
   },
 });
 repo.addBundled('simple_identity');
+repo.add('per_request', {
+  config: 'name: "per_request"\nbackend: "typescript"\nmax_batch_size: 8\n' +
+    'dynamic_batching { preferred_batch_size: [4] max_queue_delay_microseconds: 2000000 }\n' +
+    'input [{ name: "IN" data_type: TYPE_INT32 dims: [2] }]\n' +
+    'output [{ name: "OUT" data_type: TYPE_INT32 dims: [2] }, { name: "N" data_type: TYPE_INT32 dims: [1] }]\n',
+  files: { '1/model.ts': PER_REQUEST_TS },
+});
 repo.add('returns_error', { config: config('returns_error', 'INT32'), files: { '1/model.mjs': 'export default class R { execute(rs) { return rs.map(() => new Error("no good")); } }\n' } });
 repo.add('throws', { config: config('throws', 'INT32'), files: { '1/model.ts': THROWS_TS } });
 repo.add('crash', { config: config('crash', 'INT32'), files: { '1/model.ts': CRASH_TS } });
@@ -156,6 +179,32 @@ describe('typescript backend', () => {
   it('an Error returned for a request fails it with the message', async () => {
     await assert.rejects(infer({ model_name: 'returns_error', inputs: [{ name: 'IN', datatype: 'INT32', shape: [1] }], raw_input_contents: [int32([1])] }),
       fails(status.INTERNAL, /model 'returns_error': no good/));
+  });
+
+  it('execute() gets each request of a batch with its own rows and parameters, and one error fails only its request', async () => {
+    const req = (xs: number[], parameters: ModelInferRequest['parameters']): ModelInferRequest => ({
+      model_name: 'per_request', parameters,
+      inputs: [{ name: 'IN', datatype: 'INT32', shape: [xs.length / 2, 2] }], raw_input_contents: [int32(xs)],
+    });
+    const settled = await Promise.allSettled([
+      infer(req([1, 2], { add: { int64_param: 10 } })),
+      infer(req([3, 4, 5, 6], { add: { int64_param: 100 } })),
+      infer(req([7, 8], { fail: { bool_param: true } })),
+    ]);
+    const [a, b, c] = settled;
+    assert.equal(a.status, 'fulfilled');
+    assert.equal(b.status, 'fulfilled');
+    const out = (r: ModelInferResponse__Output, i: number) => [...new Int32Array(new Uint8Array(Buffer.from(r.raw_output_contents[i]!)).buffer)];
+    const ra = (a as PromiseFulfilledResult<ModelInferResponse__Output>).value;
+    const rb = (b as PromiseFulfilledResult<ModelInferResponse__Output>).value;
+    assert.deepEqual(out(ra, 0), [11, 12]);
+    assert.deepEqual(rb.outputs[0]!.shape.map(Number), [2, 2]);
+    assert.deepEqual(out(rb, 0), [103, 104, 105, 106]);
+    // The three requests (4 rows: the preferred size) ran as one batch of three requests.
+    assert.deepEqual(out(ra, 1), [3]);
+    assert.deepEqual(out(rb, 1), [3, 3]);
+    assert.equal(c.status, 'rejected');
+    await assert.rejects(Promise.reject((c as PromiseRejectedResult).reason), fails(status.INTERNAL, /model 'per_request': asked to fail/));
   });
 
   it('the bundled simple_identity returns BYTES byte-exact, batched', async () => {

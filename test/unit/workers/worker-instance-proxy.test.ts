@@ -58,6 +58,21 @@ function isUnavailable(pattern: RegExp): (err: unknown) => boolean {
 }
 
 describe('WorkerInstanceProxy', () => {
+  it('a proxy that is not cancellable never reads a request signal (framework batches pay nothing)', async () => {
+    const proxy = await open();
+    let reads = 0;
+    const request = {
+      rows: 1, outputNames: ['OUT', 'INFO'], parameters: {}, responses: undefined,
+      get signal(): AbortSignal | undefined {
+        reads++;
+        return new AbortController().signal;
+      },
+    };
+    await proxy.execute({ ...batch([u8('IN', new Uint8Array([1]))]), requests: [request] });
+    assert.equal(reads, 0);
+    assert.equal(proxy.inflightCount, 0);
+  });
+
   it('runs a batch in the worker and returns its outputs with timings', async () => {
     const proxy = await open();
     const res = await proxy.execute(batch([u8('IN', new Uint8Array([1, 2, 3]))]));

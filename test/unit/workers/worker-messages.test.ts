@@ -110,6 +110,40 @@ describe('message shape checks', () => {
     }
   });
 
+  it('checks the BLS messages both ways', () => {
+    const callMsg = { type: 'bls-call', id: 3, callId: 1, request: 0, model: 'm', version: '', inputs: [wire()], outputs: ['O'], parameters: {}, stream: false };
+    assert.ok(isFromWorkerMessage(callMsg));
+    assert.ok(isFromWorkerMessage({ ...callMsg, request: -1, timeoutMs: 50 }));
+    assert.ok(isFromWorkerMessage({ type: 'bls-cancel', id: 3, callId: 1 }));
+    for (const bad of [{ ...callMsg, callId: 'x' }, { ...callMsg, model: 1 }, { ...callMsg, inputs: [{}] }, { ...callMsg, stream: 'no' },
+      { ...callMsg, timeoutMs: -1 }, { ...callMsg, outputs: [1] }, { type: 'bls-cancel', id: 3 }]) {
+      assert.equal(isFromWorkerMessage(bad), false, JSON.stringify(bad));
+    }
+    const response = { model: 'm', version: '1', outputs: [wire()], parameters: {} };
+    assert.ok(isToWorkerMessage({ type: 'bls-response', id: 1, final: true, response }));
+    assert.ok(isToWorkerMessage({ type: 'bls-response', id: 1, final: true, error: { code: 'NOT_FOUND', message: 'no' } }));
+    for (const bad of [{ type: 'bls-response', id: 1 }, { type: 'bls-response', id: 1, final: true, response: { ...response, outputs: [{}] } },
+      { type: 'bls-response', id: 1, final: true, error: { code: 1 } }]) {
+      assert.equal(isToWorkerMessage(bad), false, JSON.stringify(bad));
+    }
+  });
+
+  it('checks cancel (main → worker) and response (worker → main) messages', () => {
+    const reason = { code: 'CANCELLED', message: 'gone' };
+    assert.ok(isToWorkerMessage({ type: 'cancel', id: 1, requestIndex: 0, reason }));
+    for (const bad of [{ type: 'cancel', id: 1, requestIndex: 0.5, reason }, { type: 'cancel', id: 1, requestIndex: 0 },
+      { type: 'cancel', id: 1, requestIndex: 0, reason: { code: 'CANCELLED' } }]) {
+      assert.equal(isToWorkerMessage(bad), false, JSON.stringify(bad));
+    }
+    assert.ok(isFromWorkerMessage({ type: 'response', id: 1, requestIndex: 2, outputs: [wire()], final: false }));
+    assert.ok(isFromWorkerMessage({ type: 'response', id: 1, requestIndex: 2, final: true }));
+    assert.ok(isFromWorkerMessage({ type: 'response', id: 1, requestIndex: 0, error: reason, final: true }));
+    for (const bad of [{ type: 'response', id: 1, requestIndex: 0 }, { type: 'response', id: 1, requestIndex: -0.5, final: true },
+      { type: 'response', id: 1, requestIndex: 0, outputs: [{}], final: false }, { type: 'response', id: 1, requestIndex: 0, error: 'x', final: true }]) {
+      assert.equal(isFromWorkerMessage(bad), false, JSON.stringify(bad));
+    }
+  });
+
   it('accepts an open message only with a runner module and a real MessagePort', () => {
     const { port1, port2 } = new MessageChannel();
     try {

@@ -1,0 +1,147 @@
+/**
+ * Inflating a gzip- or deflate-compressed gRPC request, checked as it inflates.
+ *
+ * grpc-js (1.14) inflates a compressed message in BaseServerInterceptingCall.decompressMessage:
+ * a zlib stream with 16 KiB output chunks (one main-thread callback each, 65,536 for 1 GiB), then
+ * one Buffer.concat of the whole message, up to grpc.max_receive_message_length (2 GiB − 1 by
+ * default, Triton's), and only then the deserializer, where the wire scan refuses a 1 GiB bomb of
+ * zeros from its first byte. That cost every other client 12–22 s and 2 GB.
+ *
+ * Why an override of that one method (and not a server interceptor, a lower size limit or a
+ * fork): grpc-js offers no hook between framing and deserialize (interceptors see the message
+ * after it is deserialized), a lower default limit would break Triton's 2 GiB contract, and a fork
+ * of grpc-js is a dependency to maintain. So installBoundedInflate() replaces decompressMessage on
+ * grpc-js's prototype, once, after checking it is there, and the replacement is scoped: it acts
+ * only for calls whose handler's deserializer carries an INFLATE_CHECK (bounded-deserialize.ts,
+ * i.e. Infera's own services) and only for gzip and deflate; everything else (identity, an
+ * unknown encoding → UNIMPLEMENTED, another grpc-js server in the process) goes to the original.
+ * grpc-js-internals.ts finds the prototype; its test pins the grpc-js version and fails loudly
+ * when these internals move.
+ *
+ * What the replacement does, differently from grpc-js:
+ * - output chunks of up to 1 MiB (sized from the compressed length, so a small message does not
+ *   hold a 1 MiB buffer), each fed to a WirePrefixScan before it is kept: a message the scan
+ *   refuses (field 0, too many entries, a tensor declaring more than the size limit) stops
+ *   inflating at once and reaches the deserializer as a Refused marker, answered like any other
+ *   scan refusal (INVALID_ARGUMENT / RESOURCE_EXHAUSTED naming the model; on ModelStreamInfer, one
+ *   error on the stream, which goes on);
+ * - for gzip, the trailer's ISIZE (the inflated size mod 2^32; a message is < 2^31) sizes one
+ *   buffer the chunks are copied into as they come, so a big message is never held twice for a
+ *   final concat; when ISIZE is implausible or wrong (several gzip members) it falls back to concat.
+ * What stays grpc-js's: corrupt data → INTERNAL "Failed to decompress message", inflating past
+ * the limit → RESOURCE_EXHAUSTED "Received message that decompresses to a size larger than N",
+ * `deflate` is zlib-wrapped deflate (RFC 1950), as grpc-js and gRPC define it.
+ */
+import zlib from 'node:zlib';
+import { status } from '@grpc/grpc-js';
+import { INFLATE_CHECK, type InflateCheck, type Refused } from './bounded-deserialize.js';
+import { serverCallPrototype } from './grpc-js-internals.js';
+
+const MIN_CHUNK = 16 * 1024;
+const MAX_CHUNK = 1024 * 1024;
+/** Deflate's best ratio is about 1032:1; a gzip ISIZE beyond that is a lie, not a size. */
+const MAX_RATIO = 1032;
+
+/** The fields of grpc-js's BaseServerInterceptingCall the replacement reads. */
+interface ServerCall {
+  readonly handler?: { readonly deserialize?: unknown };
+  readonly maxReceiveMessageSize: number;
+}
+type Decompress = (this: ServerCall, message: Buffer, encoding: string) => Buffer | Promise<Buffer | Refused>;
+
+let installed = false;
+
+/** Replaces grpc-js's server-side decompressMessage (once per process). */
+export function installBoundedInflate(): void {
+  if (installed) return;
+  const proto = serverCallPrototype(['decompressMessage', 'decompressAndMaybePush'], 'src/frontends/grpc/bounded-inflate.ts');
+  const grpcDecompress = proto['decompressMessage'] as Decompress;
+  const replacement: Decompress = function (message, encoding) {
+    const check = inflateCheckOf(this.handler?.deserialize);
+    if (check === undefined || (encoding !== 'gzip' && encoding !== 'deflate')) return grpcDecompress.call(this, message, encoding);
+    const max = this.maxReceiveMessageSize === -1 ? 2 ** 31 - 1 : this.maxReceiveMessageSize;
+    return inflateChecked(message.subarray(5), encoding, max, check);
+  };
+  proto['decompressMessage'] = replacement;
+  installed = true;
+}
+
+function inflateCheckOf(deserialize: unknown): InflateCheck | undefined {
+  return typeof deserialize === 'function' && INFLATE_CHECK in deserialize ? (deserialize as { [INFLATE_CHECK]: InflateCheck })[INFLATE_CHECK] : undefined;
+}
+
+/**
+ * Inflates `compressed` (the message without its 5-byte gRPC prefix), scanning each chunk. Resolves
+ * with the message, or with a Refused marker; rejects with a grpc-js status object as grpc-js does.
+ */
+export function inflateChecked(compressed: Buffer, encoding: 'gzip' | 'deflate', maxBytes: number, check: InflateCheck): Promise<Buffer | Refused> {
+  const chunkSize = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, compressed.length * 8));
+  const z = encoding === 'gzip' ? zlib.createGunzip({ chunkSize }) : zlib.createInflate({ chunkSize });
+  const scan = check.scan(maxBytes);
+  const out = new Assembly(encoding === 'gzip' ? gzipSizeHint(compressed, maxBytes) : 0);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      z.destroy();
+      f();
+    };
+    z.on('error', () => settle(() => reject({ code: status.INTERNAL, details: 'Failed to decompress message' })));
+    z.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      try {
+        scan.push(chunk);
+      } catch (e) {
+        settle(() => resolve(check.refuse(e)));
+        return;
+      }
+      if (out.length + chunk.length > maxBytes) {
+        settle(() => reject({ code: status.RESOURCE_EXHAUSTED, details: `Received message that decompresses to a size larger than ${maxBytes}` }));
+        return;
+      }
+      out.add(chunk);
+    });
+    z.on('end', () => settle(() => resolve(out.finish())));
+    z.end(compressed);
+  });
+}
+
+/** The gzip trailer's ISIZE when it is a plausible size for this message, else 0. */
+function gzipSizeHint(compressed: Buffer, maxBytes: number): number {
+  if (compressed.length < 18) return 0;
+  const isize = compressed.readUInt32LE(compressed.length - 4);
+  return isize <= maxBytes && isize <= compressed.length * MAX_RATIO ? isize : 0;
+}
+
+/** The inflated chunks: copied into one buffer of the hinted size, or kept for a concat. */
+class Assembly {
+  length = 0;
+  #whole: Buffer | undefined;
+  #parts: Buffer[] = [];
+
+  constructor(readonly hint: number) {}
+
+  add(chunk: Buffer): void {
+    if (this.#whole === undefined && this.hint > 0 && this.#parts.length === 0 && this.length === 0 && chunk.length < this.hint) {
+      // Allocated only once the first chunk passed the scan: a refused bomb never costs its ISIZE.
+      this.#whole = Buffer.allocUnsafe(this.hint);
+    }
+    if (this.#whole !== undefined) {
+      if (this.length + chunk.length <= this.#whole.length) {
+        chunk.copy(this.#whole, this.length);
+        this.length += chunk.length;
+        return;
+      }
+      this.#parts.push(this.#whole.subarray(0, this.length)); // ISIZE was not the whole size
+      this.#whole = undefined;
+    }
+    this.#parts.push(chunk);
+    this.length += chunk.length;
+  }
+
+  finish(): Buffer {
+    if (this.#whole !== undefined) return this.#whole.subarray(0, this.length);
+    return this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.length);
+  }
+}
