@@ -11,19 +11,20 @@ import { decodeBody, encodeBody, HEADER_LENGTH_HEADER, pickEncoding, splitInferB
 import { binarySelector, parseRequestJson, toHttpInferResponse, toInferenceRequest, type HttpInferRequest } from './http-convert.js';
 import { rawBinaryRequest } from './raw-binary-request.js';
 import { traceContextOf } from './http-settings.js';
+import { Cancellation } from '../../core/cancellation.js';
 
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** Aborts with CANCELLED when the connection closes before the response was written. */
-function disconnectSignal(reply: FastifyReply, model: string, version: string): AbortSignal {
-  const ac = new AbortController();
+/** Cancelled with CANCELLED when the connection closes before the response was written. */
+function disconnectCancellation(reply: FastifyReply, model: string, version: string): Cancellation {
+  const c = new Cancellation();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort(errors.cancelled(model, version));
+    if (!reply.raw.writableFinished) c.cancel(errors.cancelled(model, version));
   });
-  return ac.signal;
+  return c;
 }
 
 export async function handleInfer(svc: InferenceService, req: FastifyRequest, reply: FastifyReply, maxInputBytes: number): Promise<void> {
@@ -41,7 +42,7 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
     const json = parseRequestJson(split.header, `the inference request header for ${modelRef(model, version)}`);
     parsed = toInferenceRequest(json, split.binary, model, version);
   }
-  parsed.request.signal = disconnectSignal(reply, model, version);
+  parsed.request.cancellation = disconnectCancellation(reply, model, version);
   const tc = traceContextOf(req);
   if (tc !== undefined) parsed.request.traceContext = tc;
   const res = toHttpInferResponse(await svc.infer(parsed.request), binarySelector(parsed.binary));
