@@ -48,3 +48,27 @@ describe('DeadlineTimer', () => {
     assert.equal(calls, 0);
   });
 });
+
+describe('DeadlineTimer: sub-millisecond windows without spinning the loop (issue 13, part 4)', () => {
+  it('a sub-millisecond window costs the process far less CPU than its length', async () => {
+    const windowNs = 800_000;
+    const n = 100;
+    await fired(nowNs(), nowNs() + windowNs); // the wake thread is up
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      const t0 = nowNs();
+      const elapsed = await fired(t0, t0 + windowNs);
+      assert.ok(elapsed >= windowNs, `fired after ${elapsed} ns for a ${windowNs} ns deadline`);
+    }
+    const c = process.cpuUsage(c0);
+    const cpuNs = (c.user + c.system) * 1000;
+    // Spinning on setImmediate for the window (the earlier design) costs about n × windowNs.
+    assert.ok(cpuNs < 0.5 * n * windowNs, `CPU ${Math.round(cpuNs / 1e6)} ms for ${n} windows of ${windowNs / 1e6} ms`);
+  });
+
+  it('a pending sub-millisecond wake keeps the process alive (the wake thread is ref-ed while one is pending)', async () => {
+    // node:test fails a test whose promise is still pending when the loop empties: this resolving proves the first half.
+    const t0 = nowNs();
+    assert.ok((await fired(t0, t0 + 600_000)) >= 600_000);
+  });
+});
