@@ -9,6 +9,11 @@
  * cancelled before it reached a queue is still seen when the scheduler checks it. The listener is
  * one module-level function (EventEmitter calls it with the call as `this`) that finds its
  * Cancellation through a symbol property: no closure per call.
+ *
+ * The handler calls finish() once the call is answered: grpc-js emits 'cancelled' after sending
+ * the status of every call (server-interceptors notifyOnCancel), and that must not count as a
+ * cancel (it would build a CANCELLED error, stack and all, per answered request). A flag, not
+ * removeListener: removing an emitter's last listener allocates a fresh events object.
  */
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { errors } from '../../errors/catalogue.js';
@@ -21,19 +26,26 @@ type Call = ServerUnaryCall<unknown, unknown> & { [OWNER]?: CallCancellation };
 
 function onCallCancelled(this: Call): void {
   const c = this[OWNER];
-  if (c !== undefined) c.cancel(c.callReason());
+  if (c !== undefined && !c.finished) c.cancel(c.callReason());
 }
 
 export class CallCancellation extends Cancellation {
   readonly #call: Call;
   readonly #model: string;
   readonly #version: string;
+  /** The call was answered: later 'cancelled' events and flags are grpc-js's end of call, not a cancel. */
+  finished = false;
 
   constructor(call: ServerUnaryCall<unknown, unknown>, model: string, version: string) {
     super();
     this.#call = call;
     this.#model = model;
     this.#version = version;
+  }
+
+  /** The call is answered (success or error); call once, after the last use of the request. */
+  finish(): void {
+    this.finished = true;
   }
 
   /** DEADLINE_EXCEEDED when the call's deadline has passed, CANCELLED otherwise. */
@@ -51,6 +63,6 @@ export class CallCancellation extends Cancellation {
   }
 
   protected override probe(): InferenceError | undefined {
-    return this.#call.cancelled ? this.callReason() : undefined;
+    return this.#call.cancelled && !this.finished ? this.callReason() : undefined;
   }
 }

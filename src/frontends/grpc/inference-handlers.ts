@@ -55,20 +55,24 @@ async function modelInfer(
   svc: InferenceService, log: Logger, call: ServerUnaryCall<ModelInferRequest__Output, ModelInferResponse>, cb: sendUnaryData<ModelInferResponse>,
 ): Promise<void> {
   let res: ModelInferResponse;
+  let cancellation: CallCancellation | undefined;
   try {
     const r = call.request;
     const refused = refusal(r);
     if (refused !== undefined) throw refused;
-    const req = toInferenceRequest(r, new CallCancellation(call, r.model_name, r.model_version));
+    cancellation = new CallCancellation(call, r.model_name, r.model_version);
+    const req = toInferenceRequest(r, cancellation);
     const tc = traceContextOf(call.metadata);
     if (tc !== undefined) req.traceContext = tc;
     res = toModelInferResponse(await svc.infer(req));
   } catch (e) {
+    cancellation?.finish();
     const err = InferenceError.from(e);
     logOutcome(log, 'ModelInfer', err);
     cb(toServiceError(err));
     return;
   }
+  cancellation.finish();
   cb(null, res);
 }
 
