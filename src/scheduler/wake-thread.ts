@@ -20,10 +20,10 @@
  * Invariants: the shared wake time only moves earlier while armed (a later request is folded in
  * at the next wake); the thread clears it with compareExchange, so a request made while it fires
  * is never lost; a Waker woken early (the wake served an earlier Waker) is simply asked again.
- * Both threads read the same monotonic clock (process.hrtime, process-wide). The worker is ref'd
- * only while a wake-up is pending, so a pending wake keeps the process alive as a setTimeout
- * would, and an idle one never does. If the thread cannot be started, `available` is false and
- * callers fall back to their own wait.
+ * Both threads read the same monotonic clock (process.hrtime, process-wide). The worker is
+ * unref'd; a keep-alive timer handle is ref'd only while a wake-up is pending, so a pending wake
+ * keeps the process alive as a setTimeout would, and an idle thread never does. If the thread cannot be started, `available` is false and
+ * callers fall back to their own wait; if it dies, pending wakers are woken at once to do so.
  */
 import { Worker } from 'node:worker_threads';
 import { nowNs } from '../util/clock.js';
@@ -58,34 +58,42 @@ class WakeThread {
   /** The earliest requested wake-up, hrtime ns; NEVER = none. */
   readonly #at = new BigInt64Array(new SharedArrayBuffer(8));
   readonly #due = new Map<Waker, number>();
-  /** Ref'd only while a wake-up is pending. */
-  readonly #worker: Worker | undefined;
-  readonly available: boolean;
+  /**
+   * Ref'd only while a wake-up is pending, so a pending wake keeps the process alive. A timer
+   * handle, not the worker: Worker.ref() after unref() did not reliably hold the loop (measured:
+   * a process exited with a wake pending).
+   */
+  readonly #keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
+  /** False when the thread could not start or has died: callers wait by themselves. */
+  available: boolean;
 
   constructor() {
     Atomics.store(this.#at, 0, NEVER);
+    this.#keepAlive.unref();
     let worker: Worker | undefined;
     try {
-      worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { ctl: this.#ctl.buffer, at: this.#at.buffer } });
-      worker.unref();
+      // execArgv []: the parent's flags (e.g. --input-type=module) would make the CommonJS source fail to start.
+      worker = new Worker(THREAD_SOURCE, { eval: true, execArgv: [], workerData: { ctl: this.#ctl.buffer, at: this.#at.buffer } });
+      // Listeners first: adding a 'message' listener refs the worker's port again.
       worker.on('message', () => this.#fired());
-      worker.on('error', () => undefined);
+      worker.on('error', () => this.#lost());
+      worker.on('exit', () => this.#lost());
+      worker.unref();
     } catch {
       worker = undefined;
     }
-    this.#worker = worker;
     this.available = worker !== undefined;
   }
 
   /** `waker.wake()` at or after `atNs`; replaces an earlier request of the same waker. */
   wakeAt(waker: Waker, atNs: number): void {
-    if (this.#due.size === 0) this.#worker?.ref();
+    if (this.#due.size === 0) this.#keepAlive.ref();
     this.#due.set(waker, atNs);
     this.#request(atNs);
   }
 
   cancel(waker: Waker): void {
-    if (this.#due.delete(waker) && this.#due.size === 0) this.#worker?.unref();
+    if (this.#due.delete(waker) && this.#due.size === 0) this.#keepAlive.unref();
   }
 
   #request(atNs: number): void {
@@ -94,6 +102,16 @@ class WakeThread {
     Atomics.store(this.#at, 0, t);
     Atomics.add(this.#ctl, 0, 1);
     Atomics.notify(this.#ctl, 0);
+  }
+
+  /** The thread is gone: every pending waker is woken now and, seeing `available` false, waits by itself. */
+  #lost(): void {
+    if (!this.available) return;
+    this.available = false;
+    const pending = [...this.#due.keys()];
+    this.#due.clear();
+    this.#keepAlive.unref();
+    for (const w of pending) w.wake();
   }
 
   #fired(): void {
@@ -105,7 +123,7 @@ class WakeThread {
       else next = Math.min(next, at);
     }
     for (const w of woken) this.#due.delete(w);
-    if (this.#due.size === 0) this.#worker?.unref();
+    if (this.#due.size === 0) this.#keepAlive.unref();
     if (Number.isFinite(next)) this.#request(next);
     for (const w of woken) w.wake();
   }

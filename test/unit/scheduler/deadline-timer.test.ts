@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeadlineTimer } from '../../../src/scheduler/deadline-timer.js';
 import { nowNs } from '../../../src/util/clock.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const fired = (t0: number, atNs: number) => new Promise<number>((resolve) => {
   const timer = new DeadlineTimer(() => resolve(nowNs() - t0));
@@ -71,4 +73,15 @@ describe('DeadlineTimer: sub-millisecond windows without spinning the loop (issu
     const t0 = nowNs();
     assert.ok((await fired(t0, t0 + 600_000)) >= 600_000);
   });
+});
+
+it('an idle wake thread does not keep the process alive, once its last wake has fired', () => {
+  const timer = fileURLToPath(new URL('../../../src/scheduler/deadline-timer.js', import.meta.url));
+  const code = `const { DeadlineTimer } = await import(${JSON.stringify(timer)});
+    const t = new DeadlineTimer(() => console.log('fired'));
+    t.arm(Number(process.hrtime.bigint()) + 700000);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { timeout: 15_000, encoding: 'utf8' });
+  assert.equal(r.signal, null, 'the process exited by itself');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'fired', 'the pending wake kept it alive until it fired');
 });
