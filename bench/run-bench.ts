@@ -31,8 +31,7 @@
  * responses/s over one stream (grpc-js, client-bound).
  *
  * Options (env): BENCH_SECONDS (h2load run length, default 3), BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|stream|typescript|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
- * BENCH_ONLY=simple|http|stream|mlp|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
+ * BENCH_ONLY=simple|http|stream|typescript|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
