@@ -218,7 +218,9 @@ export class HttpTransport implements Transport {
    */
   async #streamOne(req: WireInferRequest, signal: AbortSignal, push: Push): Promise<void> {
     const path = `${pathOf(req.model, req.version)}/infer`;
-    const { header, body } = inferBody(req, false);
+    // triton_* parameters are reserved over HTTP; this one is the client's to apply (readEvents).
+    const { [EMPTY_FINAL_RESPONSE_PARAM]: emptyFinal, ...parameters } = req.parameters;
+    const { header, body } = inferBody({ ...req, parameters }, false);
     let res: Response;
     try {
       res = await fetch(`${this.#base}${path}`, {
@@ -242,12 +244,16 @@ export class HttpTransport implements Transport {
       return;
     }
     if (res.status !== 200) throw errorOf({ status: res.status, headers: res.headers, body: await readAll(res, path) });
-    await this.#readEvents(req, res, path, push);
+    await this.#readEvents(emptyFinal === true, res, path, push);
   }
 
-  async #readEvents(req: WireInferRequest, res: Response, path: string, push: Push): Promise<void> {
-    // Over gRPC an output-less final response is only sent when the request asks for it: the same here.
-    const emptyFinal = req.parameters[EMPTY_FINAL_RESPONSE_PARAM] === true;
+  /**
+   * The events of one request's stream, pushed as responses. The server always ends a stream with
+   * a final event, output-less when the model sent its last response earlier; over gRPC that one
+   * is sent only when the request sets `triton_enable_empty_final_response`, so here it is
+   * dropped unless `emptyFinal`, and both transports yield the same responses.
+   */
+  async #readEvents(emptyFinal: boolean, res: Response, path: string, push: Push): Promise<void> {
     const parser = new EventStreamParser();
     let final = false;
     try {
