@@ -243,7 +243,7 @@ export class HttpTransport implements Transport {
       await push(inferResponse(whole));
       return;
     }
-    if (res.status !== 200) throw errorOf({ status: res.status, headers: res.headers, body: await readAll(res, path) });
+    if (res.status !== 200) throw eventStreamError(res.status, await readAll(res, path));
     await this.#readEvents(emptyFinal === true, res, path, push);
   }
 
@@ -296,6 +296,17 @@ async function readAll(res: Response, path: string): Promise<Buffer> {
   } catch (e) {
     throw unreachable(`reading the answer to POST ${path}`, e);
   }
+}
+
+/** A failed status with an event stream (Triton's generate_stream answers 400 so): the first event's `error`, else the body. */
+function eventStreamError(status: number, body: Buffer): InferenceClientError {
+  let first: Uint8Array | undefined;
+  try {
+    first = new EventStreamParser().push(body)[0];
+  } catch {
+    // not events after all: the body as it is
+  }
+  return errorOf({ status, headers: new Headers(), body: first === undefined ? body : Buffer.from(first.buffer, first.byteOffset, first.byteLength) });
 }
 
 /** One event's data: a v2 response, or `{"error": …}` (a failure after the stream began: no code, as on a gRPC stream). */

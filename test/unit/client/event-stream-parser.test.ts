@@ -75,10 +75,11 @@ describe('inferStream over HTTP against a server that breaks the protocol', () =
   let url = '';
   let body: (string | Buffer)[] = [];
   let contentType = 'text/event-stream';
+  let status = 200;
   before(async () => {
     server = createServer((req, res) => {
       req.resume();
-      res.writeHead(200, { 'content-type': contentType });
+      res.writeHead(status, { 'content-type': contentType });
       // Each piece in its own write, a tick apart: the client sees them as separate chunks.
       const parts = [...body];
       const next = (): void => {
@@ -142,6 +143,20 @@ describe('inferStream over HTTP against a server that breaks the protocol', () =
     assert.deepEqual(values, [5]);
     assert.equal(error?.code, 'UNKNOWN');
     assert.equal(error?.message, 'the model gave up');
+  });
+
+  it('a failed status with an event stream (as Triton\'s generate_stream answers) gives the event\'s error and the status', async () => {
+    contentType = 'text/event-stream';
+    status = 400;
+    body = ['data: {"error":"bad things"}\n\n'];
+    try {
+      const { error } = await run();
+      assert.equal(error?.code, 'INVALID_ARG');
+      assert.equal(error?.httpStatus, 400);
+      assert.equal(error?.message, 'bad things');
+    } finally {
+      status = 200;
+    }
   });
 
   it('a server that answers plain JSON (no event streams) gives its one response', async () => {
