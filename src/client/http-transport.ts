@@ -8,6 +8,13 @@
  * message codecs (protobufjs fromObject → encode → decode with the loader's options): a field the
  * JSON omits gets its proto3 default, enums and 64-bit integers come out as over gRPC.
  *
+ * inferStream: each request is its own `POST …/infer` with `Accept: text/event-stream` (the
+ * server's event streams, one v2 response JSON per event, the last flagged
+ * `triton_final_response`), merged by request-streams.ts and read by event-stream-parser.ts;
+ * inputs go binary, outputs come back as JSON `data` (events are text). What it yields is what
+ * the gRPC transport yields for the same requests (the output-less final included only on
+ * request, as gRPC does); an `{"error": …}` event is code UNKNOWN, as a gRPC stream error.
+ *
  * Statuses: 200 is success; `{"error": "…"}` bodies become InferenceClientError with the HTTP
  * status and the code that status stands for. The ready routes answer 400 for "not ready", which
  * is `false`, not an error.
