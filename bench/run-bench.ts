@@ -11,7 +11,10 @@
  * Load (issue 13): unary rows are driven by h2load (bench/h2load.ts) sending a prepared gRPC
  * frame, so the generator is not the bottleneck; it must be installed (the bench says how).
  * Each row prints the server's CPU per request from /proc. Stream and sequence rows need a real
- * gRPC client and use the grpc-js one: they are labelled client-bound.
+ * gRPC client and use the grpc-js one: they are labelled client-bound. HTTP/REST rows (`simple`
+ * at c=1 and c=16, JSON body) are driven by wrk (bench/wrk.ts) against two HTTP ceilings measured
+ * the same way: a bare node:http server answering a same-sized body (bench/http-echo-server.ts)
+ * and the naive server's HTTP form (bench/naive-server.ts). Both tools must be installed.
  *
  * GPU section (issue 8): bench/gpu-bench.ts, after the table above; it prints
  * "GPU benchmark skipped: <reason>" on a machine without a GPU.
@@ -28,7 +31,7 @@
  * responses/s over one stream (grpc-js, client-bound).
  *
  * Options (env): BENCH_SECONDS (h2load run length, default 3), BENCH_WINDOW_MS (default 2000), BENCH_MAX_WINDOWS (default 6),
- * BENCH_ONLY=simple|stream|typescript|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
+ * BENCH_ONLY=simple|http|stream|typescript|mlp|bls|gpu to run one family, BENCH_STREAM_C, BENCH_SEQ_N, BENCH_SEQ_L, BENCH_MLP_C (concurrency list, default 1,8,32,64),
  * BENCH_MLP_INSTANCES (default 1), BENCH_INTRA_OP (default 1).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +51,7 @@ import type { ModelInferRequest } from '../src/generated/inference/ModelInferReq
 import { requireNativeTools, runH2load, type NativeLoadResult } from './h2load.js';
 import { addBlsModels, BLS_CONCURRENCY, pipelineInput } from './bls-bench.js';
 import { addTypescriptModels, runRepeatLoad } from './typescript-bench.js';
+import { runWrk } from './wrk.js';
 
 const ROOT = findPackageRoot();
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 2000);
@@ -88,8 +92,8 @@ interface Row {
   naive?: { throughput: number; ratio: number; p50Us: number };
   /** Echo p50 at the same concurrency (for the latency-overhead target). */
   echoP50Us?: number;
-  /** Load generator: h2load (native) or the grpc-js client (client-bound). */
-  generator: 'h2load' | 'grpc-js (client-bound)';
+  /** Load generator: h2load or wrk (native), or the grpc-js client (client-bound). */
+  generator: 'h2load' | 'wrk' | 'grpc-js (client-bound)';
 }
 
 function mlpConfig(name: string, batching: boolean): string {
@@ -231,15 +235,16 @@ async function untilReady(target: string): Promise<void> {
   }
 }
 
-async function withServer<T>(repo: string, fn: (target: string, pid?: number) => Promise<T>): Promise<T> {
+async function withServer<T>(repo: string, fn: (target: string, pid: number | undefined, httpBase: string) => Promise<T>): Promise<T> {
   const child = await startChild(
-    [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1', '--http-port', '0', '--metrics-port', '0', '--log-format', 'json'],
+    [path.join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--grpc-port', '0', '--grpc-address', '127.0.0.1',
+      '--http-port', '0', '--http-address', '127.0.0.1', '--metrics-port', '0', '--log-format', 'json'],
     (r) => r['msg'] === 'startup complete',
   );
   try {
     const target = `127.0.0.1:${child.info['grpcPort'] as number}`;
     await untilReady(target);
-    return await fn(target, child.proc.pid);
+    return await fn(target, child.proc.pid, `http://127.0.0.1:${child.info['httpPort'] as number}`);
   } finally {
     await child.stop();
   }
@@ -268,8 +273,58 @@ function attachNaive(row: Row, naive: NativeLoadResult): void {
   row.naive = { throughput: naive.throughput, ratio: row.result.throughput / naive.throughput, p50Us: naive.p50Us };
 }
 
+/** `simple`'s infer body as KServe v2 JSON (what an HTTP user sends). */
+function simpleJsonBody(): string {
+  const data = Array.from({ length: 16 }, (_, i) => i);
+  return JSON.stringify({ inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data })) });
+}
+
+/** One real request first (a wrong URL or a 4xx fails here, loudly); returns the answer's size for the echo ceiling. */
+async function verifyHttpOnce(url: string, body: string): Promise<number> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST ${url} answered ${res.status} before the load: ${text.slice(0, 500)}`);
+  return Buffer.byteLength(text);
+}
+
+async function httpLoad(url: string, body: string, concurrency: number, pid: number | undefined): Promise<NativeLoadResult> {
+  await verifyHttpOnce(url, body);
+  return runWrk({ url, body, contentType: 'application/json', concurrency, seconds: SECONDS, ...(pid !== undefined ? { serverPid: pid } : {}) });
+}
+
+/** `simple` over HTTP/REST (JSON) at c=1 and c=16 with wrk, against node:http echo and the naive server's HTTP form. */
+async function httpRows(repo: string, rows: Row[]): Promise<void> {
+  const body = simpleJsonBody();
+  const mine: Row[] = [];
+  let responseBytes = 0;
+  await withServer(repo, async (target, pid, httpBase) => {
+    for (const [c, model, instances] of [[1, 'simple_1i', 1], [16, 'simple_2i', 2]] as const) {
+      const url = `${httpBase}/v2/models/${model}/infer`;
+      responseBytes = await verifyHttpOnce(url, body);
+      mine.push({ scenario: `simple http c=${c}`, batching: true, instances, ...(await measureWith(target, model, c, () => httpLoad(url, body, c, pid))), generator: 'wrk' });
+    }
+  });
+  for (const row of mine) {
+    const echo = await startChild([path.join(ROOT, 'dist', 'bench', 'http-echo-server.js'), String(responseBytes)], (r) => typeof r['port'] === 'number');
+    try {
+      const r = await httpLoad(`http://127.0.0.1:${echo.info['port'] as number}/`, body, row.concurrency, echo.proc.pid);
+      row.ceiling = { name: 'node:http echo', throughput: r.throughput, ratio: row.result.throughput / r.throughput };
+      row.echoP50Us = r.p50Us;
+    } finally {
+      await echo.stop();
+    }
+    const naive = await startChild([path.join(ROOT, 'dist', 'bench', 'naive-server.js'), path.join(repo, row.model, '1', 'model.onnx'), String(INTRA_OP), 'http'], (r) => typeof r['port'] === 'number');
+    try {
+      attachNaive(row, await httpLoad(`http://127.0.0.1:${naive.info['port'] as number}/`, body, row.concurrency, naive.proc.pid));
+    } finally {
+      await naive.stop();
+    }
+  }
+  rows.push(...mine);
+}
+
 async function main(): Promise<void> {
-  requireNativeTools(['h2load']);
+  requireNativeTools(['h2load', 'wrk']);
   const repo = await buildRepo();
   const rows: Row[] = [];
   try {
@@ -286,6 +341,7 @@ async function main(): Promise<void> {
         attachNaive(row, await naiveCeiling(path.join(repo, row.model, '1', 'model.onnx'), req, row.concurrency));
       }
     }
+    if (ONLY === '' || ONLY === 'http') await httpRows(repo, rows);
     if (ONLY === '' || ONLY === 'stream') await streamRows(repo, rows);
     if (ONLY === '' || ONLY === 'bls') await blsRows(repo, rows);
     if (ONLY === '' || ONLY === 'typescript') await typescriptRows(repo, rows);
@@ -397,7 +453,7 @@ function report(rows: Row[]): void {
   const f = (n: number, d = 0) => n.toFixed(d);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${availableParallelism()} cores, Node ${process.version}; MLP intra-op threads ${INTRA_OP}`;
   const lines = [
-    `Machine: ${machine}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min: above the core count, other processes share the cores and absolute figures drop); h2load runs of ${SECONDS} s (1 connection, c streams in flight); client-bound rows: grpc-js windows of ${WINDOW_MS} ms.`,
+    `Machine: ${machine}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min: above the core count, other processes share the cores and absolute figures drop); h2load runs of ${SECONDS} s (1 connection, c streams in flight), wrk runs of ${SECONDS} s (c connections, 1 request in flight on each); client-bound rows: grpc-js windows of ${WINDOW_MS} ms.`,
     '',
     '| scenario | generator | batching | inst | infer/s | p50 ms | p99 ms | avg batch | queue µs | compute µs | server CPU µs/req | ceiling | ceiling infer/s | ratio | naive infer/s | / naive |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -441,6 +497,9 @@ function report(rows: Row[]): void {
   if (rep) targets.push(`- ${rep.scenario}: ${f(rep.result.throughput)} responses/s (infer/s column; client-bound)`);
   const s1 = rows.find((r) => r.scenario === 'simple c=1');
   if (s1?.echoP50Us !== undefined) targets.push(`- simple c=1 p50 − grpc-js echo c=1 p50: ${f(s1.result.p50Us - s1.echoP50Us)} µs (target ≤ 60 µs)`);
+  for (const h of rows.filter((r) => r.generator === 'wrk')) {
+    if (h.ceiling) targets.push(`- ${h.scenario} (HTTP/REST, JSON) / node:http echo: ${f(h.ceiling.ratio, 2)}; / naive Node HTTP server: ${h.naive ? f(h.naive.ratio, 2) : '?'}`);
+  }
   if (on64?.naive) targets.push(`- MLP c=64 batching on / naive Node server: ${f(on64.naive.ratio, 2)} (target ≥ 3)`);
   const text = [...lines, '', 'Targets:', ...targets].join('\n');
   console.log(text);

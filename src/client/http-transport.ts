@@ -8,6 +8,13 @@
  * message codecs (protobufjs fromObject → encode → decode with the loader's options): a field the
  * JSON omits gets its proto3 default, enums and 64-bit integers come out as over gRPC.
  *
+ * inferStream: each request is its own `POST …/infer` with `Accept: text/event-stream` (the
+ * server's event streams, one v2 response JSON per event, the last flagged
+ * `triton_final_response`), merged by request-streams.ts and read by event-stream-parser.ts;
+ * inputs go binary, outputs come back as JSON `data` (events are text). What it yields is what
+ * the gRPC transport yields for the same requests (the output-less final included only on
+ * request, as gRPC does); an `{"error": …}` event is code UNKNOWN, as a gRPC stream error.
+ *
  * Statuses: 200 is success; `{"error": "…"}` bodies become InferenceClientError with the HTTP
  * status and the code that status stands for. The ready routes answer 400 for "not ready", which
  * is `false`, not an error.
@@ -22,6 +29,8 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { codeForHttpStatus, InferenceClientError, malformedResponse } from './client-error.js';
 import type { CallOptions, ClientOptions, Parameters } from './client-types.js';
 import type { RawOutput } from './client-tensors.js';
+import { EventStreamParser } from './event-stream-parser.js';
+import { mergeRequestStreams, type Push } from './request-streams.js';
 import type { Transport, WireInferRequest, WireInferResponse, WireLoad, WireShmRegistration } from './transport.js';
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -204,16 +213,114 @@ export class HttpTransport implements Transport {
     return inferResponse(res);
   }
 
-  async *inferStream(): AsyncIterable<WireInferResponse> {
-    throw new InferenceClientError(
-      ErrorCode.UNSUPPORTED,
-      'inferStream needs the gRPC transport: KServe v2 HTTP has no streaming inference (use a gRPC address such as localhost:8001)',
-    );
+  inferStream(requests: AsyncIterable<WireInferRequest>, o: CallOptions): AsyncIterable<WireInferResponse> {
+    if (this.#closed) throw new InferenceClientError(ErrorCode.UNAVAILABLE, 'the client is closed');
+    return mergeRequestStreams(requests, o, (req, signal, push) => this.#streamOne(req, signal, push));
+  }
+
+  /**
+   * One request POSTed with `Accept: text/event-stream`; each event is pushed as the response it
+   * carries. Inputs travel binary, outputs come back as JSON `data` (events are text). A server
+   * that answers plain JSON instead (no event streams on /infer, as Triton) gives its one response.
+   */
+  async #streamOne(req: WireInferRequest, signal: AbortSignal, push: Push): Promise<void> {
+    const path = `${pathOf(req.model, req.version)}/infer`;
+    // triton_* parameters are reserved over HTTP; this one is the client's to apply (readEvents).
+    const { [EMPTY_FINAL_RESPONSE_PARAM]: emptyFinal, ...parameters } = req.parameters;
+    const { header, body } = inferBody({ ...req, parameters }, false);
+    let res: Response;
+    try {
+      res = await fetch(`${this.#base}${path}`, {
+        method: 'POST',
+        headers: {
+          ...this.#headers,
+          accept: 'text/event-stream',
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(header.byteLength),
+        },
+        body,
+        signal,
+      });
+    } catch (e) {
+      throw unreachable(`POST ${this.#base}${path}`, e);
+    }
+    if (!EVENT_STREAM.test(res.headers.get('content-type') ?? '')) {
+      const whole: HttpResponse = { status: res.status, headers: res.headers, body: await readAll(res, path) };
+      if (whole.status !== 200) throw errorOf(whole);
+      await push(inferResponse(whole));
+      return;
+    }
+    if (res.status !== 200) throw eventStreamError(res.status, await readAll(res, path));
+    await this.#readEvents(emptyFinal === true, res, path, push);
+  }
+
+  /**
+   * The events of one request's stream, pushed as responses. The server always ends a stream with
+   * a final event, output-less when the model sent its last response earlier; over gRPC that one
+   * is sent only when the request sets `triton_enable_empty_final_response`, so here it is
+   * dropped unless `emptyFinal`, and both transports yield the same responses.
+   */
+  async #readEvents(emptyFinal: boolean, res: Response, path: string, push: Push): Promise<void> {
+    const parser = new EventStreamParser();
+    let final = false;
+    try {
+      for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+        for (const data of parser.push(chunk)) {
+          if (final) throw malformedResponse(`an event after the final response of the request to ${path}`);
+          const r = eventResponse(data, path);
+          final = r.parameters[FINAL_RESPONSE_PARAM] === true;
+          if (!(final && r.outputs.length === 0 && !emptyFinal)) await push(r);
+        }
+      }
+    } catch (e) {
+      if (e instanceof InferenceClientError) throw e;
+      throw unreachable(`reading the events of POST ${this.#base}${path}`, e);
+    } finally {
+      if (!final) await res.body?.cancel().catch(() => {});
+    }
+    parser.end();
+    if (!final) throw malformedResponse(`the event stream of the request to ${path} ended without its final response`);
   }
 
   close(): void {
     this.#closed = true;
   }
+}
+
+const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
+const FINAL_RESPONSE_PARAM = 'triton_final_response';
+const EMPTY_FINAL_RESPONSE_PARAM = 'triton_enable_empty_final_response';
+
+function unreachable(what: string, e: unknown): InferenceClientError {
+  if ((e as { name?: string }).name === 'AbortError') return new InferenceClientError(ErrorCode.CANCELLED, `${what}: cancelled`, {}, { cause: e });
+  const cause = (e as { cause?: { message?: string } }).cause?.message;
+  return new InferenceClientError(ErrorCode.UNAVAILABLE, `${what} failed: ${cause ?? (e instanceof Error ? e.message : String(e))}`, {}, { cause: e });
+}
+
+async function readAll(res: Response, path: string): Promise<Buffer> {
+  try {
+    return Buffer.from(await res.arrayBuffer());
+  } catch (e) {
+    throw unreachable(`reading the answer to POST ${path}`, e);
+  }
+}
+
+/** A failed status with an event stream (Triton's generate_stream answers 400 so): the first event's `error`, else the body. */
+function eventStreamError(status: number, body: Buffer): InferenceClientError {
+  let first: Uint8Array | undefined;
+  try {
+    first = new EventStreamParser().push(body)[0];
+  } catch {
+    // not events after all: the body as it is
+  }
+  return errorOf({ status, headers: new Headers(), body: first === undefined ? body : Buffer.from(first.buffer, first.byteOffset, first.byteLength) });
+}
+
+/** One event's data: a v2 response, or `{"error": …}` (a failure after the stream began: no code, as on a gRPC stream). */
+function eventResponse(data: Uint8Array, path: string): WireInferResponse {
+  const j = parseJson(Buffer.from(data.buffer, data.byteOffset, data.byteLength), `an event of POST ${path}`);
+  if (isObj(j) && typeof j['error'] === 'string') throw new InferenceClientError(ErrorCode.UNKNOWN, j['error']);
+  return responseOf(j, Buffer.alloc(0), 0);
 }
 
 function parseJson(body: Buffer, what: string): unknown {
@@ -235,12 +342,15 @@ function errorOf(res: HttpResponse): InferenceClientError {
   return new InferenceClientError(codeForHttpStatus(res.status), message, { httpStatus: res.status });
 }
 
-/** The JSON header with every input binary and every output asked for binary, then the tensors. */
-function inferBody(req: WireInferRequest): { header: Buffer; body: Buffer } {
+/**
+ * The JSON header with every input binary, then the tensors. Outputs are asked for binary unless
+ * `binaryOutputs` is false (event streams carry JSON only): then their parameters go as given.
+ */
+function inferBody(req: WireInferRequest, binaryOutputs = true): { header: Buffer; body: Buffer } {
   const inputs = req.inputs.map((i) =>
     `{"name":${JSON.stringify(i.name)},"datatype":"${i.datatype}","shape":${JSON.stringify(i.shape)},"parameters":${parametersText({ ...i.parameters, binary_data_size: i.raw.byteLength })}}`);
-  const outputs = req.outputs.map((x) => `{"name":${JSON.stringify(x.name)},"parameters":${parametersText({ ...x.parameters, binary_data: true })}}`);
-  const params = req.outputs.length === 0 ? { ...req.parameters, binary_data_output: true } : req.parameters;
+  const outputs = req.outputs.map((x) => `{"name":${JSON.stringify(x.name)},"parameters":${parametersText(binaryOutputs ? { ...x.parameters, binary_data: true } : x.parameters)}}`);
+  const params = binaryOutputs && req.outputs.length === 0 ? { ...req.parameters, binary_data_output: true } : req.parameters;
   const text = `{${req.id === '' ? '' : `"id":${JSON.stringify(req.id)},`}"parameters":${parametersText(params)},"inputs":[${inputs.join(',')}]${outputs.length === 0 ? '' : `,"outputs":[${outputs.join(',')}]`}}`;
   const header = Buffer.from(text, 'utf8');
   return { header, body: Buffer.concat([header, ...req.inputs.map((i) => i.raw)]) };
@@ -252,9 +362,12 @@ function inferResponse(res: HttpResponse): WireInferResponse {
   if (!Number.isSafeInteger(headerLength) || headerLength < 0 || headerLength > res.body.byteLength) {
     throw malformedResponse(`Inference-Header-Content-Length '${lengthText}' for a ${res.body.byteLength}-byte body`);
   }
-  const j = parseJson(res.body.subarray(0, headerLength), 'an inference request');
+  return responseOf(parseJson(res.body.subarray(0, headerLength), 'an inference request'), res.body, headerLength);
+}
+
+/** A v2 response JSON `j` whose binary outputs follow in `body` from `offset`. */
+function responseOf(j: unknown, body: Buffer, offset: number): WireInferResponse {
   if (!isObj(j) || !Array.isArray(j['outputs'])) throw malformedResponse('the inference response has no outputs list');
-  let offset = headerLength;
   const outputs: RawOutput[] = j['outputs'].map((o: unknown) => {
     if (!isObj(o) || typeof o['name'] !== 'string' || typeof o['datatype'] !== 'string' || !Array.isArray(o['shape'])) {
       throw malformedResponse('an output without name, datatype or shape');
@@ -264,8 +377,8 @@ function inferResponse(res: HttpResponse): WireInferResponse {
     let raw: Uint8Array;
     if (size !== undefined) {
       const n = Number(size);
-      if (!Number.isSafeInteger(n) || n < 0 || offset + n > res.body.byteLength) throw malformedResponse(`output '${o['name']}' binary_data_size ${String(size)} runs past the body`);
-      raw = res.body.subarray(offset, offset + n);
+      if (!Number.isSafeInteger(n) || n < 0 || offset + n > body.byteLength) throw malformedResponse(`output '${o['name']}' binary_data_size ${String(size)} runs past the body`);
+      raw = body.subarray(offset, offset + n);
       offset += n;
     } else if (isDataType(o['datatype'])) {
       try {

@@ -94,11 +94,13 @@ export class InferenceClient {
   }
 
   /**
-   * A gRPC ModelStreamInfer call: sends each request `requests` yields, yields each response as it
-   * arrives (several per request for decoupled models). Ending the loop early cancels the call.
-   * HTTP has no such call: over HTTP the iterator throws UNSUPPORTED. A server without
-   * ModelStreamInfer (Infera before its streaming support lands) answers UNIMPLEMENTED, which the
-   * iterator throws as code UNSUPPORTED with the server's message.
+   * Streaming inference: sends each request `requests` yields, yields each response as it arrives
+   * (several per request for decoupled models, with `triton_final_response` in `parameters`).
+   * Ending the loop early cancels what is in flight. Over gRPC this is one ModelStreamInfer call;
+   * a server without it answers UNIMPLEMENTED, thrown as code UNSUPPORTED with the server's
+   * message. Over HTTP each request is its own `POST …/infer` with `Accept: text/event-stream`,
+   * run concurrently (requests of one sequence one after the other, request-streams.ts), with
+   * the same responses and errors. The first failed request ends the iterator with its error.
    */
   async *inferStream(requests: AsyncIterable<InferRequest> | Iterable<InferRequest>, o?: CallOptions): AsyncIterableIterator<InferResult> {
     async function* wire(): AsyncIterable<WireInferRequest> {

@@ -58,8 +58,9 @@ export interface Transport {
   unloadModel(model: string, unloadDependents: boolean, o: CallOptions): Promise<void>;
   infer(req: WireInferRequest, o: CallOptions): Promise<WireInferResponse>;
   /**
-   * One ModelStreamInfer call: requests are written as `requests` yields them, responses yielded as
-   * they arrive. Transports without a streaming RPC reject with UNSUPPORTED.
+   * Streaming inference: requests are sent as `requests` yields them, responses yielded as they
+   * arrive (0..N per request, `triton_final_response` in their parameters). gRPC: one
+   * ModelStreamInfer call; HTTP: one event-stream POST per request, merged (request-streams.ts).
    */
   inferStream(requests: AsyncIterable<WireInferRequest>, o: CallOptions): AsyncIterable<WireInferResponse>;
   /** System shared memory: status of one region ('' = all), register, unregister one ('' = all). */

@@ -2,6 +2,7 @@ import type { DataType } from './datatype.js';
 import type { Parameters, Tensor } from './tensor.js';
 import type { RequestTrace, TraceContextHeaders } from '../observability/trace/request-trace.js';
 import type { RequestResponses } from './response-stream.js';
+import type { Cancellation } from './cancellation.js';
 
 /** An input as a front-end hands it to the core; `data` holds raw bytes (typed contents already encoded). */
 export interface InputTensor extends Tensor {
@@ -17,7 +18,9 @@ export interface RequestedOutput {
  * The protocol-neutral inference request. Front-ends build it; nothing here is protobuf or JSON.
  * `modelVersion` "" means "the highest READY version" (PROTOCOL.md §5.1).
  * `outputs` empty means "all outputs of the model config".
- * `signal` aborts when the client cancels or its deadline passes; queued work leaves the queue.
+ * `cancellation` is cancelled when the client cancels or its deadline passes; queued work leaves
+ * the queue. It is a Cancellation, not an AbortSignal, so a request that is never cancelled
+ * allocates no AbortController or listener (core/cancellation.ts; `.signal` makes one on demand).
  */
 export interface InferenceRequest {
   id: string;
@@ -26,7 +29,7 @@ export interface InferenceRequest {
   parameters: Parameters;
   inputs: InputTensor[];
   outputs: RequestedOutput[];
-  signal?: AbortSignal;
+  cancellation?: Cancellation;
   /** W3C trace context the client sent (traceparent metadata / header); only read when traced. */
   traceContext?: TraceContextHeaders;
   /** The trace of the ensemble request this step belongs to (set by the ensemble, not front-ends). */

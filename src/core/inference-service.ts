@@ -27,6 +27,7 @@ import { Tracer } from '../observability/trace/tracer.js';
 import { DEFAULT_TRACE_VALUES, TraceSettings, type TraceSettingChange, type TraceSettingsView } from '../observability/trace/trace-settings.js';
 import { beginTrace, endTrace, NO_TRACE_SINK, traceQueued } from './request-tracing.js';
 import type { ResponseSink } from './response-stream.js';
+import type { CancelListener } from './cancellation.js';
 import { DecoupledResponses, decoupledUnaryError } from './decoupled-responses.js';
 
 /** Who asks, in Triton's "… doesn't support models with decoupled transaction policy". */
@@ -408,7 +409,7 @@ export class InferenceService {
   /**
    * With --model-load-on-demand, a request for a model the repository has but that is not loaded
    * (never loaded, unloaded, evicted, refused for memory) or is still loading waits for one shared load, bounded by ON_DEMAND_WAIT_MS and
-   * the request's own signal; otherwise `err` (the resolution error) stands.
+   * the request's own cancellation; otherwise `err` (the resolution error) stands.
    */
   async #resolveOnDemand(req: InferenceRequest, err: unknown): Promise<{ entry: ModelEntry; loaded: LoadedVersion }> {
     const control = this.#control;
@@ -418,20 +419,22 @@ export class InferenceService {
     const code = err instanceof InferenceError ? err.code : undefined;
     if (control?.loadOnDemand !== true || control.ensureLoaded === undefined || !notLoaded || (code !== 'NOT_FOUND' && code !== 'UNAVAILABLE')) throw err;
     let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
+    let waiter: OnDemandWaiter | undefined;
+    const cancellation = req.cancellation;
     try {
       const found = await Promise.race([
         control.ensureLoaded(req.modelName),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(errors.unavailable(`model '${req.modelName}' is loading on demand and was not ready within ${ON_DEMAND_WAIT_MS} ms`)), ON_DEMAND_WAIT_MS);
-          onAbort = () => reject(errors.cancelled(req.modelName, req.modelVersion));
-          req.signal?.addEventListener('abort', onAbort, { once: true });
+          if (cancellation?.aborted === true) reject(errors.cancelled(req.modelName, req.modelVersion));
+          waiter = { req, reject };
+          cancellation?.subscribe(STOP_WAITING, waiter);
         }),
       ]);
       if (!found) throw err;
     } finally {
       clearTimeout(timer);
-      if (onAbort !== undefined) req.signal?.removeEventListener('abort', onAbort);
+      if (waiter !== undefined) cancellation?.unsubscribe(STOP_WAITING, waiter);
     }
     return resolveForInference(this.#registry, req.modelName, req.modelVersion, req.id);
   }
@@ -488,7 +491,7 @@ export class InferenceService {
     const version = String(loaded.version);
     let vr: ValidatedRequest | undefined;
     const responses = new DecoupledResponses({
-      id: req.id, modelName: req.modelName, modelVersion: version, sink, signal: req.signal,
+      id: req.id, modelName: req.modelName, modelVersion: version, sink, signal: req.cancellation?.signal,
       outputs: (tensors) => postprocess(loaded, vr!, tensors),
     });
     let inScheduler = false;
@@ -560,6 +563,16 @@ export class InferenceService {
     }
   }
 }
+
+/** A request waiting for its model to load on demand: a cancel ends the wait with CANCELLED. */
+interface OnDemandWaiter {
+  readonly req: InferenceRequest;
+  readonly reject: (e: unknown) => void;
+}
+
+const STOP_WAITING: CancelListener<OnDemandWaiter> = {
+  onCancel: (w) => w.reject(errors.cancelled(w.req.modelName, w.req.modelVersion)),
+};
 
 /**
  * The scheduler rejects with UNAVAILABLE for queue full / queue timeout / stopping (and a dead

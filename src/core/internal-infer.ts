@@ -9,6 +9,7 @@
  * trace (the call is traced as the parent's child) and the call chain (`blsCallers`), which the
  * service checks so that a model never waits on itself (InferenceService.#route).
  */
+import { Cancellation } from './cancellation.js';
 import type { InternalInfer, InternalInferCall, InternalInferResult } from '../backends/backend.js';
 import type { InferenceRequest, InferenceResponse } from './inference-request.js';
 import type { InferenceService } from './inference-service.js';
@@ -25,7 +26,7 @@ function toRequest(call: InternalInferCall): InferenceRequest {
     outputs: call.outputs.map((name) => ({ name, parameters: {} })),
     blsCallers: call.callers,
   };
-  if (call.signal !== undefined) req.signal = call.signal;
+  if (call.signal !== undefined) req.cancellation = Cancellation.fromSignal(call.signal);
   if (call.parentTrace !== undefined) req.parentTrace = call.parentTrace;
   return req;
 }

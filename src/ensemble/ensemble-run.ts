@@ -10,8 +10,8 @@
  *   another reader or the response still needs is copied for this reader (#take). A linear
  *   pipeline never copies; a fan-out of k copies at most k - 1 times.
  * - The run settles exactly once: with the requested outputs when the last planned step is done
- *   (#finish), or with the first failure (fail). Failing aborts #controller, the signal every step
- *   request carries, so queued steps leave their queues and no further step is launched.
+ *   (#finish), or with the first failure (fail). Failing cancels #steps, the Cancellation every
+ *   step request carries, so queued steps leave their queues and no further step is launched.
  */
 import type { InferenceRequest, InferenceResponse, InputTensor } from '../core/inference-request.js';
 import type { ValidatedRequest } from '../core/request-validator.js';
@@ -21,6 +21,7 @@ import { ErrorCode } from '../errors/error-codes.js';
 import { errors } from '../errors/catalogue.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { deferred } from '../util/deferred.js';
+import { Cancellation, cancelError, type CancelListener } from '../core/cancellation.js';
 import { nowNs } from '../util/clock.js';
 import { stepLabel } from './ensemble-graph.js';
 import type { ExecutionPlan, PlannedStep } from './ensemble-plan.js';
@@ -45,10 +46,11 @@ export class EnsembleRun {
   readonly #missing: number[];
   /** Readers (and the response) still to be served, per ensemble tensor. */
   readonly #uses: Map<string, number>;
-  readonly #controller = new AbortController();
+  /** Every step request's cancellation: cancelled when the run fails. */
+  readonly #steps = new Cancellation();
   readonly #done = deferred<Tensor[]>();
   #completed = 0;
-  #detach: () => void = () => {};
+  #listening = false;
   /** When the first step was handed to its model (0 = not yet). */
   firstLaunchNs = 0;
 
@@ -63,15 +65,14 @@ export class EnsembleRun {
   /** Starts every step that can start; resolves with the outputs in `vr.outputNames` order. */
   start(): Promise<Tensor[]> {
     for (const t of this.#vr.inputs) this.#tensors.set(t.name, t);
-    const signal = this.#vr.request.signal;
-    if (signal?.aborted) {
-      this.fail(this.#abortError(signal));
+    const cancellation = this.#vr.request.cancellation;
+    if (cancellation?.aborted === true) {
+      this.fail(this.#cancelError(cancellation.reason));
       return this.#done.promise;
     }
-    if (signal !== undefined) {
-      const onAbort = () => this.fail(this.#abortError(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#detach = () => signal.removeEventListener('abort', onAbort);
+    if (cancellation !== undefined) {
+      cancellation.subscribe(ON_CANCEL, this);
+      this.#listening = true;
     }
     if (this.#plan.steps.length === 0) this.#finish();
     this.#plan.steps.forEach((_, pos) => {
@@ -85,13 +86,13 @@ export class EnsembleRun {
     if (this.#done.settled) return;
     this.#detach();
     this.#done.reject(err);
-    this.#controller.abort(err);
+    this.#steps.cancel(err);
   }
 
   #launch(pos: number): void {
     const step = this.#plan.steps[pos]!;
     const gate = this.#ctx.gates[step.node.index];
-    const admitted = gate === undefined ? Promise.resolve() : gate.acquire(this.#controller.signal);
+    const admitted = gate === undefined ? Promise.resolve() : gate.acquire(this.#steps);
     admitted.then(
       () => this.#run(step).finally(() => gate?.release()),
       () => undefined, // aborted while waiting for a slot: the run has already settled
@@ -133,7 +134,7 @@ export class EnsembleRun {
       parameters: req.parameters,
       inputs,
       outputs: step.outputs.map((b) => ({ name: b.modelTensor, parameters: {} })),
-      signal: this.#controller.signal,
+      cancellation: this.#steps,
       // A traced ensemble request traces its steps as its children.
       ...(req.trace === undefined ? {} : { parentTrace: req.trace }),
       ...(req.blsCallers === undefined ? {} : { blsCallers: req.blsCallers }),
@@ -187,10 +188,22 @@ export class EnsembleRun {
     return `ensemble '${this.#ctx.ensemble}' version ${this.#ctx.version}: ${stepLabel(step.node)}`;
   }
 
-  #abortError(signal: AbortSignal): InferenceError {
-    const r: unknown = signal.reason;
-    if (r instanceof InferenceError && (r.code === ErrorCode.CANCELLED || r.code === ErrorCode.DEADLINE_EXCEEDED)) return r;
-    return errors.cancelled(this.#ctx.ensemble, this.#ctx.version);
+  /** The request's cancellation fired (ON_CANCEL). */
+  cancelled(reason: InferenceError | undefined): void {
+    this.#listening = false;
+    this.fail(this.#cancelError(reason));
+  }
+
+  #detach(): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    this.#vr.request.cancellation!.unsubscribe(ON_CANCEL, this);
+  }
+
+  #cancelError(reason: InferenceError | undefined): InferenceError {
+    return cancelError(reason, this.#ctx.ensemble, this.#ctx.version);
   }
 }
 
+/** One listener for every run (the item is the run): no closure per ensemble request. */
+const ON_CANCEL: CancelListener<EnsembleRun> = { onCancel: (run, reason) => run.cancelled(reason) };

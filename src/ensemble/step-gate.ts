@@ -1,8 +1,10 @@
 /**
  * max_inflight_requests for one ensemble step: at most `limit` requests of that step are in flight
  * across all of the ensemble's requests; the rest wait here, FIFO, holding no resource. A waiter
- * whose signal aborts leaves the line and rejects with the signal's reason.
+ * whose cancellation fires leaves the line and rejects with the cancellation's reason.
  */
+import type { Cancellation, CancelListener } from '../core/cancellation.js';
+
 export class StepGate {
   readonly #limit: number;
   #inflight = 0;
@@ -22,24 +24,20 @@ export class StepGate {
   }
 
   /** Resolves once the caller holds a slot; the caller must release() it exactly once. */
-  acquire(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
+  acquire(cancellation?: Cancellation): Promise<void> {
+    if (cancellation?.aborted === true) return Promise.reject(cancellation.reason);
     if (this.#inflight < this.#limit) {
       this.#inflight++;
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
       const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
+        cancellation?.unsubscribe(LEAVE, waiter);
         resolve();
       };
-      const onAbort = () => {
-        const i = this.#waiting.indexOf(grant);
-        if (i >= 0) this.#waiting.splice(i, 1);
-        reject(signal!.reason);
-      };
+      const waiter: Waiter = { gate: this.#waiting, grant, reject };
       this.#waiting.push(grant);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      cancellation?.subscribe(LEAVE, waiter);
     });
   }
 
@@ -50,3 +48,18 @@ export class StepGate {
     else this.#inflight = Math.max(0, this.#inflight - 1);
   }
 }
+
+/** A waiter in line: what LEAVE needs to take it out and reject it. */
+interface Waiter {
+  readonly gate: (() => void)[];
+  readonly grant: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+const LEAVE: CancelListener<Waiter> = {
+  onCancel: (w, reason) => {
+    const i = w.gate.indexOf(w.grant);
+    if (i >= 0) w.gate.splice(i, 1);
+    w.reject(reason);
+  },
+};

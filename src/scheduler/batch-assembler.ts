@@ -127,7 +127,7 @@ class RequestPart implements BatchRequest {
     return this.#vr.request.parameters;
   }
   get signal(): AbortSignal | undefined {
-    return this.#vr.request.signal;
+    return this.#vr.request.cancellation?.signal; // made here, on first read: only backends that watch signals pay for one
   }
   get trace(): RequestTrace | undefined {
     return this.#vr.request.trace;

@@ -15,7 +15,6 @@ import type { Tensor } from '../core/tensor.js';
 import type { ValidatedRequest } from '../core/request-validator.js';
 import type { InferenceStats } from '../observability/inference-stats.js';
 import { InferenceError } from '../errors/inference-error.js';
-import { ErrorCode } from '../errors/error-codes.js';
 import { errors } from '../errors/catalogue.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
@@ -28,6 +27,7 @@ import {
   type DynamicBatchingConfig, type ResolvedQueuePolicy,
 } from './queue-policy.js';
 import { DELAYED, LevelQueues } from './level-queues.js';
+import { cancelError, type CancelListener } from '../core/cancellation.js';
 
 export interface SchedulerOptions {
   modelName: string;
@@ -59,7 +59,10 @@ interface Pending {
   deadlineNs: number;
   readonly rejectOnTimeout: boolean;
   readonly d: Deferred<RequestOutputs>;
-  detach: () => void;
+  /** In one of the queues (not yet executing, not settled). */
+  inQueue: boolean;
+  /** Subscribed to the request's cancellation (only while it waits in a queue). */
+  listening: boolean;
 }
 
 export class DynamicBatcher implements Scheduler {
@@ -79,6 +82,8 @@ export class DynamicBatcher implements Scheduler {
   #nextRelease = 0;
   readonly #held = new Map<number, () => void>();
   readonly #timer = new DeadlineTimer(() => this.#pump());
+  /** The one cancellation listener for every queued request (the item is the Pending): no closure per request. */
+  readonly #onCancel: CancelListener<Pending> = { onCancel: (p, reason) => this.#cancel(p, reason) };
   #nextDeadlineNs = Number.POSITIVE_INFINITY;
   #stopping = false;
   #drained: Deferred<void> | undefined;
@@ -109,13 +114,13 @@ export class DynamicBatcher implements Scheduler {
   /**
    * Queues a validated request. Resolves with the request's own outputs; rejects with
    * UNAVAILABLE (queue full, timeout, stopping, worker death), CANCELLED / DEADLINE_EXCEEDED
-   * (signal aborted while queued) or the backend's error.
+   * (the request's cancellation fired while it was queued) or the backend's error.
    */
   enqueue(vr: ValidatedRequest, arrivalNs: number = nowNs()): Promise<RequestOutputs> {
     const { modelName, version } = this.#o;
     if (this.#stopping) return Promise.reject(errors.serverStopping());
-    const signal = vr.request.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal, modelName, version));
+    const cancellation = vr.request.cancellation;
+    if (cancellation?.aborted === true) return Promise.reject(cancelError(cancellation.reason, modelName, version));
     const level = this.#batching ? levelFor(this.#policy, vr.schedule) : 1;
     const lp = policyOf(this.#policy, level);
     if (lp.maxQueueSize > 0 && this.#queues.size(level) >= lp.maxQueueSize) return Promise.reject(errors.queueFull(modelName, version));
@@ -125,17 +130,19 @@ export class DynamicBatcher implements Scheduler {
       deadlineNs: timeoutUs > 0 ? arrivalNs + timeoutUs * 1000 : 0,
       rejectOnTimeout: lp.rejectOnTimeout,
       d: deferred<RequestOutputs>(),
-      detach: () => {},
+      inQueue: true,
+      listening: false,
     };
-    if (signal !== undefined) {
-      const onAbort = () => this.#cancel(p, abortError(signal, modelName, version));
-      signal.addEventListener('abort', onAbort, { once: true });
-      p.detach = () => signal.removeEventListener('abort', onAbort);
-    }
     if (p.deadlineNs > 0) this.#nextDeadlineNs = Math.min(this.#nextDeadlineNs, p.deadlineNs);
     this.#queues.push(level, p);
     this.#queued++;
     this.#pump();
+    // Listen for a cancel only if the request is still waiting: one dispatched by the pump above
+    // never costs a subscription (and, over gRPC, never a listener on its call).
+    if (cancellation !== undefined && p.inQueue) {
+      p.listening = true;
+      cancellation.subscribe(this.#onCancel, p);
+    }
     return p.d.promise;
   }
 
@@ -154,16 +161,26 @@ export class DynamicBatcher implements Scheduler {
   failQueued(err: InferenceError): void {
     for (const p of this.#queues.drain()) {
       this.#queued--;
-      this.#settle(p, () => p.d.reject(err));
+      p.inQueue = false;
+      this.#settle(p, err, undefined);
     }
     this.#clearTimer();
   }
 
-  #cancel(p: Pending, err: InferenceError): void {
+  #cancel(p: Pending, reason: InferenceError | undefined): void {
+    p.listening = false; // the Cancellation drops its listeners when it fires
     // Not queued any more means already executing: best effort, the result is discarded by the caller.
     if (!this.#queues.remove(p.level, p) && !this.#queues.remove(DELAYED, p)) return;
     this.#queued--;
-    this.#settle(p, () => p.d.reject(err));
+    p.inQueue = false;
+    this.#settle(p, cancelError(reason, this.#o.modelName, this.#o.version), undefined);
+  }
+
+  /** Ends p's subscription to its request's cancellation, if it has one. */
+  #detach(p: Pending): void {
+    if (!p.listening) return;
+    p.listening = false;
+    p.vr.request.cancellation!.unsubscribe(this.#onCancel, p);
   }
 
   #pump(): void {
@@ -229,7 +246,8 @@ export class DynamicBatcher implements Scheduler {
         p.deadlineNs = 0;
         if (p.rejectOnTimeout) {
           this.#queued--;
-          this.#settle(p, () => p.d.reject(errors.queueTimeout(this.#o.modelName, this.#o.version)));
+          p.inQueue = false;
+          this.#settle(p, errors.queueTimeout(this.#o.modelName, this.#o.version), undefined);
         } else {
           this.#queues.push(DELAYED, p);
         }
@@ -242,7 +260,8 @@ export class DynamicBatcher implements Scheduler {
   #remove(p: Pending): void {
     if (!this.#queues.remove(p.level, p)) this.#queues.remove(DELAYED, p);
     this.#queued--;
-    p.detach();
+    p.inQueue = false;
+    this.#detach(p);
   }
 
   async #execute(instance: ModelInstance, items: Pending[], startNs: number): Promise<void> {
@@ -264,13 +283,15 @@ export class DynamicBatcher implements Scheduler {
         if (t !== undefined) t.compute(startNs, result.timings, nowNs());
       }
       const { parts, failed } = resultParts(result, sizes, batchingShape, this.#o.modelName);
-      items.forEach((p, i) => {
+      for (let i = 0; i < items.length; i++) {
+        const p = items[i]!;
         const mine = failed?.[i] ?? (this.#o.decoupled === true ? [] : requestOutputs(parts, p.vr.outputNames, i, this.#o.modelName));
-        this.#settle(p, mine instanceof InferenceError ? () => p.d.reject(mine) : () => p.d.resolve(mine));
-      });
+        if (mine instanceof InferenceError) this.#settle(p, mine, undefined);
+        else this.#settle(p, undefined, mine);
+      }
     } catch (e) {
       const err = InferenceError.from(e);
-      for (const p of items) this.#settle(p, () => p.d.reject(err));
+      for (const p of items) this.#settle(p, err, undefined);
     } finally {
       this.#inflight -= items.length;
       this.#pool.release(instance);
@@ -279,13 +300,17 @@ export class DynamicBatcher implements Scheduler {
     }
   }
 
-  /** Settles in arrival order when preserve_ordering is on; immediately otherwise. */
-  #settle(p: Pending, settle: () => void): void {
-    p.detach();
+  /**
+   * Settles p with `err` or else `outputs`: in arrival order when preserve_ordering is on (held
+   * as a closure until its turn), immediately and without a closure otherwise.
+   */
+  #settle(p: Pending, err: InferenceError | undefined, outputs: RequestOutputs | undefined): void {
+    this.#detach(p);
     if (!this.#preserveOrdering) {
-      settle();
+      if (err !== undefined) p.d.reject(err);
+      else p.d.resolve(outputs!);
     } else {
-      this.#held.set(p.seq, settle);
+      this.#held.set(p.seq, () => (err !== undefined ? p.d.reject(err) : p.d.resolve(outputs!)));
       for (let f = this.#held.get(this.#nextRelease); f !== undefined; f = this.#held.get(this.#nextRelease)) {
         this.#held.delete(this.#nextRelease++);
         f();
@@ -303,8 +328,3 @@ export class DynamicBatcher implements Scheduler {
   }
 }
 
-export function abortError(signal: AbortSignal, model: string, version: string): InferenceError {
-  const r: unknown = signal.reason;
-  if (r instanceof InferenceError && (r.code === ErrorCode.CANCELLED || r.code === ErrorCode.DEADLINE_EXCEEDED)) return r;
-  return errors.cancelled(model, version);
-}

@@ -37,7 +37,7 @@ import { deferred, type Deferred } from '../util/deferred.js';
 import { nowNs } from '../util/clock.js';
 import { batchRequests, mergeInputs, requestOutputs, resultParts, unionOutputs } from './batch-assembler.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { abortError } from './dynamic-batcher.js';
+import { cancelError, type CancelListener } from '../core/cancellation.js';
 import type { Scheduler } from './scheduler.js';
 import type { SequenceControls } from './sequence-controls.js';
 import type { ImplicitState, StateValues } from './sequence-state.js';
@@ -77,7 +77,13 @@ interface SeqRequest {
   readonly start: boolean;
   readonly end: boolean;
   readonly d: Deferred<Tensor[]>;
-  detach: () => void;
+  readonly seq: Sequence;
+  /** Waiting in seq.queue (not yet executing, not settled). */
+  queued: boolean;
+  /** Subscribed to the request's cancellation (only while it waits). */
+  listening: boolean;
+  /** Clears the backlog timeout, when one was armed (#expireInBacklog). */
+  stopTimer: (() => void) | undefined;
 }
 
 interface Sequence {
@@ -130,6 +136,13 @@ export class SequenceBatcher implements Scheduler {
   readonly #live = new Map<string, Sequence>();
   readonly #backlog: Sequence[] = [];
   readonly #timer = new DeadlineTimer(() => this.#pump());
+  /** The one cancellation listener for every waiting request (the item is the SeqRequest). */
+  readonly #onCancel: CancelListener<SeqRequest> = {
+    onCancel: (p, reason) => {
+      p.listening = false;
+      this.#cancel(p.seq, p, cancelError(reason, this.#o.modelName, this.#o.version));
+    },
+  };
   #idleTimer: NodeJS.Timeout | undefined;
   #queued = 0;
   #executing = 0;
@@ -212,16 +225,10 @@ export class SequenceBatcher implements Scheduler {
   #accept(vr: ValidatedRequest, arrivalNs: number): Promise<Tensor[]> {
     const { modelName, version } = this.#o;
     const c = this.#check(vr);
-    const signal = vr.request.signal;
-    if (signal?.aborted) throw abortError(signal, modelName, version);
+    const cancellation = vr.request.cancellation;
+    if (cancellation?.aborted === true) throw cancelError(cancellation.reason, modelName, version);
     const seq = c.seq ?? this.#open(c.key, c.id, c.label);
-    const p: SeqRequest = { vr, arrivalNs, start: c.start, end: c.end, d: deferred<Tensor[]>(), detach: () => {} };
-    if (signal !== undefined) {
-      const s = seq;
-      const onAbort = () => this.#cancel(s, p, abortError(signal, modelName, version));
-      signal.addEventListener('abort', onAbort, { once: true });
-      p.detach = () => signal.removeEventListener('abort', onAbort);
-    }
+    const p: SeqRequest = { vr, arrivalNs, start: c.start, end: c.end, d: deferred<Tensor[]>(), seq, queued: true, listening: false, stopTimer: undefined };
     if (seq.lane === undefined && vr.schedule.timeoutUs > 0) this.#expireInBacklog(seq, p, vr.schedule.timeoutUs);
     seq.queue.push(p);
     seq.ended = c.end;
@@ -229,6 +236,11 @@ export class SequenceBatcher implements Scheduler {
     this.#queued++;
     this.#armIdle();
     this.#pump();
+    // Only a request still waiting after the pump listens for its cancel (see DynamicBatcher.enqueue).
+    if (cancellation !== undefined && p.queued) {
+      p.listening = true;
+      cancellation.subscribe(this.#onCancel, p);
+    }
     return p.d.promise;
   }
 
@@ -293,19 +305,26 @@ export class SequenceBatcher implements Scheduler {
       ));
     }, Math.max(1, timeoutUs / 1000));
     timer.unref();
-    const detach = p.detach;
-    p.detach = () => {
-      clearTimeout(timer);
-      detach();
-    };
+    p.stopTimer = () => clearTimeout(timer);
+  }
+
+  /** Ends p's cancellation subscription and backlog timeout, whichever it has. */
+  #detach(p: SeqRequest): void {
+    if (p.listening) {
+      p.listening = false;
+      p.vr.request.cancellation!.unsubscribe(this.#onCancel, p);
+    }
+    p.stopTimer?.();
+    p.stopTimer = undefined;
   }
 
   #cancel(seq: Sequence, p: SeqRequest, err: InferenceError): void {
     const i = seq.queue.indexOf(p);
     if (i < 0) return; // executing: best effort, the caller discards the result
     seq.queue.splice(i, 1);
+    p.queued = false;
     this.#queued--;
-    this.#settle(p, () => p.d.reject(err));
+    this.#settle(p, err, undefined);
     if (!seq.ran && !seq.busy && seq.queue.length === 0) {
       // Nothing of it ever ran: it never started, so it holds no place (later requests need START).
       this.#release(seq);
@@ -371,7 +390,8 @@ export class SequenceBatcher implements Scheduler {
     }
     const { stats, modelName, controls, state } = this.#o;
     for (const p of items) {
-      p.detach();
+      p.queued = false;
+      this.#detach(p);
       stats.recordQueue(startNs - p.arrivalNs);
     }
     try {
@@ -391,11 +411,12 @@ export class SequenceBatcher implements Scheduler {
         const own = failed?.[i];
         if (state !== undefined && own === undefined) seqs[i]!.state = state.next(parts, i, modelName);
         const mine = own ?? requestOutputs(parts, p.vr.outputNames, i, modelName);
-        this.#settle(p, mine instanceof InferenceError ? () => p.d.reject(mine) : () => p.d.resolve(mine));
+        if (mine instanceof InferenceError) this.#settle(p, mine, undefined);
+        else this.#settle(p, undefined, mine);
       });
     } catch (e) {
       const err = InferenceError.from(e);
-      for (const p of items) this.#settle(p, () => p.d.reject(err));
+      for (const p of items) this.#settle(p, err, undefined);
     } finally {
       this.#executing -= n;
       lane.busy = false;
@@ -410,9 +431,10 @@ export class SequenceBatcher implements Scheduler {
     }
   }
 
-  #settle(p: SeqRequest, settle: () => void): void {
-    p.detach();
-    settle();
+  #settle(p: SeqRequest, err: InferenceError | undefined, outputs: Tensor[] | undefined): void {
+    this.#detach(p);
+    if (err !== undefined) p.d.reject(err);
+    else p.d.resolve(outputs!);
     this.#checkDrained();
   }
 
@@ -447,7 +469,8 @@ export class SequenceBatcher implements Scheduler {
     for (const s of [...this.#live.values()]) {
       for (const p of s.queue.splice(0)) {
         this.#queued--;
-        this.#settle(p, () => p.d.reject(err));
+        p.queued = false;
+        this.#settle(p, err, undefined);
       }
       if (!s.busy) this.#release(s);
     }

@@ -11,6 +11,7 @@
 import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse } from '../../generated/inference/ModelInferResponse.js';
 import type { InferenceRequest, InferenceResponse, InputTensor } from '../../core/inference-request.js';
+import type { Cancellation } from '../../core/cancellation.js';
 import { isDataType, type DataType } from '../../core/datatype.js';
 import { claimBuffer } from '../../core/detachable.js';
 import { encodeTypedValues, ValueError } from '../../core/tensor-codec.js';
@@ -24,53 +25,54 @@ import { ALL_FIELDS, CONTENTS_FIELD, type Contents, type ContentsField } from '.
 
 const NO_DATA = new Uint8Array(0);
 
-export function toInferenceRequest(msg: ModelInferRequest__Output, signal?: AbortSignal): InferenceRequest {
-  const where = modelRef(msg.model_name, msg.model_version);
+export function toInferenceRequest(msg: ModelInferRequest__Output, cancellation?: Cancellation): InferenceRequest {
   const raw = claimBiggest(msg.raw_input_contents);
   if (raw.length > 0) {
-    const typed = msg.inputs.find((i) => populatedFields(i.contents).length > 0);
-    if (typed !== undefined) {
-      throw errors.invalidArg(
-        `contents field must not be specified when using raw_input_contents for '${typed.name}' for ${where}`,
-      );
+    for (const i of msg.inputs) {
+      if (hasContents(i.contents)) {
+        throw errors.invalidArg(
+          `contents field must not be specified when using raw_input_contents for '${i.name}' for ${whereOf(msg)}`,
+        );
+      }
     }
   }
   // Raw entries are used in order by the inputs that do not name a shared-memory region.
   let nextRaw = 0;
-  const inputs: InputTensor[] = msg.inputs.map((i) => {
+  const inputs: InputTensor[] = [];
+  for (const i of msg.inputs) {
     if (!isDataType(i.datatype)) {
-      throw errors.invalidArg(`input '${i.name}' of the request to ${where} has invalid datatype '${i.datatype}'`);
+      throw errors.invalidArg(`input '${i.name}' of the request to ${whereOf(msg)} has invalid datatype '${i.datatype}'`);
     }
     const parameters = tensorParameters(i.parameters);
     let data: Uint8Array;
     if (parameters[SHM_REGION] !== undefined) {
-      if (populatedFields(i.contents).length > 0) {
-        throw errors.invalidArg(`input '${i.name}' of the request to ${where} sets both contents and '${SHM_REGION}'`);
+      if (hasContents(i.contents)) {
+        throw errors.invalidArg(`input '${i.name}' of the request to ${whereOf(msg)} sets both contents and '${SHM_REGION}'`);
       }
       data = NO_DATA;
     } else if (raw.length > 0) {
       const r = raw[nextRaw++];
-      if (r === undefined) throw errors.invalidArg(`unable to find data for input tensor '${i.name}' for ${where}: raw_input_contents has ${raw.length} entries`);
+      if (r === undefined) throw errors.invalidArg(`unable to find data for input tensor '${i.name}' for ${whereOf(msg)}: raw_input_contents has ${raw.length} entries`);
       data = r;
     } else {
-      data = contentsToBytes(i.datatype, i.contents, i.name, where);
+      data = contentsToBytes(i.datatype, i.contents, i.name, whereOf(msg));
     }
-    return { name: i.name, datatype: i.datatype, shape: i.shape, data, parameters };
-  });
+    inputs.push({ name: i.name, datatype: i.datatype, shape: i.shape, data, parameters });
+  }
   if (raw.length > nextRaw) {
     throw errors.invalidArg(
-      `raw_input_contents has ${raw.length} entries but the request to ${where} has ${nextRaw} inputs that take raw data`,
+      `raw_input_contents has ${raw.length} entries but the request to ${whereOf(msg)} has ${nextRaw} inputs that take raw data`,
     );
   }
   const req: InferenceRequest = {
     id: msg.id,
     modelName: msg.model_name,
     modelVersion: msg.model_version,
-    parameters: requestParameters(msg.parameters, where),
+    parameters: isEmpty(msg.parameters) ? {} : requestParameters(msg.parameters, whereOf(msg)),
     inputs,
     outputs: msg.outputs.map((o) => ({ name: o.name, parameters: tensorParameters(o.parameters) })),
   };
-  if (signal !== undefined) req.signal = signal;
+  if (cancellation !== undefined) req.cancellation = cancellation;
   return req;
 }
 
@@ -83,6 +85,23 @@ function claimBiggest(raw: Buffer[]): Buffer[] {
   if (big === undefined) return raw;
   claimBuffer(big);
   return raw.map((r) => (r !== big && r.buffer === big.buffer ? Buffer.from(r) : r));
+}
+
+/** The model reference for error messages: built only when a message is, not per request. */
+function whereOf(msg: ModelInferRequest__Output): string {
+  return modelRef(msg.model_name, msg.model_version);
+}
+
+function isEmpty(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return false;
+  return true;
+}
+
+/** Whether any contents field holds values (no array built: this runs for every input of every request). */
+function hasContents(c: Contents | null): boolean {
+  if (c === null) return false;
+  for (const f of ALL_FIELDS) if (c[f].length > 0) return true;
+  return false;
 }
 
 function populatedFields(c: Contents | null): ContentsField[] {

@@ -30,7 +30,9 @@ function valueOf(p: InferParameter__Output): ParameterValue | undefined {
 /** Request-level parameters; `where` names the model for messages. */
 export function requestParameters(map: Record<string, InferParameter__Output>, where: string): Parameters {
   const out: Parameters = {};
-  for (const [key, p] of Object.entries(map)) {
+  // for…in, not Object.entries: no [key, value] arrays per request (decoded maps are plain objects).
+  for (const key in map) {
+    const p = map[key]!;
     const choice = p.parameter_choice;
     const v = valueOf(p);
     if (choice === undefined || v === undefined) throw errors.invalidArg(`parameter '${key}' of the request to ${where} has no value`);
@@ -54,8 +56,8 @@ export function requestParameters(map: Record<string, InferParameter__Output>, w
 /** Tensor-level parameters (e.g. classification): passed through by value. */
 export function tensorParameters(map: Record<string, InferParameter__Output>): Parameters {
   const out: Parameters = {};
-  for (const [key, p] of Object.entries(map)) {
-    const v = valueOf(p);
+  for (const key in map) {
+    const v = valueOf(map[key]!);
     if (v !== undefined) out[key] = v;
   }
   return out;

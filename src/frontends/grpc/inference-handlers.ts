@@ -4,6 +4,8 @@
  */
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import type { GRPCInferenceServiceHandlers } from '../../generated/inference/GRPCInferenceService.js';
+import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
+import type { ModelInferResponse } from '../../generated/inference/ModelInferResponse.js';
 import type { HealthHandlers } from '../../generated/grpc/health/v1/Health.js';
 import type { InferenceService } from '../../core/inference-service.js';
 import type { Logger } from 'pino';
@@ -11,7 +13,7 @@ import { errors } from '../../errors/catalogue.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { toServiceError } from './grpc-status.js';
 import { toInferenceRequest, toModelInferResponse, toProtoConfig } from './grpc-convert.js';
-import { callSignal } from './call-signal.js';
+import { CallCancellation } from './call-cancellation.js';
 import { streamInferHandler } from './stream-infer-handler.js';
 import { loadParameters, unloadDependents } from './grpc-repository.js';
 import { cudaShmStatus, systemShmStatus } from './grpc-shared-memory.js';
@@ -44,6 +46,36 @@ function unary<Req, Res>(rpc: string, log: Logger, body: (req: Req, call: Server
   };
 }
 
+/**
+ * ModelInfer, the hot path: unary()'s contract (every outcome reaches `cb` exactly once, a refused
+ * message is answered with its error) in one async frame, without its promise chain and closures.
+ * The call's cancellation is lazy (call-cancellation.ts): no listener unless the request queues.
+ */
+async function modelInfer(
+  svc: InferenceService, log: Logger, call: ServerUnaryCall<ModelInferRequest__Output, ModelInferResponse>, cb: sendUnaryData<ModelInferResponse>,
+): Promise<void> {
+  let res: ModelInferResponse;
+  let cancellation: CallCancellation | undefined;
+  try {
+    const r = call.request;
+    const refused = refusal(r);
+    if (refused !== undefined) throw refused;
+    cancellation = new CallCancellation(call, r.model_name, r.model_version);
+    const req = toInferenceRequest(r, cancellation);
+    const tc = traceContextOf(call.metadata);
+    if (tc !== undefined) req.traceContext = tc;
+    res = toModelInferResponse(await svc.infer(req));
+  } catch (e) {
+    cancellation?.finish();
+    const err = InferenceError.from(e);
+    logOutcome(log, 'ModelInfer', err);
+    cb(toServiceError(err));
+    return;
+  }
+  cancellation.finish();
+  cb(null, res);
+}
+
 function noRepositoryName(name: string): void {
   if (name !== '') throw errors.unsupported(`repository_name '${name}' is not supported: Infera serves one merged repository namespace`);
 }
@@ -61,17 +93,7 @@ export function inferenceHandlers(svc: InferenceService, log: Logger): GRPCInfer
       noRepositoryName(r.repository_name);
       return { models: svc.repositoryIndex(r.ready) };
     }),
-    ModelInfer: unary('ModelInfer', log, async (r, call) => {
-      const { signal, dispose } = callSignal(call, r.model_name, r.model_version);
-      try {
-        const req = toInferenceRequest(r, signal);
-        const tc = traceContextOf(call.metadata);
-        if (tc !== undefined) req.traceContext = tc;
-        return toModelInferResponse(await svc.infer(req));
-      } finally {
-        dispose();
-      }
-    }),
+    ModelInfer: (call, cb) => void modelInfer(svc, log, call, cb),
     ModelStreamInfer: streamInferHandler(svc, log),
     RepositoryModelLoad: unary('RepositoryModelLoad', log, async (r) => {
       noRepositoryName(r.repository_name);

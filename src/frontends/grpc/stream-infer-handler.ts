@@ -31,6 +31,7 @@ import { logOutcome } from '../../observability/log-policy.js';
 import { toInferenceRequest, toModelInferResponse } from './grpc-convert.js';
 import { toServiceError } from './grpc-status.js';
 import { refusal } from './bounded-deserialize.js';
+import { Cancellation } from '../../core/cancellation.js';
 
 type Stream = ServerDuplexStream<ModelInferRequest__Output, ModelStreamInferResponse>;
 
@@ -91,8 +92,8 @@ class StreamSession {
       return;
     }
     this.#inflight++;
-    const ac = new AbortController();
-    const abort = () => ac.abort(errors.cancelled(msg.model_name, msg.model_version));
+    const cancellation = new Cancellation();
+    const abort = () => cancellation.cancel(errors.cancelled(msg.model_name, msg.model_version));
     this.#aborts.add(abort);
     let accepted = false;
     const done = () => {
@@ -109,7 +110,7 @@ class StreamSession {
       send: (r, final) => this.#send(msg, r, final),
     };
     Promise.resolve()
-      .then(() => this.#svc.inferStream(toInferenceRequest(msg, ac.signal), sink))
+      .then(() => this.#svc.inferStream(toInferenceRequest(msg, cancellation), sink))
       .catch((e: unknown) => this.#fail(msg, InferenceError.from(e), accepted))
       .finally(done);
   }

@@ -25,6 +25,7 @@ import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import type { InferenceRequest, InferenceResponse } from '../../core/inference-request.js';
 import type { ResponseSink } from '../../core/response-stream.js';
+import { Cancellation } from '../../core/cancellation.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
 import { InferenceError } from '../../errors/inference-error.js';
 import { logOutcome } from '../../observability/log-policy.js';
@@ -53,16 +54,16 @@ export type EventFormat = (r: InferenceResponse | undefined, final: boolean) => 
 /**
  * Runs `req` through inferStream and writes its responses to `reply` as events formatted by
  * `format`. Resolves when the stream has ended; rejects only when nothing was written yet (the
- * caller's error handler then answers it). Sets `req.signal`.
+ * caller's error handler then answers it). Sets `req.cancellation`.
  */
 export async function streamResponses(
   svc: InferenceService, req: InferenceRequest, reply: FastifyReply, format: EventFormat, log: Logger, rpc: string,
 ): Promise<void> {
-  const ac = new AbortController();
-  req.signal = ac.signal;
-  const events = new EventWriter(reply, (err) => ac.abort(err), req.modelName, req.modelVersion);
+  const ac = new Cancellation();
+  req.cancellation = ac;
+  const events = new EventWriter(reply, (err) => ac.cancel(err), req.modelName, req.modelVersion);
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort(errors.cancelled(req.modelName, req.modelVersion));
+    if (!reply.raw.writableFinished) ac.cancel(errors.cancelled(req.modelName, req.modelVersion));
     events.close();
   });
   // send() never throws into the producer: a response that cannot be written fails the request.
@@ -76,7 +77,7 @@ export async function streamResponses(
         text = format(r, final);
       } catch (e) {
         failure = e;
-        ac.abort(InferenceError.from(e));
+        ac.cancel(InferenceError.from(e));
         return;
       }
       if (text !== undefined) events.data(text);

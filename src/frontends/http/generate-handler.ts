@@ -18,7 +18,7 @@ import { errors, modelRef } from '../../errors/catalogue.js';
 import { decodeBody, encodeBody, pickEncoding } from './http-body.js';
 import { parseRequestJson } from './http-convert.js';
 import { generateResponseText, toGenerateRequest } from './generate-convert.js';
-import { abortOnDisconnect } from './client-disconnect.js';
+import { cancelOnDisconnect } from './client-disconnect.js';
 import { streamResponses } from './event-stream.js';
 import { traceContextOf } from './http-settings.js';
 import { header } from './infer-handler.js';
@@ -45,8 +45,8 @@ export async function handleGenerate(
     await streamResponses(svc, request, reply, (r) => (r === undefined ? undefined : generateResponseText(r)), o.log, 'POST /generate_stream');
     return;
   }
-  const ac = abortOnDisconnect(reply, model, version);
-  request.signal = ac.signal;
+  const ac = cancelOnDisconnect(reply, model, version);
+  request.cancellation = ac;
   const notOne = () => errors.invalidArg(
     `generate expects ${where} to produce exactly 1 response, use generate_stream for a model that generates a varying number of responses`,
   );
@@ -58,7 +58,7 @@ export async function handleGenerate(
       send: (r) => {
         if (r === undefined) return;
         if (++count === 1) first = r;
-        else if (count === 2) ac.abort(notOne());
+        else if (count === 2) ac.cancel(notOne());
       },
     });
   } catch (e) {

@@ -22,7 +22,7 @@ import {
   binarySelector, inferResponseText, parseRequestJson, toHttpInferResponse, toInferenceRequest,
   type HttpInferRequest, type OutputBinarySelection,
 } from './http-convert.js';
-import { abortOnDisconnect } from './client-disconnect.js';
+import { cancelOnDisconnect } from './client-disconnect.js';
 import { acceptsEventStream, streamResponses, type EventFormat } from './event-stream.js';
 import { rawBinaryRequest } from './raw-binary-request.js';
 import { traceContextOf } from './http-settings.js';
@@ -54,7 +54,7 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
     await streamResponses(svc, parsed.request, reply, inferEvents(parsed.request), log, 'POST /infer (text/event-stream)');
     return;
   }
-  parsed.request.signal = abortOnDisconnect(reply, model, version).signal;
+  parsed.request.cancellation = cancelOnDisconnect(reply, model, version);
   const res = toHttpInferResponse(await svc.infer(parsed.request, 'HTTP end point'), binarySelector(parsed.binary));
   let out = res.binary.length === 0 ? res.json : Buffer.concat([res.json, ...res.binary]);
   if (res.binary.length > 0) {

@@ -273,28 +273,20 @@ for (const transport of ['grpc', 'http'] as const) {
       }
     });
 
-    it(`inferStream ${transport === 'grpc' ? 'runs requests over one ModelStreamInfer call' : 'needs gRPC'}`, async () => {
+    it(`inferStream runs requests over ${transport === 'grpc' ? 'one ModelStreamInfer call' : 'event streams (Accept: text/event-stream)'}`, async () => {
       const requests = [3, 5, 7].map((k) => ({
         model: 'simple', id: `s-${k}`,
         inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: Int32Array.from(a16, (v) => v * k) }, simpleInputs[1]!] as InferInput[],
       }));
-      if (transport === 'grpc') {
-        const got = new Map<string, number[]>();
-        for await (const r of c.inferStream(requests)) got.set(r.id, Array.from(r.output('OUTPUT0', 'INT32').data));
-        assert.deepEqual([...got.keys()].sort(), ['s-3', 's-5', 's-7']);
-        for (const k of [3, 5, 7]) assert.deepEqual(got.get(`s-${k}`), Array.from(a16, (v) => v * k + 1));
-        // A failed request ends the iterator with the server's message.
-        const bad = await rejection(async () => {
-          for await (const r of c.inferStream([{ model: 'no_such_model', inputs: simpleInputs }])) assert.fail(`unexpected ${r.model}`);
-        });
-        assert.match(bad.message, /no_such_model/);
-      } else {
-        const e = await rejection(async () => {
-          for await (const r of c.inferStream(requests)) assert.fail(`unexpected ${r.model}`);
-        });
-        assert.equal(e.code, 'UNSUPPORTED');
-        assert.match(e.message, /needs the gRPC transport/);
-      }
+      const got = new Map<string, number[]>();
+      for await (const r of c.inferStream(requests)) got.set(r.id, Array.from(r.output('OUTPUT0', 'INT32').data));
+      assert.deepEqual([...got.keys()].sort(), ['s-3', 's-5', 's-7']);
+      for (const k of [3, 5, 7]) assert.deepEqual(got.get(`s-${k}`), Array.from(a16, (v) => v * k + 1));
+      // A failed request ends the iterator with the server's message.
+      const bad = await rejection(async () => {
+        for await (const r of c.inferStream([{ model: 'no_such_model', inputs: simpleInputs }])) assert.fail(`unexpected ${r.model}`);
+      });
+      assert.match(bad.message, /no_such_model/);
     });
   });
 }

@@ -17,7 +17,7 @@ const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const examples = [...readme.matchAll(/```js\n([\s\S]*?)```\n\n```text\n([\s\S]*?)```/g)].map((m) => ({ code: m[1]!, output: m[2]! }));
 
 let ts: TestServer;
-const repo = new TempRepo().addBundled('simple').addBundled('simple_string').addBundled('fp16_scale');
+const repo = new TempRepo().addBundled('simple').addBundled('simple_string').addBundled('fp16_scale').addBundled('repeat_int32');
 // Inside the package root, so the package's own name resolves through its exports map.
 const dir = mkdtempSync(path.join(ROOT, 'dist', 'readme-'));
 before(async () => {

@@ -8,27 +8,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ROOT, TempRepo } from '../../helpers/repo.js';
+import { TempRepo } from '../../helpers/repo.js';
+import { addSlowModel, writeSlowModel } from '../../helpers/slow-model.js';
 import { call, startServer, type TestServer } from '../../helpers/start-server.js';
 import { liveWorkerCount } from '../../../src/workers/host-worker.js';
 
-const CONFIG = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
-const repo = new TempRepo().add('slow', { config: CONFIG, files: { '1/.keep': '' } });
+const repo = addSlowModel(new TempRepo(), 'slow');
 let ts: TestServer;
 before(async () => {
   // One run takes ~2 s on an idle core (longer under load): beyond the 1 s watchdog.
-  const { buildSlow } = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'fixture-models.mjs')).href)) as { buildSlow(o: { matmuls: number }): Uint8Array };
-  writeFileSync(path.join(repo.dir, 'slow', '1', 'model.onnx'), buildSlow({ matmuls: 3000 }));
+  await writeSlowModel(repo, 'slow');
   ts = await startServer([repo.dir], { workerWatchdogSecs: 1, allowMetrics: false });
 });
 let closed = false;

@@ -6,28 +6,18 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ROOT, TempRepo } from '../../helpers/repo.js';
+import { TempRepo } from '../../helpers/repo.js';
+import { addSlowModel, writeSlowModel } from '../../helpers/slow-model.js';
 import { call, startServer, type TestServer } from '../../helpers/start-server.js';
 
-const CONFIG = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
-const repo = new TempRepo().add('slowest', { config: CONFIG, files: { '1/.keep': '' } });
+const repo = addSlowModel(new TempRepo(), 'slowest');
 let ts: TestServer;
 before(async () => {
   // One execution (whatever its batch size) takes ~2 s on an idle core and longer under load: always
   // beyond the 0.5 s wait plus the 1 s exit timeout.
-  const { buildSlow } = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'fixture-models.mjs')).href)) as { buildSlow(o: { matmuls: number }): Uint8Array };
-  writeFileSync(path.join(repo.dir, 'slowest', '1', 'model.onnx'), buildSlow({ matmuls: 3000 }));
+  await writeSlowModel(repo, 'slowest');
   ts = await startServer([repo.dir], { exitTimeoutSecs: 1, allowMetrics: false });
 });
 after(() => repo.remove());

@@ -57,7 +57,7 @@ const repeat = (gapMs: number): Script => async (req, sink) => {
   sink.accepted();
   const values = [...new Int32Array(req.inputs[0]!.data.slice().buffer)];
   for (let i = 0; i < values.length; i++) {
-    if (req.signal?.aborted === true) throw req.signal.reason as InferenceError;
+    if (req.cancellation?.aborted === true) throw req.cancellation.reason as InferenceError;
     if (gapMs > 0) await sleep(gapMs);
     sink.send(response(req, [values[i]!]), i === values.length - 1);
   }
@@ -148,7 +148,7 @@ describe('POST …/infer with Accept: text/event-stream', () => {
     let threw = false;
     let signal: AbortSignal | undefined;
     svc.script = async (req, sink) => {
-      signal = req.signal;
+      signal = req.cancellation?.signal;
       sink.accepted();
       try {
         sink.send(response(req, [1]), false);
@@ -184,7 +184,7 @@ describe('POST …/infer with Accept: text/event-stream', () => {
     let signal: AbortSignal | undefined;
     let sentAfter = 0;
     svc.script = async (req, sink) => {
-      signal = req.signal;
+      signal = req.cancellation?.signal;
       sink.accepted();
       sink.send(response(req, [1]), false);
       await gate;
@@ -210,9 +210,9 @@ describe('POST …/infer with Accept: text/event-stream', () => {
     let signal: AbortSignal | undefined;
     let sends = 0;
     svc.script = async (req, sink) => {
-      signal = req.signal;
+      signal = req.cancellation?.signal;
       sink.accepted();
-      for (let i = 0; i < 64 && req.signal?.aborted !== true; i++) {
+      for (let i = 0; i < 64 && req.cancellation?.aborted !== true; i++) {
         sink.send({ ...response(req, []), outputs: [{ name: 'OUT', datatype: 'BYTES', shape: [1], data: encodeBytesElements([big]), parameters: {} }] }, false);
         sends++;
         await sleep(1);
@@ -265,7 +265,7 @@ describe('generate and generate_stream with several responses', () => {
   it('generate on a model answering more than once: 400 naming generate_stream, request stopped at the second response', async () => {
     let signal: AbortSignal | undefined;
     svc.script = async (req, sink) => {
-      signal = req.signal;
+      signal = req.cancellation?.signal;
       await repeat(0)(req, sink);
     };
     const r = await postJson(`${base}/generate`, { IN: [1, 2, 3, 4] });

@@ -5,6 +5,8 @@ import { drainWaves, ensembleDependencies, ensembleLoadWaves } from '../../../sr
 import type { ModelEntry } from '../../../src/repository/model-registry.js';
 import type { Scheduler } from '../../../src/scheduler/scheduler.js';
 import { StepGate } from '../../../src/ensemble/step-gate.js';
+import { Cancellation } from '../../../src/core/cancellation.js';
+import { InferenceError } from '../../../src/errors/inference-error.js';
 
 const ens = (...models: string[]): ModelConfig => ({
   name: 'e', platform: 'ensemble',
@@ -81,15 +83,15 @@ describe('StepGate', () => {
   it('an aborted waiter leaves the line with the signal\'s reason; an aborted signal is refused at once', async () => {
     const gate = new StepGate(1);
     await gate.acquire();
-    const ac = new AbortController();
-    const waiting = gate.acquire(ac.signal);
+    const ac = new Cancellation();
+    const waiting = gate.acquire(ac);
     const next = gate.acquire();
-    ac.abort(new Error('gone'));
+    ac.cancel(new InferenceError('CANCELLED', 'gone'));
     await assert.rejects(waiting, /gone/);
     assert.equal(gate.waiting, 1);
     gate.release();
     await next;
-    await assert.rejects(gate.acquire(ac.signal), /gone/);
+    await assert.rejects(gate.acquire(ac), /gone/);
   });
 
   it('refuses a limit that is not a positive integer', () => {

@@ -9,6 +9,7 @@ import { EnsembleScheduler } from '../../../src/ensemble/ensemble-scheduler.js';
 import { InferenceStats } from '../../../src/observability/inference-stats.js';
 import { errors } from '../../../src/errors/catalogue.js';
 import { InferenceError } from '../../../src/errors/inference-error.js';
+import { Cancellation } from '../../../src/core/cancellation.js';
 
 const f32 = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
 const values = (d: Uint8Array) => [...new Float32Array(d.buffer, d.byteOffset, d.byteLength / 4)];
@@ -60,10 +61,10 @@ class FakeCore {
     this.inflight.set(req.modelName, n);
     this.maxInflight.set(req.modelName, Math.max(n, this.maxInflight.get(req.modelName) ?? 0));
     try {
-      if (req.signal?.aborted) throw errors.cancelled(req.modelName, 1);
+      if (req.cancellation?.aborted) throw errors.cancelled(req.modelName, 1);
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, m.delayMs ?? 1);
-        req.signal?.addEventListener('abort', () => {
+        req.cancellation?.signal.addEventListener('abort', () => {
           clearTimeout(t);
           reject(errors.cancelled(req.modelName, 1));
         }, { once: true });
@@ -257,7 +258,7 @@ describe('EnsembleScheduler: failures and cancellation', () => {
     await assert.rejects(infer({ E_IN: [1, 2, 3, 4] }), /step 1 \(model 'broken'\) failed/);
     assert.ok(performance.now() - t0 < 2500, 'rejected at the failure, not after the slow sibling');
     const sibling = core.calls.find((c) => c.model === 'glacial')!;
-    assert.equal(sibling.req.signal!.aborted, true);
+    assert.equal(sibling.req.cancellation!.aborted, true);
     await waitFor(() => sibling.end > 0, 'the sibling to leave its queue');
     assert.ok(sibling.end - sibling.start < 2500);
     assert.equal(core.called('sum'), 0);
@@ -278,26 +279,26 @@ describe('EnsembleScheduler: failures and cancellation', () => {
       step('slow_plus100', { IN: 'E_IN' }, { OUT: 'a' }),
       step('plus1', { IN: 'a' }, { OUT: 'E_OUT' }),
     ], ['E_OUT']);
-    const ac = new AbortController();
-    const p = infer({ E_IN: [1, 2, 3, 4] }, { signal: ac.signal });
+    const ac = new Cancellation();
+    const p = infer({ E_IN: [1, 2, 3, 4] }, { cancellation: ac });
     await sleep(10);
-    ac.abort();
+    ac.cancel();
     await assert.rejects(p, (e: InferenceError) => e.code === 'CANCELLED' && /model 'ens' version 1 was cancelled/.test(e.message));
     await sleep(80);
     assert.equal(core.called('plus1'), 0);
-    assert.equal(core.calls[0]!.req.signal!.aborted, true, 'the running step was told');
+    assert.equal(core.calls[0]!.req.cancellation!.aborted, true, 'the running step was told');
   });
 
   it('a deadline reason on the signal is kept; an already aborted request runs nothing', async () => {
     const { infer, core } = setup([step('slow_plus100', { IN: 'E_IN' }, { OUT: 'E_OUT' })], ['E_OUT']);
-    const ac = new AbortController();
-    const p = infer({ E_IN: [1, 2, 3, 4] }, { signal: ac.signal });
-    ac.abort(errors.deadlineExceeded('ens', 1));
+    const ac = new Cancellation();
+    const p = infer({ E_IN: [1, 2, 3, 4] }, { cancellation: ac });
+    ac.cancel(errors.deadlineExceeded('ens', 1));
     await assert.rejects(p, (e: InferenceError) => e.code === 'DEADLINE_EXCEEDED');
     const before = core.calls.length;
-    const done = new AbortController();
-    done.abort();
-    await assert.rejects(infer({ E_IN: [1, 2, 3, 4] }, { signal: done.signal }), { code: 'CANCELLED' });
+    const done = new Cancellation();
+    done.cancel();
+    await assert.rejects(infer({ E_IN: [1, 2, 3, 4] }, { cancellation: done }), { code: 'CANCELLED' });
     assert.equal(core.calls.length, before);
   });
 });
@@ -320,10 +321,10 @@ describe('EnsembleScheduler: max_inflight_requests, stop, statistics', () => {
   it('a request cancelled while waiting for a slot leaves the line', async () => {
     const { infer, core, scheduler } = setup([step('slow_plus100', { IN: 'E_IN' }, { OUT: 'E_OUT' })], ['E_OUT'], { maxInflight: 1 });
     const first = infer({ E_IN: [1, 1, 1, 1] });
-    const ac = new AbortController();
-    const second = infer({ E_IN: [2, 2, 2, 2] }, { signal: ac.signal });
+    const ac = new Cancellation();
+    const second = infer({ E_IN: [2, 2, 2, 2] }, { cancellation: ac });
     await waitFor(() => scheduler.pendingCount === 1, 'the second request to wait for a slot');
-    ac.abort();
+    ac.cancel();
     await assert.rejects(second, { code: 'CANCELLED' });
     assert.equal(scheduler.pendingCount, 0);
     await first;

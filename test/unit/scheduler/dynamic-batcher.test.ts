@@ -8,6 +8,7 @@ import { validateRequest, type ValidatedRequest } from '../../../src/core/reques
 import { silentLogger } from '../../../src/observability/logger.js';
 import { InferenceError } from '../../../src/errors/inference-error.js';
 import { FakeInstance } from '../../helpers/fake-backend.js';
+import { Cancellation } from '../../../src/core/cancellation.js';
 
 const sig = buildModelSignature({
   name: 'm',
@@ -16,7 +17,7 @@ const sig = buildModelSignature({
   output: [{ name: 'OUT', data_type: 'TYPE_FP32', dims: [-1] }],
 }, 1);
 
-function req(value: number, opts: { batch?: number; width?: number; priority?: number; timeout?: number; signal?: AbortSignal } = {}): ValidatedRequest {
+function req(value: number, opts: { batch?: number; width?: number; priority?: number; timeout?: number; cancellation?: Cancellation } = {}): ValidatedRequest {
   const batch = opts.batch ?? 1;
   const width = opts.width ?? 2;
   const data = new Float32Array(batch * width).fill(value);
@@ -27,7 +28,7 @@ function req(value: number, opts: { batch?: number; width?: number; priority?: n
     id: String(value), modelName: 'm', modelVersion: '', parameters,
     inputs: [{ name: 'IN', datatype: 'FP32' as const, shape: [batch, width], data: new Uint8Array(data.buffer), parameters: {} }],
     outputs: [],
-    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.cancellation ? { cancellation: opts.cancellation } : {}),
   };
   return validateRequest(sig, r);
 }
@@ -214,10 +215,10 @@ describe('ordering, cancellation, failures', () => {
   it('a request cancelled while queued leaves the queue with CANCELLED and is never executed', async () => {
     const inst = new FakeInstance('i0', { delayMs: 40 });
     const b = batcher([inst], { preferred_batch_size: [1] });
-    const ac = new AbortController();
+    const ac = new Cancellation();
     const p0 = b.enqueue(req(0));
-    const p1 = b.enqueue(req(1, { signal: ac.signal }));
-    ac.abort();
+    const p1 = b.enqueue(req(1, { cancellation: ac }));
+    ac.cancel();
     await assert.rejects(p1, (e: InferenceError) => e.code === 'CANCELLED');
     await p0;
     await sleep(60);
@@ -249,15 +250,15 @@ describe('ordering, cancellation, failures', () => {
     let settled = 0;
     const promises: Promise<unknown>[] = [];
     for (let i = 0; i < 200; i++) {
-      const ac = new AbortController();
-      const p = b.enqueue(req(i, { batch: 1 + (i % 3), signal: ac.signal }));
+      const ac = new Cancellation();
+      const p = b.enqueue(req(i, { batch: 1 + (i % 3), cancellation: ac }));
       let once = false;
       promises.push(p.then(() => undefined, () => undefined).finally(() => {
         assert.equal(once, false, 'settled twice');
         once = true;
         settled++;
       }));
-      if (i % 7 === 0) ac.abort();
+      if (i % 7 === 0) ac.cancel();
       if (i % 20 === 0) await sleep(1);
     }
     await Promise.all(promises);
