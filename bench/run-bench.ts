@@ -330,6 +330,7 @@ async function main(): Promise<void> {
   try {
     if (ONLY === '' || ONLY === 'simple') {
       await withServer(repo, async (target, pid) => {
+        await warmUp(target, ['simple_1i', 'simple_2i'].map(simpleRequest));
         rows.push({ scenario: 'simple c=1', batching: true, instances: 1, ...(await measure(target, 'simple_1i', simpleRequest('simple_1i'), 1, pid)) });
         rows.push({ scenario: 'simple c=16', batching: true, instances: 2, ...(await measure(target, 'simple_2i', simpleRequest('simple_2i'), 16, pid)) });
       });
@@ -404,18 +405,24 @@ async function streamRows(repo: string, rows: Row[]): Promise<void> {
   });
 }
 
+/**
+ * Unmeasured load on each request's model first: the first row after a server starts would pay
+ * the JIT of the shared main-thread path alone (measured: about half the first row's throughput).
+ */
+async function warmUp(target: string, requests: Buffer[]): Promise<void> {
+  for (const request of requests) {
+    await verifyOnce(target, METHOD, request);
+    await runH2load({ target, path: METHOD, request, concurrency: 4, seconds: 1 });
+  }
+}
+
 /** TS identity vs ONNX identity at c=1 and c=16 (h2load); repeat_int32 responses/s over one stream. */
 async function typescriptRows(repo: string, rows: Row[]): Promise<void> {
   const identityRequest = (model: string) => encodeRequest(model, [
     { name: 'IN', datatype: 'INT32', shape: [1, 16], data: Buffer.from(Int32Array.from({ length: 16 }, (_, i) => i).buffer) },
   ]);
   await withServer(repo, async (target, pid) => {
-    // Unmeasured warm-up of both paths first: the first row after start would pay the JIT of the
-    // shared main-thread path alone (measured: it cost the first row about half its throughput).
-    for (const model of ['ts_identity', 'onnx_identity']) {
-      await verifyOnce(target, METHOD, identityRequest(model));
-      await runH2load({ target, path: METHOD, request: identityRequest(model), concurrency: 4, seconds: 1 });
-    }
+    await warmUp(target, ['ts_identity', 'onnx_identity'].map(identityRequest));
     for (const c of [1, 16]) {
       for (const model of ['ts_identity', 'onnx_identity']) {
         rows.push({ scenario: `${model} c=${c}`, batching: true, instances: 1, ...(await measure(target, model, identityRequest(model), c, pid)) });
