@@ -26,6 +26,8 @@ export const JSON_LIMITS: JsonLimits = Object.freeze({
 });
 
 const QUOTE = 0x22;
+/** ASCII bytes a JSON value can start with: { [ " - 0-9 t(rue) f(alse) n(ull). */
+const VALUE_START = new Set([0x7b, 0x5b, 0x22, 0x2d, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x74, 0x66, 0x6e]);
 const BACKSLASH = 0x5c;
 const OPEN_OBJECT = 0x7b;
 const OPEN_ARRAY = 0x5b;
@@ -44,7 +46,13 @@ export function scanJson(b: Uint8Array, what: string, limits: JsonLimits = JSON_
   // Valid JSON that starts with a scalar holds no containers; anything else the parser refuses.
   let first = 0;
   while (first < n && (b[first] === 0x20 || b[first] === 0x0a || b[first] === 0x0d || b[first] === 0x09)) first++;
-  if (b[first] !== OPEN_OBJECT && b[first] !== OPEN_ARRAY) return;
+  const c0 = b[first];
+  if (c0 !== undefined && c0 < 0x80 && !VALUE_START.has(c0)) {
+    // No JSON value starts here: refused from its first byte, as the parser would refuse it, but
+    // without decoding the rest (a 64 MiB body of zeros, a gzip bomb's output, cost 0.2 s to decode and parse).
+    throw errors.invalidArg(`failed to parse ${what}: unexpected character ${JSON.stringify(String.fromCharCode(c0))} at offset ${first}`);
+  }
+  if (c0 !== OPEN_OBJECT && c0 !== OPEN_ARRAY) return;
   for (let i = first; i < n; i++) {
     const c = b[i]!;
     if (c === QUOTE) {

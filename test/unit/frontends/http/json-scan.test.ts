@@ -43,4 +43,15 @@ describe('scanJson', () => {
       assert.ok(code === undefined || code === ErrorCode.INVALID_ARG || code === ErrorCode.RESOURCE_EXHAUSTED);
     }
   });
+
+  it('refuses a body no JSON value can start, from its first byte, without reading the rest', () => {
+    const zeros = new Uint8Array(64 << 20); // what a gzip bomb of zeros inflates to
+    const t0 = performance.now();
+    assert.throws(() => scanJson(zeros, 'the header'), (e: unknown) => e instanceof InferenceError && e.code === ErrorCode.INVALID_ARG
+      && e.message === 'failed to parse the header: unexpected character "\\u0000" at offset 0');
+    assert.ok(performance.now() - t0 < 50, 'refused from the first byte');
+    assert.throws(() => scanJson(new TextEncoder().encode('  <html>'), 'x'), /unexpected character "<" at offset 2/);
+    // Scalars and non-ASCII starts are left to the parser (its own messages).
+    for (const ok of ['1', '-2', '"s"', 'true', 'false', 'null', '', '   ', '\u00e9']) scanJson(new TextEncoder().encode(ok), 'x');
+  });
 });
