@@ -30,7 +30,7 @@
 import { MessagePort } from 'node:worker_threads';
 import type { ExecuteTimings } from '../backends/backend.js';
 import { elementByteSize, isDataType, type DataType } from '../core/datatype.js';
-import { detachable, wholeBuffer } from '../core/detachable.js';
+import { detachable } from '../core/detachable.js';
 import type { Parameters, Tensor } from '../core/tensor.js';
 import type { InferenceError, SerializedError } from '../errors/inference-error.js';
 
@@ -342,19 +342,6 @@ export function transferableBuffer(data: Uint8Array): ArrayBuffer {
   const copy = new ArrayBuffer(data.byteLength);
   new Uint8Array(copy).set(data);
   return copy;
-}
-
-/**
- * Wire form of `t`; its buffer is appended to `transfer` unless already there (two tensors may
- * share one buffer, and a duplicate in a transfer list is a DataCloneError).
- */
-export function toWireTensor(t: Tensor, transfer: ArrayBuffer[]): WireTensor {
-  const buffer = transferableBuffer(t.data);
-  if (!transfer.includes(buffer)) transfer.push(buffer);
-  const byteOffset = buffer === t.data.buffer ? t.data.byteOffset : 0;
-  const w: WireTensor = { name: t.name, datatype: t.datatype, shape: [...t.shape], buffer, byteOffset, byteLength: t.data.byteLength };
-  if (buffer === t.data.buffer && !wholeBuffer(t.data)) w.movable = true;
-  return w;
 }
 
 /**

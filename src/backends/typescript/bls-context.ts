@@ -9,7 +9,7 @@
  * typed-array views over the received response bytes, as inputs do (toModelTensor).
  */
 import { encodeBytesElements } from '../../core/bytes-tensor.js';
-import { elementByteSize, isDataType, type DataType } from '../../core/datatype.js';
+import { elementByteSize, elementCount, isDataType, type DataType } from '../../core/datatype.js';
 import type { Tensor } from '../../core/tensor.js';
 import { ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
@@ -44,7 +44,7 @@ function toTensor(where: string, name: string, input: InferInput): Tensor {
     return { name, datatype, shape: [...shape], data: encodeBytesElements(data) };
   }
   if (!ArrayBuffer.isView(data)) throw bad(`is ${datatype}, so its data must be a typed array`);
-  const want = shape.reduce((a, b) => a * b, 1) * elementByteSize(datatype);
+  const want = elementCount(shape) * elementByteSize(datatype);
   if (data.byteLength !== want) {
     throw bad(data.byteLength === 0 && want > 0
       ? `has no bytes: its buffer was transferred by an earlier call (pass data.slice() to each call that needs it)`

@@ -21,7 +21,7 @@
  * after execute() returned; the batch result carries no outputs.
  */
 import { bytesElementViews, encodeBytesElements } from '../../core/bytes-tensor.js';
-import { elementByteSize, type DataType } from '../../core/datatype.js';
+import { elementByteSize, elementCount, type DataType } from '../../core/datatype.js';
 import type { Tensor } from '../../core/tensor.js';
 import { ALL_ERROR_CODES, ErrorCode } from '../../errors/error-codes.js';
 import { InferenceError } from '../../errors/inference-error.js';
@@ -69,8 +69,9 @@ function fromModelOutput(model: string, name: string, out: InferResponse['output
 
 /** Rows [from, from + n) of a batched tensor (dim 0), as views: no copy. */
 function rowsOf(t: ModelTensor, from: number, n: number): ModelTensor {
-  const perRow = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  const shape = [n, ...t.shape.slice(1)];
+  const rest = t.shape.slice(1);
+  const perRow = elementCount(rest);
+  const shape = [n, ...rest];
   const data = Array.isArray(t.data) ? t.data.slice(from * perRow, (from + n) * perRow) : t.data.subarray(from * perRow, (from + n) * perRow);
   return { datatype: t.datatype, shape, data };
 }

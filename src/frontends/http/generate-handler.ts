@@ -15,13 +15,13 @@ import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import type { InferenceResponse } from '../../core/inference-request.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
-import { decodeBody, encodeBody, pickEncoding } from './http-body.js';
+import { decodeBody } from './http-body.js';
 import { parseRequestJson } from './http-convert.js';
 import { generateResponseText, toGenerateRequest } from './generate-convert.js';
 import { cancelOnDisconnect } from './client-disconnect.js';
 import { streamResponses } from './event-stream.js';
 import { traceContextOf } from './http-settings.js';
-import { header } from './infer-handler.js';
+import { header, sendAnswer } from './infer-handler.js';
 
 export interface GenerateOptions {
   maxInputBytes: number;
@@ -65,12 +65,6 @@ export async function handleGenerate(
     if (count < 2) throw e;
   }
   if (count !== 1 || first === undefined) throw notOne();
-  let out: Buffer = Buffer.from(generateResponseText(first), 'utf8');
   reply.header('content-type', 'application/json');
-  const encoding = pickEncoding(header(req, 'accept-encoding'));
-  if (encoding !== undefined) {
-    out = await encodeBody(out, encoding);
-    reply.header('content-encoding', encoding);
-  }
-  reply.code(200).send(out);
+  await sendAnswer(req, reply, Buffer.from(generateResponseText(first), 'utf8'));
 }

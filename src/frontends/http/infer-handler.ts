@@ -56,12 +56,18 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
   }
   parsed.request.cancellation = cancelOnDisconnect(reply, model, version);
   const res = toHttpInferResponse(await svc.infer(parsed.request, 'HTTP end point'), binarySelector(parsed.binary));
-  let out = res.binary.length === 0 ? res.json : Buffer.concat([res.json, ...res.binary]);
+  const out = res.binary.length === 0 ? res.json : Buffer.concat([res.json, ...res.binary]);
   if (res.binary.length > 0) {
     reply.header('content-type', 'application/octet-stream').header('Inference-Header-Content-Length', String(res.json.byteLength));
   } else {
     reply.header('content-type', 'application/json');
   }
+  await sendAnswer(req, reply, out);
+}
+
+/** Answers 200 with `body`, compressed as the request's Accept-Encoding asks (the caller set content-type). */
+export async function sendAnswer(req: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<void> {
+  let out = body;
   const encoding = pickEncoding(header(req, 'accept-encoding'));
   if (encoding !== undefined) {
     out = await encodeBody(out, encoding);

@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { claimBuffer, claimedView, detachable } from '../../../src/core/detachable.js';
-import { fromWireTensor, toWireTensor, transferableBuffer, type WireTensor } from '../../../src/workers/worker-messages.js';
+import { fromWireTensor, transferableBuffer, wireView, type WireTensor } from '../../../src/workers/worker-messages.js';
 import { toInferenceRequest } from '../../../src/frontends/grpc/grpc-convert.js';
-import { SessionChannel } from '../../../src/workers/session-channel.js';
-import { wireView } from '../../../src/workers/worker-messages.js';
+import { collectTransfer, SessionChannel } from '../../../src/workers/session-channel.js';
 import type { ModelInferRequest__Output } from '../../../src/generated/inference/ModelInferRequest.js';
 
 describe('claimed views', () => {
@@ -32,7 +31,8 @@ describe('claimed views', () => {
     const expected = [...view];
     claimBuffer(view);
     const transfer: ArrayBuffer[] = [];
-    const w = toWireTensor({ name: 'IN', datatype: 'FP32', shape: [1000], data: view }, transfer);
+    const w = wireView({ name: 'IN', datatype: 'FP32', shape: [1000], data: view });
+    collectTransfer(w, transfer);
     assert.deepEqual(transfer, [buf]);
     assert.equal(w.movable, true);
     const { port1, port2 } = new MessageChannel();
@@ -72,7 +72,8 @@ describe('claimed views', () => {
 
   it('an unclaimed partial view is not movable and keeps its offset', () => {
     const view = new Uint8Array(new ArrayBuffer(16), 3, 8);
-    const w = toWireTensor({ name: 'IN', datatype: 'FP32', shape: [2], data: view }, []);
+    const w = wireView({ name: 'IN', datatype: 'FP32', shape: [2], data: view });
+    collectTransfer(w, []);
     assert.equal(w.movable, undefined);
     assert.equal(w.byteOffset, 0);
   });

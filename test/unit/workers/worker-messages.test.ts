@@ -3,8 +3,16 @@ import { MessageChannel } from 'node:worker_threads';
 import { describe, it } from 'node:test';
 import type { Tensor } from '../../../src/core/tensor.js';
 import {
-  fromWireTensor, isFromWorkerMessage, isOpenSessionMessage, isToWorkerMessage, toWireTensor, transferableBuffer, type WireTensor,
+  fromWireTensor, isFromWorkerMessage, isOpenSessionMessage, isToWorkerMessage, transferableBuffer, wireView, type WireTensor,
 } from '../../../src/workers/worker-messages.js';
+import { collectTransfer } from '../../../src/workers/session-channel.js';
+
+/** What a SessionChannel's port path does to a tensor before posting it. */
+function portWire(t: Tensor, transfer: ArrayBuffer[]): WireTensor {
+  const w = wireView(t);
+  collectTransfer(w, transfer);
+  return w;
+}
 
 const tensor = (data: Uint8Array, name = 'IN'): Tensor => ({ name, datatype: 'UINT8', shape: [data.byteLength], data });
 
@@ -35,11 +43,11 @@ describe('transferableBuffer', () => {
   });
 });
 
-describe('toWireTensor', () => {
+describe('wire tensors on the port path (wireView + collectTransfer)', () => {
   it('detaches the sent buffer when posted (zero copy) and the receiver sees the bytes', async () => {
     const data = new Uint8Array([1, 2, 3, 4]);
     const transfer: ArrayBuffer[] = [];
-    const w = toWireTensor(tensor(data), transfer);
+    const w = portWire(tensor(data), transfer);
     const { port1, port2 } = new MessageChannel();
     const received = new Promise<WireTensor>((resolve) => port2.once('message', resolve));
     port1.postMessage(w, transfer);
@@ -52,8 +60,8 @@ describe('toWireTensor', () => {
   it('lists a buffer shared by two tensors once (a duplicate would be a DataCloneError)', () => {
     const data = new Uint8Array([5, 6]);
     const transfer: ArrayBuffer[] = [];
-    toWireTensor(tensor(data, 'A'), transfer);
-    toWireTensor(tensor(data, 'B'), transfer);
+    portWire(tensor(data, 'A'), transfer);
+    portWire(tensor(data, 'B'), transfer);
     assert.equal(transfer.length, 1);
     const { port1 } = new MessageChannel();
     assert.doesNotThrow(() => port1.postMessage(transfer, transfer));
@@ -63,7 +71,7 @@ describe('toWireTensor', () => {
   it('does not detach the buffer behind a partial view', () => {
     const whole = new Uint8Array(16);
     const transfer: ArrayBuffer[] = [];
-    const w = toWireTensor(tensor(whole.subarray(4, 8)), transfer);
+    const w = portWire(tensor(whole.subarray(4, 8)), transfer);
     const { port1 } = new MessageChannel();
     port1.postMessage(w, transfer);
     assert.equal(whole.byteLength, 16);
