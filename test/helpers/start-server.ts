@@ -3,6 +3,7 @@
  * protos. Register `close` with t.after / after() right away.
  */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { InferenceServer } from '../../src/server.js';
@@ -11,6 +12,7 @@ import { loadInferenceProtos } from '../../src/frontends/grpc/proto-loader.js';
 import type { GRPCInferenceServiceClient } from '../../src/generated/inference/GRPCInferenceService.js';
 import type { HealthClient } from '../../src/generated/grpc/health/v1/Health.js';
 import type { ServerOptions } from '../../src/config/server-options.js';
+import type { TempRepo } from './repo.js';
 
 export interface TestServer {
   server: InferenceServer;
@@ -61,6 +63,22 @@ export async function startServer(
       await server.stop();
     },
   };
+}
+
+/**
+ * The common lifecycle of a test file: a server on `repo` started before its tests (handed to
+ * `set`) and, after them, closed and the repository removed.
+ */
+export function serveDuringTests(repo: TempRepo, set: (ts: TestServer) => void): void {
+  let ts: TestServer | undefined;
+  before(async () => {
+    ts = await startServer([repo.dir]);
+    set(ts);
+  });
+  after(async () => {
+    await ts?.close();
+    repo.remove();
+  });
 }
 
 /** Calls a unary client method as a promise. */

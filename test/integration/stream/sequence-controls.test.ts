@@ -3,13 +3,13 @@
  * controls in each false/true type, CORRID in every type (STRING included); implicit state from
  * an initial_state file, reset at START, under both strategies; the load-time check and metadata.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { BUNDLED_REPO, TempRepo } from '../../helpers/repo.js';
-import { call, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import { readFloat32, readInt32 } from '../../helpers/stream-client.js';
 import { NOTHING_HELD, sequenceParameters, seqRequest, sequenceBatcher } from '../../helpers/sequence-requests.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
@@ -92,13 +92,7 @@ instance_group [ { count: 2 kind: KIND_CPU } ]
     versions: { 1: 'sequence_echo_int32_uint64.onnx' },
   });
 let ts: TestServer;
-before(async () => {
-  ts = await startServer([repo.dir]);
-});
-after(async () => {
-  await ts.close();
-  repo.remove();
-});
+serveDuringTests(repo, (s) => (ts = s));
 
 const infer = (req: ModelInferRequest) => call<ModelInferRequest, ModelInferResponse__Output>(ts.client.ModelInfer.bind(ts.client), req);
 const byName = (r: ModelInferResponse__Output, name: string) => r.raw_output_contents[r.outputs.findIndex((o) => o.name === name)]!;

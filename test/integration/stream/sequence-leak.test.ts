@@ -3,14 +3,14 @@
  * one in fifty abandoned without sequence_end. Afterwards the batcher holds no sequence, slot,
  * state buffer or queued request, and the heap is back where it was after the warm-up.
  */
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BUNDLED_REPO, TempRepo } from '../../helpers/repo.js';
-import { call, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import { StreamClient, readInt32 } from '../../helpers/stream-client.js';
 import { NOTHING_HELD, seqRequest, sequenceBatcher } from '../../helpers/sequence-requests.js';
 import type { ModelStatisticsResponse__Output } from '../../../src/generated/inference/ModelStatisticsResponse.js';
@@ -25,13 +25,7 @@ const repo = new TempRepo().add('simple_dyna_sequence', {
   config, files: { '1/model.onnx': readFileSync(path.join(BUNDLED_REPO, 'simple_dyna_sequence', '1', 'model.onnx')) },
 });
 let ts: TestServer;
-before(async () => {
-  ts = await startServer([repo.dir]);
-});
-after(async () => {
-  await ts.close();
-  repo.remove();
-});
+serveDuringTests(repo, (s) => (ts = s));
 
 const STREAMS = 4;
 const WORKERS_PER_STREAM = 8;

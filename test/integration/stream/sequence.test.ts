@@ -3,13 +3,13 @@
  * simple_dyna_sequence (oldest, 2 instances, UINT64 CORRID), over gRPC unary, gRPC streams and
  * HTTP; Triton's errors; state reset; idle release; cancellation.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { BUNDLED_REPO, TempRepo } from '../../helpers/repo.js';
-import { call, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import { StreamClient, readInt32 } from '../../helpers/stream-client.js';
 import { NOTHING_HELD, seqRequest, sequenceBatcher, type SeqFlags } from '../../helpers/sequence-requests.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
@@ -26,13 +26,7 @@ const repo = new TempRepo()
   .addBundled('simple_sequence').addBundled('simple_dyna_sequence').addBundled('simple')
   .add('idle_sequence', { config: withIdle(bundledConfig('simple_sequence')).replace('"simple_sequence"', '"idle_sequence"'), files: modelFile('simple_sequence') });
 let ts: TestServer;
-before(async () => {
-  ts = await startServer([repo.dir]);
-});
-after(async () => {
-  await ts.close();
-  repo.remove();
-});
+serveDuringTests(repo, (s) => (ts = s));
 
 const infer = (req: ModelInferRequest) => call<ModelInferRequest, ModelInferResponse__Output>(ts.client.ModelInfer.bind(ts.client), req);
 const out = (r: ModelInferResponse__Output) => readInt32(r.raw_output_contents[0]!)[0];

@@ -3,12 +3,12 @@
  * stream that leave it open, out-of-order completion, half-close, cancellation, the
  * triton_grpc_error opt-in, ensembles, and shared statistics.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client, credentials, status } from '@grpc/grpc-js';
 import { TempRepo } from '../../helpers/repo.js';
-import { call, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, startServer, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import { StreamClient, int32, readFloat32, readInt32 } from '../../helpers/stream-client.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelStatisticsResponse__Output } from '../../../src/generated/inference/ModelStatisticsResponse.js';
@@ -26,13 +26,7 @@ const repo = new TempRepo()
   .addBundled('pipeline').addBundled('preprocess').addBundled('branch_a').addBundled('branch_b').addBundled('combine')
   .add('slow', { config: SLOW, versions: { 1: 'slow.onnx' } });
 let ts: TestServer;
-before(async () => {
-  ts = await startServer([repo.dir]);
-});
-after(async () => {
-  await ts.close();
-  repo.remove();
-});
+serveDuringTests(repo, (s) => (ts = s));
 
 const a = Array.from({ length: 16 }, (_, i) => i);
 const b = Array.from({ length: 16 }, () => 3);

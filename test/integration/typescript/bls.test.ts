@@ -5,7 +5,7 @@
  * parent takes the child out of the callee's queue; a model calling itself (or a model calling
  * it) is refused at once. The bundled bls_pipeline branches per request over gRPC and HTTP.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { ROOT, TempRepo } from '../../helpers/repo.js';
-import { call, fails, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, fails, startServer, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
 
@@ -128,13 +128,7 @@ repo.add('repeat_caller', {
 for (const m of ['bls_pipeline', 'pipeline', 'preprocess', 'branch_a', 'branch_b', 'combine']) repo.addBundled(m);
 
 let ts: TestServer;
-before(async () => {
-  ts = await startServer([repo.dir]);
-});
-after(async () => {
-  await ts.close();
-  repo.remove();
-});
+serveDuringTests(repo, (s) => (ts = s));
 
 function infer(req: ModelInferRequest): Promise<ModelInferResponse__Output> {
   return call(ts.client.ModelInfer.bind(ts.client), req);

@@ -4,14 +4,14 @@
  * and non-UTF-8 bytes); a model's thrown error reaches the client with its message; syntax and
  * import errors fail the load naming file:line; a model that kills its worker is restarted.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { TempRepo } from '../../helpers/repo.js';
-import { call, fails, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, fails, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import { encodeBytesElements } from '../../../src/core/bytes-tensor.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
@@ -128,13 +128,7 @@ repo.add('syntax', { config: config('syntax', 'INT32'), files: { '1/model.ts': S
 repo.add('bad_import', { config: config('bad_import', 'INT32'), files: { '1/model.mjs': IMPORT_MJS } });
 
 let ts: TestServer;
-before(async () => {
-  ts = await startServer([repo.dir]);
-});
-after(async () => {
-  await ts.close();
-  repo.remove();
-});
+serveDuringTests(repo, (s) => (ts = s));
 
 function infer(req: ModelInferRequest): Promise<ModelInferResponse__Output> {
   return call(ts.client.ModelInfer.bind(ts.client), req);

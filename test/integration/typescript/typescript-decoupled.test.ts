@@ -7,11 +7,11 @@
  * its instance; statistics count a decoupled request once; static autoCompleteConfig completes a
  * config at load.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metadata, status } from '@grpc/grpc-js';
 import { TempRepo } from '../../helpers/repo.js';
-import { call, fails, startServer, type TestServer } from '../../helpers/start-server.js';
+import { call, fails, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import { StreamClient, int32, readInt32 } from '../../helpers/stream-client.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
@@ -83,13 +83,7 @@ repo.add('onnx_decoupled', {
 });
 
 let ts: TestServer;
-before(async () => {
-  ts = await startServer([repo.dir]);
-});
-after(async () => {
-  await ts.close();
-  repo.remove();
-});
+serveDuringTests(repo, (s) => (ts = s));
 
 function uint32(xs: number[]): Buffer {
   return Buffer.from(new Uint32Array(xs).buffer);
