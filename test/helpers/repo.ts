@@ -11,6 +11,15 @@ export const ROOT = findPackageRoot();
 export const BUNDLED_REPO = path.join(ROOT, 'model-repository');
 export const FIXTURE_MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 
+/** A batching FP32 identity ([-1] in, [-1] out, one CPU instance) for the fixture identity_fp32.onnx. */
+export const IDENTITY_FP32_CONFIG = `
+platform: "onnxruntime_onnx"
+max_batch_size: 4
+input [ { name: "IN" data_type: TYPE_FP32 dims: [ -1 ] } ]
+output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
+instance_group [ { count: 1 kind: KIND_CPU } ]
+`;
+
 export interface ModelSpec {
   /** config.pbtxt text; omit for a model without one. */
   config?: string;

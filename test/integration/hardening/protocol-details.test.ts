@@ -10,19 +10,12 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { InferenceServer } from '../../../src/server.js';
-import { FIXTURE_MODELS, TempRepo } from '../../helpers/repo.js';
+import { FIXTURE_MODELS, IDENTITY_FP32_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { captureLogger } from '../../helpers/capture-logger.js';
 import { errorOf, http } from '../http/http-client.js';
 import { noise } from '../../helpers/noise.js';
 
-const ID = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ -1 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
-const repo = new TempRepo().add('id', { config: ID, versions: { 1: 'identity_fp32.onnx' } });
+const repo = new TempRepo().add('id', { config: IDENTITY_FP32_CONFIG, versions: { 1: 'identity_fp32.onnx' } });
 const { logger: capturedLog, records: logLines } = captureLogger();
 let server: InferenceServer;
 let u = '';

@@ -6,22 +6,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { request } from 'node:http';
-import { TempRepo } from '../../helpers/repo.js';
+import { IDENTITY_FP32_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { startServer, type TestServer } from '../../helpers/start-server.js';
 import { errorOf, http, rawExchange } from './http-client.js';
 
 const LIMIT = 64 * 1024;
-const IDENTITY = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ -1 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
 
 let ts: TestServer;
 let infer: string;
-const repo = new TempRepo().add('id', { config: IDENTITY, versions: { 1: 'identity_fp32.onnx' } });
+const repo = new TempRepo().add('id', { config: IDENTITY_FP32_CONFIG, versions: { 1: 'identity_fp32.onnx' } });
 before(async () => {
   ts = await startServer([repo.dir], { httpMaxInputBytes: LIMIT });
   infer = `${ts.httpUrl}/v2/models/id/infer`;

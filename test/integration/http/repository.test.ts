@@ -6,18 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { FIXTURE_MODELS, TempRepo } from '../../helpers/repo.js';
+import { FIXTURE_MODELS, IDENTITY_FP32_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { startServer, type TestServer } from '../../helpers/start-server.js';
 import { errorOf, http, json, postJson } from './http-client.js';
 
-const ID = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ -1 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
-const repo = new TempRepo().add('a', { config: ID, versions: { 1: 'identity_fp32.onnx' } }).add('b', { config: ID, versions: { 1: 'identity_fp32.onnx' } });
+const repo = new TempRepo().add('a', { config: IDENTITY_FP32_CONFIG, versions: { 1: 'identity_fp32.onnx' } }).add('b', { config: IDENTITY_FP32_CONFIG, versions: { 1: 'identity_fp32.onnx' } });
 after(() => repo.remove());
 
 const inferBody = { inputs: [{ name: 'IN', datatype: 'FP32', shape: [1, 2], data: [5, 6] }] };

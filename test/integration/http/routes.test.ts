@@ -4,17 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TempRepo } from '../../helpers/repo.js';
+import { IDENTITY_FP32_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { call, startServer, type TestServer } from '../../helpers/start-server.js';
 import { errorOf, http, json } from './http-client.js';
 
-const IDENTITY = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ -1 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
 
 let ts: TestServer;
 let url: string;
@@ -22,7 +15,7 @@ const repo = new TempRepo();
 before(async () => {
   repo.addBundled('simple').addBundled('classifier');
   repo.add('versions', {
-    config: `${IDENTITY}\nversion_policy: { latest: { num_versions: 2 } }`,
+    config: `${IDENTITY_FP32_CONFIG}\nversion_policy: { latest: { num_versions: 2 } }`,
     versions: { 1: 'identity_fp32.onnx', 2: 'identity_fp32.onnx', 3: 'identity_fp32.onnx' },
   });
   ts = await startServer([repo.dir]);

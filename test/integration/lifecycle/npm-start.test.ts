@@ -15,20 +15,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials } from '@grpc/grpc-js';
-import { ROOT, TempRepo } from '../../helpers/repo.js';
+import { IDENTITY_FP32_CONFIG, ROOT, TempRepo } from '../../helpers/repo.js';
 import { call } from '../../helpers/start-server.js';
 import { loadInferenceProtos } from '../../../src/frontends/grpc/proto-loader.js';
 
-const ID = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ -1 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
 
 const linux = process.platform === 'linux';
-const repo = new TempRepo().add('m', { config: ID, versions: { 1: 'identity_fp32.onnx' } });
+const repo = new TempRepo().add('m', { config: IDENTITY_FP32_CONFIG, versions: { 1: 'identity_fp32.onnx' } });
 let project = '';
 /** Process groups this file started; any still running at the end (a failed test) are killed. */
 const groups: ChildProcess[] = [];
