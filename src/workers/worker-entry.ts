@@ -84,13 +84,14 @@ async function loadRunner(msg: OpenSessionMessage, log: RunnerLogger, bls: BlsCl
 
 /** Set once the main thread asked this worker to stop: no new load or batch starts. */
 let stopping = false;
-/** Work in progress (loads, each session's chain of batches and dispose): what `stop` waits for. */
-const busy = new Set<Promise<unknown>>();
-function track<T>(p: Promise<T>): Promise<T> {
-  busy.add(p);
-  const done = (): void => void busy.delete(p);
-  p.then(done, done);
-  return p;
+/**
+ * What `stop` waits for: loads in progress, and each live session's chain of batches and dispose
+ * (read through the session's getter when stop arrives, so a batch costs no bookkeeping here).
+ */
+const loads = new Set<Promise<unknown>>();
+const sessionTails = new Set<() => Promise<unknown>>();
+function workInProgress(): Promise<unknown>[] {
+  return [...loads, ...[...sessionTails].map((tail) => tail())];
 }
 
 /**
@@ -190,6 +191,8 @@ async function serveExecute(port: SessionChannel, runner: Runner, msg: ExecuteMe
  */
 function serve(port: SessionChannel, runner: Runner, log: RunnerLogger, bls: BlsClient): void {
   let queue = Promise.resolve();
+  const tail = (): Promise<unknown> => queue;
+  sessionTails.add(tail);
   let disposed: Promise<void> | undefined;
   const dispose = (): Promise<void> => (disposed ??= runner.dispose().catch((err: unknown) => {
     log.warn('runner dispose failed', { err: InferenceError.from(err).message });
@@ -212,13 +215,13 @@ function serve(port: SessionChannel, runner: Runner, log: RunnerLogger, bls: Bls
       channel = new BatchChannel(port, raw, () => live.delete(id));
       live.set(id, channel);
     }
-    queue = track(queue.then(() => (raw.type === 'execute'
+    queue = queue.then(() => (raw.type === 'execute'
       ? serveExecute(port, runner, raw, channel)
-      : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id })))));
+      : dispose().then(() => post(port, { type: 'dispose-done', id: raw.id }))));
   });
   port.port.once('close', () => {
     bls.close();
-    queue = track(queue.then(dispose));
+    queue = queue.then(dispose).finally(() => sessionTails.delete(tail));
   });
 }
 
@@ -254,8 +257,8 @@ host.on('message', (raw: unknown) => {
   if (isStopHostMessage(raw)) {
     stopping = true;
     // Answered only once nothing runs: this handler itself runs only after a synchronous native
-    // call in progress has returned, and `busy` covers the loads and batches started before.
-    void Promise.allSettled([...busy]).then(() => host.postMessage({ type: 'stopped' }));
+    // call in progress has returned, and workInProgress() covers the loads and batches started before.
+    void Promise.allSettled(workInProgress()).then(() => host.postMessage({ type: 'stopped' }));
     return;
   }
   if (!isOpenSessionMessage(raw)) {
@@ -266,5 +269,7 @@ host.on('message', (raw: unknown) => {
     post(raw.port, { type: 'load-error', id: 0, error: new InferenceError(ErrorCode.UNAVAILABLE, 'the worker is stopping').serialize() });
     return;
   }
-  void track(open(raw));
+  const load = open(raw);
+  loads.add(load);
+  void load.finally(() => loads.delete(load));
 });
