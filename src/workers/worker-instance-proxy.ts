@@ -59,6 +59,11 @@ export interface WorkerInstanceOptions extends WorkerTuning, Pick<SessionSpec, '
   logger: Logger;
   /** Where the runner's BLS calls go (ModelLoadContext.infer); absent = they fail with UNAVAILABLE. */
   infer?: InternalInfer | undefined;
+  /**
+   * Send each batch's request boundaries (rows, outputs, parameters) to the runner: model code
+   * answers per request. Framework runners run the merged batch, so theirs carry none.
+   */
+  requestBoundaries?: boolean;
   /** Forward request cancellation into the worker (the runner watches signals). */
   cancellable?: boolean;
   /** The model is decoupled: requests answer with response messages (BatchRequest.responses). */
@@ -106,6 +111,7 @@ export class WorkerInstanceProxy implements ModelInstance {
   readonly #restartWaitMs: number;
   readonly #pending = new Map<number, Pending>();
   readonly #live = new Map<number, LiveBatch>();
+  readonly #boundaries: boolean;
   readonly #cancellable: boolean;
   readonly #decoupled: boolean;
   #session!: PoolSession;
@@ -118,6 +124,7 @@ export class WorkerInstanceProxy implements ModelInstance {
     this.#label = `instance ${opts.name} of model '${opts.modelName}' version ${opts.version}`;
     this.#logger = logger;
     this.#restartWaitMs = opts.restartWaitMs ?? DEFAULT_RESTART_WAIT_MS;
+    this.#boundaries = opts.requestBoundaries === true;
     this.#cancellable = opts.cancellable === true;
     this.#decoupled = opts.decoupled === true;
   }
@@ -197,7 +204,7 @@ export class WorkerInstanceProxy implements ModelInstance {
         type: 'execute', id, batchSize: batch.batchSize, inputs, outputNames: [...batch.outputNames],
         postedAtNs: pending.postedAtNs,
       };
-      if (batch.requests !== undefined) msg.requests = batch.requests.map(toWireRequest);
+      if (this.#boundaries && batch.requests !== undefined) msg.requests = batch.requests.map(toWireRequest);
       if (this.#cancellable) msg.cancellable = true;
       if (this.#decoupled) msg.decoupled = true;
       port.postMessage(msg);

@@ -96,7 +96,7 @@ class TypescriptModelHost implements BackendModel {
     const proxy = await this.#instances.create({
       name: ictx.name, modelName: ctx.modelName, version: ctx.version, runnerModule: TYPESCRIPT_RUNNER_URL, init,
       logger: ctx.logger, dedicated: explicit ? dedicatedWorkerRequested(ctx.config) : true, ...workerTuning(this.tuning),
-      infer: ctx.infer, cancellable: true, decoupled: ctx.config.model_transaction_policy?.decoupled === true,
+      infer: ctx.infer, requestBoundaries: true, cancellable: true, decoupled: ctx.config.model_transaction_policy?.decoupled === true,
     });
     return proxy;
   }

@@ -58,11 +58,16 @@ function isUnavailable(pattern: RegExp): (err: unknown) => boolean {
 }
 
 describe('WorkerInstanceProxy', () => {
-  it('a proxy that is not cancellable never reads a request signal (framework batches pay nothing)', async () => {
+  it('a framework proxy (not cancellable, no request boundaries) never reads a request signal or its parameters', async () => {
     const proxy = await open();
     let reads = 0;
+    let parameterReads = 0;
     const request = {
-      rows: 1, outputNames: ['OUT', 'INFO'], parameters: {}, responses: undefined,
+      rows: 1, outputNames: ['OUT', 'INFO'], responses: undefined,
+      get parameters(): Record<string, never> {
+        parameterReads++;
+        return {};
+      },
       get signal(): AbortSignal | undefined {
         reads++;
         return new AbortController().signal;
@@ -70,6 +75,7 @@ describe('WorkerInstanceProxy', () => {
     };
     await proxy.execute({ ...batch([u8('IN', new Uint8Array([1]))]), requests: [request] });
     assert.equal(reads, 0);
+    assert.equal(parameterReads, 0);
     assert.equal(proxy.inflightCount, 0);
   });
 
