@@ -11,7 +11,8 @@
  * gRPC attacks are written as raw HTTP/2 frames (node:http2), so the wire bytes are exactly the
  * hostile ones, compression flag included. BENCH_BIG_MIB (default 256) sizes the big tensors;
  * the issue's figures used 1024 (refused) and 512 (served). BENCH_ONLY=<substring> runs a subset,
- * BENCH_SKIP=<substring> leaves attacks out, BENCH_GRPC_MAX_INPUT=<bytes> passes --grpc-max-input-size.
+ * BENCH_SKIP=<substring> leaves attacks out, BENCH_GRPC_MAX_INPUT=<bytes> passes --grpc-max-input-size,
+ * BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=…" gives the server's node flags (to profile it).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -93,15 +94,36 @@ function grpcCall(session: http2.ClientHttp2Session, method: string, message: Bu
   });
 }
 
+/**
+ * Resolves once the answer has arrived and the client has sent (or stopped sending) its whole body,
+ * so the probes also cover a refused body's remainder that the server reads and drops; `ms` is
+ * the time to the answer.
+ */
 function httpInfer(port: number, model: string, body: Buffer, headers: Record<string, string> = {}): Promise<Outcome> {
   const started = performance.now();
   return new Promise((resolve) => {
+    let outcome: Outcome | undefined;
+    let sent = false;
+    const settle = (): void => {
+      if (outcome !== undefined && sent) resolve(outcome);
+    };
     const req = request({ host: '127.0.0.1', port, method: 'POST', path: `/v2/models/${model}/infer`, headers: { 'content-length': String(body.length), ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ answer: `${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 90)}`, ms: performance.now() - started }));
+      res.on('end', () => {
+        outcome ??= { answer: `${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 90)}`, ms: performance.now() - started };
+        settle();
+      });
     });
-    req.on('error', (e) => resolve({ answer: `error ${e.message}`, ms: performance.now() - started }));
+    req.on('error', (e) => {
+      outcome ??= { answer: `error ${e.message}`, ms: performance.now() - started };
+      sent = true;
+      settle();
+    });
+    req.on('finish', () => {
+      sent = true;
+      settle();
+    });
     req.end(body);
   });
 }
@@ -231,7 +253,7 @@ function repository(): string {
 async function main(): Promise<void> {
   const repo = repository();
   const child = await startChild(
-    [path.join(ROOT, 'dist', 'src', 'main.js'), `--model-repository=${repo}`, ...(process.env['BENCH_GRPC_MAX_INPUT'] ? [`--grpc-max-input-size=${process.env['BENCH_GRPC_MAX_INPUT']}`] : []), '--grpc-port=0', '--http-port=0', '--allow-metrics=false', '--log-format=json', '--log-info=true'],
+    [...(process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), path.join(ROOT, 'dist', 'src', 'main.js'), `--model-repository=${repo}`, ...(process.env['BENCH_GRPC_MAX_INPUT'] ? [`--grpc-max-input-size=${process.env['BENCH_GRPC_MAX_INPUT']}`] : []), '--grpc-port=0', '--http-port=0', '--allow-metrics=false', '--log-format=json', '--log-info=true'],
     (rec) => rec['msg'] === 'startup complete',
   );
   const grpcPort = child.info['grpcPort'] as number;

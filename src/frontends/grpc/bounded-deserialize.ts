@@ -9,23 +9,43 @@
  * InferenceError it returns. A decode that throws after a clean scan is refused the same way.
  *
  * A compressed message is also checked while it inflates (bounded-inflate.ts, through the
- * INFLATE_CHECK each bounded deserializer carries); one refused there reaches the deserializer
- * as its Refused marker instead of bytes, and is answered the same way.
+ * INFLATE_CHECK each bounded deserializer carries: its top-level wire form, and for
+ * ModelInferRequest its raw entries' sizes); one refused there reaches the deserializer as its
+ * Refused marker instead of bytes, and is answered the same way.
  */
 import path from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { errors, modelRef } from '../../errors/catalogue.js';
-import type { InferenceError } from '../../errors/inference-error.js';
+import { InferenceError } from '../../errors/inference-error.js';
 import { PROTO_FILES, resolveProtoDir } from './proto-loader.js';
 import { REQUEST_LIMITS, scanMessage, WireScanError, type ScanResult, type WireLimits } from './wire-scan.js';
 import { WirePrefixScan } from './wire-prefix-scan.js';
+import { RawSizePrecheck } from './raw-size-precheck.js';
 
 const REFUSED: unique symbol = Symbol('refused request');
 
 /** What a bounded deserializer returns in place of a message it refused. */
 export interface Refused {
   readonly [REFUSED]: InferenceError;
+}
+
+const REFUSED_FRAMES = new WeakMap<Buffer, Refused>();
+
+/**
+ * A framed message standing for one refused while it arrived (message-reader.ts): grpc-js hands
+ * this very Buffer to decompressMessage, whose replacement (bounded-inflate.ts) hands on the
+ * Refused marker, so the handler answers the refusal.
+ */
+export function refusedFrame(r: Refused): Buffer {
+  const frame = Buffer.alloc(5);
+  REFUSED_FRAMES.set(frame, r);
+  return frame;
+}
+
+/** The refusal a refusedFrame stands for, else undefined. */
+export function frameRefusal(frame: Buffer): Refused | undefined {
+  return REFUSED_FRAMES.get(frame);
 }
 
 /** The error to answer when `msg` is a Refused marker, else undefined. */
@@ -40,9 +60,22 @@ export function refusal(msg: unknown): InferenceError | undefined {
  */
 export const INFLATE_CHECK: unique symbol = Symbol('inflate check');
 export interface InflateCheck {
-  scan(maxBytes: number): WirePrefixScan;
+  scan(maxBytes: number): InflateScan;
   refuse(e: unknown): Refused;
 }
+
+/** Takes the inflated bytes in order; throws the refusal. */
+export interface InflateScan {
+  push(chunk: Buffer): void;
+}
+
+/**
+ * Checks of a message type beyond its wire form, run while it inflates: ModelInferRequest's raw
+ * entries against its inputs' sizes (raw-size-precheck.ts; ModelStreamInfer carries the same type).
+ */
+const PRECHECKS: Readonly<Record<string, (type: protobuf.Type, limits: WireLimits) => RawSizePrecheck>> = {
+  'inference.ModelInferRequest': (type, limits) => new RawSizePrecheck(type, limits),
+};
 
 /** A deserializer that also takes a Refused marker (passed through) and carries its InflateCheck. */
 export type BoundedDeserializer<T> = ((b: Buffer | Refused) => T | Refused) & { readonly [INFLATE_CHECK]: InflateCheck };
@@ -60,7 +93,13 @@ function schema(): protobuf.Root {
   return (root = r);
 }
 
+/** The protobufjs type the scans walk for `typeName` ('inference.ModelInferRequest'). */
+export function messageType(typeName: string): protobuf.Type {
+  return schema().lookupType(typeName);
+}
+
 function refuse(e: unknown, typeName: string, name: string | undefined): Refused {
+  if (e instanceof InferenceError) return Object.freeze({ [REFUSED]: e }); // a precheck's own refusal, worded as the core's
   const where = name === undefined || name === '' ? '' : ` to ${modelRef(name)}`;
   const reason = e instanceof Error ? e.message : String(e);
   const err = e instanceof WireScanError && e.exhausted
@@ -75,7 +114,7 @@ function refuse(e: unknown, typeName: string, name: string | undefined): Refused
  * Reusable by any handler that deserializes requests itself.
  */
 export function boundedDeserializer<T>(typeName: string, decode: (b: Buffer) => T, limits: WireLimits = REQUEST_LIMITS): BoundedDeserializer<T> {
-  const type = schema().lookupType(typeName);
+  const type = messageType(typeName);
   const short = typeName.replace(/^.*\./, '');
   const deserialize = (b: Buffer | Refused): T | Refused => {
     if (!Buffer.isBuffer(b)) return b; // refused while inflating (bounded-inflate.ts)
@@ -87,8 +126,13 @@ export function boundedDeserializer<T>(typeName: string, decode: (b: Buffer) => 
       return refuse(e, short, e instanceof WireScanError ? e.modelName : scanned?.name);
     }
   };
+  const precheck = PRECHECKS[typeName];
   const check: InflateCheck = {
-    scan: (maxBytes) => new WirePrefixScan(type, maxBytes, limits),
+    scan: (maxBytes) => {
+      const pre = precheck?.(type, limits);
+      const scan = new WirePrefixScan(type, maxBytes, limits, pre?.observe);
+      return pre === undefined ? scan : { push: (chunk) => { pre.keep(chunk); scan.push(chunk); } };
+    },
     refuse: (e) => refuse(e, short, e instanceof WireScanError ? e.modelName : undefined),
   };
   return Object.assign(deserialize, { [INFLATE_CHECK]: check });

@@ -34,13 +34,13 @@
  */
 import zlib from 'node:zlib';
 import { status } from '@grpc/grpc-js';
-import { INFLATE_CHECK, type InflateCheck, type Refused } from './bounded-deserialize.js';
+import { ChunkAssembly } from '../../util/chunk-assembly.js';
+import { gzipSizeHint } from '../../util/zlib-framing.js';
+import { frameRefusal, INFLATE_CHECK, type InflateCheck, type Refused } from './bounded-deserialize.js';
 import { serverCallPrototype } from './grpc-js-internals.js';
 
 const MIN_CHUNK = 16 * 1024;
 const MAX_CHUNK = 1024 * 1024;
-/** Deflate's best ratio is about 1032:1; a gzip ISIZE beyond that is a lie, not a size. */
-const MAX_RATIO = 1032;
 
 /** The fields of grpc-js's BaseServerInterceptingCall the replacement reads. */
 interface ServerCall {
@@ -57,6 +57,8 @@ export function installBoundedInflate(): void {
   const proto = serverCallPrototype(['decompressMessage', 'decompressAndMaybePush'], 'src/frontends/grpc/bounded-inflate.ts');
   const grpcDecompress = proto['decompressMessage'] as Decompress;
   const replacement: Decompress = function (message, encoding) {
+    const early = frameRefusal(message); // refused while it arrived (message-reader.ts)
+    if (early !== undefined) return Promise.resolve(early);
     const check = inflateCheckOf(this.handler?.deserialize);
     if (check === undefined || (encoding !== 'gzip' && encoding !== 'deflate')) return grpcDecompress.call(this, message, encoding);
     const max = this.maxReceiveMessageSize === -1 ? 2 ** 31 - 1 : this.maxReceiveMessageSize;
@@ -78,7 +80,8 @@ export function inflateChecked(compressed: Buffer, encoding: 'gzip' | 'deflate',
   const chunkSize = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, compressed.length * 8));
   const z = encoding === 'gzip' ? zlib.createGunzip({ chunkSize }) : zlib.createInflate({ chunkSize });
   const scan = check.scan(maxBytes);
-  const out = new Assembly(encoding === 'gzip' ? gzipSizeHint(compressed, maxBytes) : 0);
+  // Allocated with the first chunk, which has passed the scan: a refused bomb never costs its ISIZE.
+  const out = new ChunkAssembly(encoding === 'gzip' ? gzipSizeHint(compressed, maxBytes) : undefined, 0, true);
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (f: () => void): void => {
@@ -100,48 +103,9 @@ export function inflateChecked(compressed: Buffer, encoding: 'gzip' | 'deflate',
         settle(() => reject({ code: status.RESOURCE_EXHAUSTED, details: `Received message that decompresses to a size larger than ${maxBytes}` }));
         return;
       }
-      out.add(chunk);
+      out.push(chunk);
     });
     z.on('end', () => settle(() => resolve(out.finish())));
     z.end(compressed);
   });
-}
-
-/** The gzip trailer's ISIZE when it is a plausible size for this message, else 0. */
-function gzipSizeHint(compressed: Buffer, maxBytes: number): number {
-  if (compressed.length < 18) return 0;
-  const isize = compressed.readUInt32LE(compressed.length - 4);
-  return isize <= maxBytes && isize <= compressed.length * MAX_RATIO ? isize : 0;
-}
-
-/** The inflated chunks: copied into one buffer of the hinted size, or kept for a concat. */
-class Assembly {
-  length = 0;
-  #whole: Buffer | undefined;
-  #parts: Buffer[] = [];
-
-  constructor(readonly hint: number) {}
-
-  add(chunk: Buffer): void {
-    if (this.#whole === undefined && this.hint > 0 && this.#parts.length === 0 && this.length === 0 && chunk.length < this.hint) {
-      // Allocated only once the first chunk passed the scan: a refused bomb never costs its ISIZE.
-      this.#whole = Buffer.allocUnsafe(this.hint);
-    }
-    if (this.#whole !== undefined) {
-      if (this.length + chunk.length <= this.#whole.length) {
-        chunk.copy(this.#whole, this.length);
-        this.length += chunk.length;
-        return;
-      }
-      this.#parts.push(this.#whole.subarray(0, this.length)); // ISIZE was not the whole size
-      this.#whole = undefined;
-    }
-    this.#parts.push(chunk);
-    this.length += chunk.length;
-  }
-
-  finish(): Buffer {
-    if (this.#whole !== undefined) return this.#whole.subarray(0, this.length);
-    return this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.length);
-  }
 }

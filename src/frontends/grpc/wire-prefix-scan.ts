@@ -10,6 +10,9 @@
  *   (`maxBytes`, the inflated-size limit) → RESOURCE_EXHAUSTED, from its declared length, before
  *   those bytes are inflated.
  *
+ * An observer (raw-size-precheck.ts) may be told of each known length-delimited field as its length
+ * is read; whatever it throws is the refusal.
+ *
  * Invariants: it never looks inside a top-level field's payload (sub-messages, tensors); the
  * full scan (wire-scan.ts) of the assembled message still runs before decoding, so this check
  * only has to be a sound prefix of it: whatever it refuses, the full scan would refuse too (or
@@ -26,9 +29,14 @@ import {
 const Phase = { Tag: 0, Length: 1, Varint: 2 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
+/** Told of each top-level length-delimited field as its length is read, before its payload. */
+export type FieldObserver = (id: number, tagAt: number, length: number) => void;
+
 export class WirePrefixScan {
   /** Bytes seen so far. */
   #offset = 0;
+  /** Where the tag being read (or last read) starts. */
+  #tagAt = 0;
   /** Payload bytes of the current field still to pass over. */
   #skip = 0;
   #phase: Phase = Phase.Tag;
@@ -41,7 +49,9 @@ export class WirePrefixScan {
   readonly #counts = new Map<number, number>();
   #name: string | undefined;
 
-  constructor(readonly type: protobuf.Type, readonly maxBytes: number, readonly limits: WireLimits = REQUEST_LIMITS) {}
+  constructor(
+    readonly type: protobuf.Type, readonly maxBytes: number, readonly limits: WireLimits = REQUEST_LIMITS, readonly observe?: FieldObserver,
+  ) {}
 
   /** The top-level `model_name` / `name`, when it has been seen whole in one chunk. */
   get modelName(): string | undefined {
@@ -67,6 +77,7 @@ export class WirePrefixScan {
         this.#skip -= n;
         continue;
       }
+      if (this.#varintBytes === 0 && this.#phase === Phase.Tag) this.#tagAt = this.#offset + i;
       const b = chunk[i++]!;
       if (this.#varintBytes === 10) throw new WireScanError(false, 'varint longer than 10 bytes');
       this.#value += (b & 0x7f) * this.#scale;
@@ -122,6 +133,7 @@ export class WirePrefixScan {
       this.#name = Buffer.from(chunk.buffer, chunk.byteOffset + i, n).toString('utf8');
     }
     this.#skip = n;
+    if (f !== undefined && this.observe !== undefined) this.observe(f.id, this.#tagAt, n);
     return i;
   }
 }

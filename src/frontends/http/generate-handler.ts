@@ -1,7 +1,7 @@
 /**
  * POST /v2/models/{m}[/versions/{v}]/generate and …/generate_stream (Triton's generate extension;
  * the JSON mapping is generate-convert.ts). The body is decoded (Content-Encoding), bounded and
- * pre-scanned like an /infer header, then run through the core's 0..N response path:
+ * pre-scanned like an /infer header as it arrives (body-reader.ts), then run through the core's 0..N response path:
  * - generate answers the one response as JSON (compressed per Accept-Encoding). A model that
  *   answers other than exactly once is INVALID_ARG with Triton's message pointing to
  *   generate_stream; its request is stopped at the second response.
@@ -15,16 +15,14 @@ import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import type { InferenceResponse } from '../../core/inference-request.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
-import { decodeBody } from './http-body.js';
 import { parseRequestJson } from './http-convert.js';
 import { generateResponseText, toGenerateRequest } from './generate-convert.js';
 import { cancelOnDisconnect } from './client-disconnect.js';
 import { streamResponses } from './event-stream.js';
 import { traceContextOf } from './http-settings.js';
-import { header, sendAnswer } from './infer-handler.js';
+import { sendAnswer } from './infer-handler.js';
 
 export interface GenerateOptions {
-  maxInputBytes: number;
   log: Logger;
 }
 
@@ -35,9 +33,8 @@ export async function handleGenerate(
   const model = p['model'] ?? '';
   const version = p['version'] ?? '';
   const where = modelRef(model, version);
-  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  const body = await decodeBody(raw, header(req, 'content-encoding'), o.maxInputBytes);
-  const json = parseRequestJson(body, `the generate request for ${where}`);
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0); // decoded and scanned (body-reader.ts, kind 'json')
+  const json = parseRequestJson(body, `the generate request for ${where}`, true);
   const request = toGenerateRequest(json, svc.modelMetadata(model, version), model, version);
   const tc = traceContextOf(req);
   if (tc !== undefined) request.traceContext = tc;

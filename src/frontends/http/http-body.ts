@@ -1,67 +1,21 @@
 /**
- * Byte-level handling of /infer bodies: Content-Encoding (request) and Accept-Encoding (response)
- * with gzip and deflate, and the binary tensor data framing (PROTOCOL.md §6.4):
+ * Byte-level handling of /infer bodies: Accept-Encoding (response) with gzip and deflate, and the
+ * binary tensor data framing (PROTOCOL.md §6.4):
  *
  *   body = <JSON header: Inference-Header-Content-Length bytes> <binary tensors, concatenated>
  *
- * Decompression is bounded: zlib stops at `maxBytes` of output (maxOutputLength), so a small
- * "gzip bomb" costs at most the configured input size, never the process.
+ * The request's Content-Encoding is undone while the body is read (body-reader.ts).
  */
-import { constants } from 'node:buffer';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { errors } from '../../errors/catalogue.js';
-import { unsupportedMediaType } from './http-status.js';
-
-const INFLATE_CHUNK_BYTES = 1 << 20;
 
 export const HEADER_LENGTH_HEADER = 'inference-header-content-length';
 
-const gunzip = promisify(zlib.gunzip);
-const inflate = promisify(zlib.inflate);
-const inflateRaw = promisify(zlib.inflateRaw);
 const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
 
 export type Encoding = 'gzip' | 'deflate';
-
-/**
- * Undoes the request's Content-Encoding. `identity` or none → the body as is. Unknown encodings
- * → 415; corrupt data or output beyond `maxBytes` → 400.
- */
-export async function decodeBody(body: Buffer, contentEncoding: string | undefined, maxBytes: number): Promise<Buffer> {
-  const enc = (contentEncoding ?? '').trim().toLowerCase();
-  if (enc === '' || enc === 'identity') return body;
-  // zlib refuses a maxOutputLength beyond the largest Buffer; no body can be larger anyway.
-  // Output in 1 MiB chunks, not zlib's 16 KiB: each chunk is one callback on the main thread, and
-  // a 64 MiB bomb in 16 KiB chunks was 4,096 of them (the event loop stalled ~0.4 s for others).
-  const opts = { maxOutputLength: Math.min(maxBytes, constants.MAX_LENGTH), chunkSize: INFLATE_CHUNK_BYTES };
-  try {
-    if (enc === 'gzip' || enc === 'x-gzip') return await gunzip(body, opts);
-    if (enc === 'deflate') {
-      // RFC 9110 "deflate" is zlib-wrapped; some clients send raw deflate. Told apart by the zlib
-      // header (zlib's own error for raw data is not always "incorrect header check": 1 in 31
-      // raw streams pass the checksum and fail as "unknown compression method").
-      if (!hasZlibHeader(body)) return await inflateRaw(body, opts);
-      return await inflate(body, opts).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'Z_DATA_ERROR') return inflateRaw(body, opts).catch(() => Promise.reject(e));
-        throw e;
-      });
-    }
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw errors.invalidArg(`decompressed request body is larger than the maximum input size of ${maxBytes} bytes (--http-max-input-size)`);
-    }
-    throw errors.invalidArg(`failed to decompress the request body (Content-Encoding: ${enc}): ${err.message}`);
-  }
-  throw unsupportedMediaType(`unsupported Content-Encoding '${contentEncoding}': supported are gzip, deflate and identity`);
-}
-
-/** RFC 1950: CM = 8 (deflate), CINFO ≤ 7, and the two header bytes a multiple of 31. */
-function hasZlibHeader(b: Buffer): boolean {
-  return b.length >= 2 && (b[0]! & 0x0f) === 8 && b[0]! >> 4 <= 7 && (b[0]! * 256 + b[1]!) % 31 === 0;
-}
 
 /**
  * The response encoding the client accepts: gzip or deflate with the highest q > 0, the first

@@ -41,10 +41,11 @@ const FRACTION_OR_EXPONENT = /[0-9][.eE]/;
 
 /**
  * Parses request JSON (an /infer header or another route's body); syntax errors → INVALID_ARG,
- * JSON beyond the scan's bounds → RESOURCE_EXHAUSTED before anything is parsed.
+ * JSON beyond the scan's bounds → RESOURCE_EXHAUSTED before anything is parsed. `scanned`: the
+ * bytes were scanned as they arrived (body-reader.ts), so they are not scanned again.
  */
-export function parseRequestJson(bytes: Uint8Array, what: string): unknown {
-  scanJson(bytes, what);
+export function parseRequestJson(bytes: Uint8Array, what: string, scanned = false): unknown {
+  if (!scanned) scanJson(bytes, what);
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   let fast: unknown;
   try {

@@ -1,16 +1,17 @@
 /**
  * The HTTP/REST listener: a fastify instance with no body parsing of its own (every body is read
- * as a Buffer, whatever its Content-Type, which Triton does not check either), a body limit of
- * --http-max-input-size, Triton's error bodies for unknown paths (404) and wrong methods (405),
- * and the route table of routes.ts.
+ * as a Buffer by body-reader.ts, whatever its Content-Type, which Triton does not check either,
+ * bounded by --http-max-input-size), Triton's error bodies for unknown paths (404) and wrong
+ * methods (405), and the route table of routes.ts.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { InferenceService } from '../../core/inference-service.js';
 import { logOutcome } from '../../observability/log-policy.js';
 import { errorBody, toHttpFailure } from './http-status.js';
-import { registerRoutes } from './routes.js';
+import { bodyOptions, registerRoutes } from './routes.js';
+import { readBody } from './body-reader.js';
 import { clip } from '../../errors/catalogue.js';
 
 export interface HttpFrontendOptions {
@@ -72,7 +73,6 @@ export class HttpFrontend {
       requestTimeout,
       connectionTimeout: o.idleTimeoutMs ?? 60_000,
       http: { headersTimeout: o.headerTimeoutMs ?? 30_000, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
-      bodyLimit: o.maxInputBytes,
       exposeHeadRoutes: false,
       // While closing, requests on open connections still reach the routes: the core answers them
       // (503 "Server exiting" for infer, 400 for readiness) in Triton's error format.
@@ -90,7 +90,8 @@ export class HttpFrontend {
       res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
     });
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    // Every body is read by body-reader.ts as it arrives (the route's config says how), bounded by maxInputBytes.
+    app.addContentTypeParser('*', (req: FastifyRequest, payload: Readable) => readBody(req.headers, payload, bodyOptions(req, o.maxInputBytes)));
     // The declared type is irrelevant (and fastify would refuse a malformed one with 415 first).
     app.addHook('onRequest', (req, _reply, done) => {
       if (req.headers['content-type'] !== undefined) req.headers['content-type'] = 'application/octet-stream';
@@ -100,11 +101,11 @@ export class HttpFrontend {
       reply.code(404).header('content-type', 'application/json').send(errorBody('Not Found'));
     });
     app.setErrorHandler((e, req, reply) => {
-      const f = toHttpFailure(e, o.maxInputBytes);
+      const f = toHttpFailure(e);
       if (f.error !== undefined) logOutcome(hlog, `${req.method} ${req.routeOptions.url ?? req.url}`, f.error);
       reply.code(f.status).header('content-type', 'application/json').send(errorBody(f.message));
     });
-    registerRoutes(app, svc, { maxInputBytes: o.maxInputBytes, log: hlog });
+    registerRoutes(app, svc, { log: hlog });
     return new HttpFrontend(app);
   }
 

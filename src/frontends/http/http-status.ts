@@ -50,11 +50,8 @@ export interface HttpFailure {
   error?: InferenceError;
 }
 
-/**
- * Any thrown value → status and message. `maxInputBytes` names the limit in the message for a
- * body that fastify refused as too large; Triton answers that with 400 (INVALID_ARG), not 413.
- */
-export function toHttpFailure(e: unknown, maxInputBytes: number): HttpFailure {
+/** Any thrown value → status and message. */
+export function toHttpFailure(e: unknown): HttpFailure {
   if (e instanceof HttpError) return { status: e.status, message: e.message };
   if (e instanceof InferenceError) return { status: HTTP_STATUS[e.code], message: e.message, error: e };
   if (e instanceof Error) {
@@ -63,9 +60,6 @@ export function toHttpFailure(e: unknown, maxInputBytes: number): HttpFailure {
       // The client went away mid-body: its doing, not a server fault (logged at debug, answer unseen).
       const err = new InferenceError(ErrorCode.CANCELLED, 'the client closed the connection before the request body arrived');
       return { status: HTTP_STATUS[err.code], message: err.message, error: err };
-    }
-    if (f.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return { status: 400, message: `request body is larger than the maximum input size of ${maxInputBytes} bytes (--http-max-input-size)` };
     }
     if (typeof f.code === 'string' && f.code.startsWith('FST_') && typeof f.statusCode === 'number' && f.statusCode < 500) {
       return { status: f.statusCode, message: f.message };

@@ -1,5 +1,5 @@
 /**
- * POST /v2/models/{m}[/versions/{v}]/infer: decode the body (Content-Encoding), split the JSON
+ * POST /v2/models/{m}[/versions/{v}]/infer: the body as body-reader.ts decoded it (Content-Encoding, the JSON header scanned), split the JSON
  * header from the binary tensors, convert, run, and answer JSON or JSON + binary outputs,
  * compressed per Accept-Encoding. A client that disconnects before the answer cancels the
  * request (queued work leaves the queue).
@@ -17,7 +17,7 @@ import type { InferenceService } from '../../core/inference-service.js';
 import type { InferenceRequest } from '../../core/inference-request.js';
 import { FINAL_RESPONSE_PARAM } from '../../core/response-stream.js';
 import { clip, errors, modelRef } from '../../errors/catalogue.js';
-import { decodeBody, encodeBody, HEADER_LENGTH_HEADER, pickEncoding, splitInferBody } from './http-body.js';
+import { encodeBody, HEADER_LENGTH_HEADER, pickEncoding, splitInferBody } from './http-body.js';
 import {
   binarySelector, inferResponseText, parseRequestJson, toHttpInferResponse, toInferenceRequest,
   type HttpInferRequest, type OutputBinarySelection,
@@ -32,19 +32,19 @@ export function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-export async function handleInfer(svc: InferenceService, req: FastifyRequest, reply: FastifyReply, maxInputBytes: number, log: Logger): Promise<void> {
+/** `req.body` is the decoded body, its JSON header already scanned (body-reader.ts, kind 'infer'). */
+export async function handleInfer(svc: InferenceService, req: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
   const p = req.params as Record<string, string | undefined>;
   const model = p['model'] ?? '';
   const version = p['version'] ?? '';
-  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  const body = await decodeBody(raw, header(req, 'content-encoding'), maxInputBytes);
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   const split = splitInferBody(body, header(req, HEADER_LENGTH_HEADER), modelRef(model, version));
   let parsed: HttpInferRequest;
   if (split.header === undefined) {
     const batching = (svc.modelConfig(model, version).max_batch_size ?? 0) > 0;
     parsed = rawBinaryRequest(svc.modelMetadata(model, version), batching, split.binary, version);
   } else {
-    const json = parseRequestJson(split.header, `the inference request header for ${modelRef(model, version)}`);
+    const json = parseRequestJson(split.header, `the inference request header for ${modelRef(model, version)}`, true);
     parsed = toInferenceRequest(json, split.binary, model, version);
   }
   const tc = traceContextOf(req);

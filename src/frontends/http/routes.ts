@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import type { InferenceService, ModelStatistics } from '../../core/inference-service.js';
 import { modelConfigToJson } from '../../config/model-config-json.js';
 import { stringifyLosslessJson } from '../../util/lossless-json.js';
-import { errors } from '../../errors/catalogue.js';
+import { errors, modelRef } from '../../errors/catalogue.js';
+import { refusedBody, type BodyKind, type BodyReadOptions } from './body-reader.js';
 import { methodNotAllowed, notFound } from './http-status.js';
 import { parseRequestJson } from './http-convert.js';
 import { handleInfer } from './infer-handler.js';
@@ -25,7 +26,6 @@ type Params = Record<string, string | undefined>;
 export const ALL_METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
 
 export interface RouteOptions {
-  maxInputBytes: number;
   /** For errors that happen after a streamed response has begun (no error handler can answer them). */
   log: Logger;
 }
@@ -33,16 +33,30 @@ export interface RouteOptions {
 /** Whether `label` is a version label of `model` (labels may stand where a version goes). */
 type LabelCheck = (model: string, label: string) => boolean;
 
-export function route(app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>, isLabel?: LabelCheck): void {
+/** What body-reader.ts needs of a route: how its body is read (route config `body`, default 'raw'). */
+export function bodyOptions(req: FastifyRequest, maxBytes: number): BodyReadOptions {
+  const kind = (req.routeOptions.config as { body?: BodyKind } | undefined)?.body ?? 'raw';
+  if (kind === 'raw') return { kind, maxBytes, what: 'the request body' };
+  const { model, version } = nameVersion(req);
+  const what = kind === 'infer' ? `the inference request header for ${modelRef(model, version)}` : `the generate request for ${modelRef(model, version)}`;
+  return { kind, maxBytes, what };
+}
+
+export function route(
+  app: FastifyInstance, url: string, handlers: Partial<Record<'GET' | 'POST', Handler>>, isLabel?: LabelCheck, body: BodyKind = 'raw',
+): void {
   app.route({
     method: ALL_METHODS,
     url,
+    config: { body },
     handler: async (req, reply) => {
       const p = req.params as Params;
       const version = p['version'];
       if (version !== undefined && !/^[0-9]+$/.test(version) && isLabel?.(p['model'] ?? '', version) !== true) throw notFound();
       const h = handlers[req.method as 'GET' | 'POST'];
       if (h === undefined) throw methodNotAllowed();
+      const refused = refusedBody(req.body);
+      if (refused !== undefined) throw refused;
       await h(req, reply);
       return reply;
     },
@@ -50,9 +64,11 @@ export function route(app: FastifyInstance, url: string, handlers: Partial<Recor
 }
 
 /** `/v2/models/{m}{suffix}` and `/v2/models/{m}/versions/{v}{suffix}`. */
-function modelRoute(app: FastifyInstance, suffix: string, handlers: Partial<Record<'GET' | 'POST', Handler>>, isLabel: LabelCheck): void {
-  route(app, `/v2/models/:model${suffix}`, handlers);
-  route(app, `/v2/models/:model/versions/:version${suffix}`, handlers, isLabel);
+function modelRoute(
+  app: FastifyInstance, suffix: string, handlers: Partial<Record<'GET' | 'POST', Handler>>, isLabel: LabelCheck, body: BodyKind = 'raw',
+): void {
+  route(app, `/v2/models/:model${suffix}`, handlers, undefined, body);
+  route(app, `/v2/models/:model/versions/:version${suffix}`, handlers, isLabel, body);
 }
 
 export function sendJson(reply: FastifyReply, body: unknown, status = 200): FastifyReply {
@@ -115,9 +131,9 @@ function registerModelRoutes(app: FastifyInstance, svc: InferenceService, o: Rou
   };
   route(app, '/v2/models/stats', { GET: stats });
   modelRoute(app, '/stats', { GET: stats }, isLabel);
-  modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.maxInputBytes, o.log) }, isLabel);
-  modelRoute(app, '/generate', { POST: (req, reply) => handleGenerate(svc, req, reply, o, false) }, isLabel);
-  modelRoute(app, '/generate_stream', { POST: (req, reply) => handleGenerate(svc, req, reply, o, true) }, isLabel);
+  modelRoute(app, '/infer', { POST: (req, reply) => handleInfer(svc, req, reply, o.log) }, isLabel, 'infer');
+  modelRoute(app, '/generate', { POST: (req, reply) => handleGenerate(svc, req, reply, o, false) }, isLabel, 'json');
+  modelRoute(app, '/generate_stream', { POST: (req, reply) => handleGenerate(svc, req, reply, o, true) }, isLabel, 'json');
 }
 
 /** Field order of the gRPC ModelStatistics message, with its always-empty response_stats (and Infera's `shadow` and `on_demand_wait`, when present). */

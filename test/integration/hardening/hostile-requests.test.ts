@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import zlib from 'node:zlib';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { BUNDLED_REPO } from '../../helpers/repo.js';
@@ -227,5 +228,90 @@ describe('HTTP JSON headers that declare too much', () => {
       assert.equal(r.status, 413, errorOf(r));
       assert.match(errorOf(r), message);
     }
+  });
+});
+
+describe('HTTP bodies refused while they arrive', () => {
+  /** Raw HTTP/1.1 on one socket: write `head` and `first`, resolve with the first response's text once it is complete. */
+  function exchange(sock: net.Socket): (bytes: Buffer | string) => Promise<string> {
+    let pending = '';
+    let waiter: ((text: string) => void) | undefined;
+    sock.on('data', (d: Buffer) => {
+      pending += d.toString('latin1');
+      const end = pending.indexOf('\r\n\r\n');
+      if (end < 0 || waiter === undefined) return;
+      const length = Number(/content-length: (\d+)/i.exec(pending.slice(0, end))?.[1] ?? 0);
+      if (pending.length < end + 4 + length) return;
+      const text = pending.slice(0, end + 4 + length);
+      pending = pending.slice(end + 4 + length);
+      const w = waiter;
+      waiter = undefined;
+      w(text);
+    });
+    return (bytes) => new Promise((resolve) => {
+      waiter = resolve;
+      sock.write(bytes);
+    });
+  }
+
+  it('a hostile header is answered before the rest of its body is sent; the rest is dropped and the connection serves the next request', { timeout: 30_000 }, async () => {
+    const total = 8 * 1024 * 1024; // declared; far more objects than the limit
+    const body = Buffer.from(`{"inputs":[${'{},'.repeat(total / 3)}`).subarray(0, total);
+    const { port } = new URL(ts.httpUrl);
+    const sock = net.connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => sock.once('connect', resolve));
+    const send = exchange(sock);
+    const head = `POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`;
+    const answer = await send(Buffer.concat([Buffer.from(head), body.subarray(0, 256 * 1024)]));
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+    assert.match(answer, /more than 16384 JSON objects/);
+    assert.doesNotMatch(answer, /connection: close/i, 'the connection stays usable');
+    // The other 7.75 MiB, then a second request on the same connection.
+    sock.write(body.subarray(256 * 1024));
+    const next = await send('GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(next, /^HTTP\/1\.1 200 /);
+    sock.destroy();
+  });
+
+  it('a gzip bomb of zeros is refused at its first byte, not inflated to the limit', async () => {
+    const t0 = performance.now();
+    const r = await http(`${ts.httpUrl}/v2/models/simple/infer`, { method: 'POST', body: zlib.gzipSync(Buffer.alloc(64 << 20)), headers: { 'content-encoding': 'gzip' } });
+    assert.equal(r.status, 400, errorOf(r));
+    assert.match(errorOf(r), /the inference request header for model 'simple': unexpected character "\\u0000" at offset 0/);
+    assert.ok(performance.now() - t0 < 5000);
+  });
+});
+
+describe('gRPC raw entries refused from their declared size', () => {
+  const header = Buffer.concat([NAME, ...['INPUT0', 'INPUT1'].map((n) => {
+    const t = Buffer.concat([Buffer.from([0x0a, n.length]), Buffer.from(n), Buffer.from([0x12, 5]), Buffer.from('INT32'), Buffer.from([0x1a, 2, 1, 16])]);
+    return Buffer.concat([Buffer.from([0x2a, t.length]), t]);
+  })]);
+  const rawEntry = (n: number) => {
+    const len: number[] = [];
+    for (let v = n; ; v = Math.floor(v / 128)) {
+      if (v < 128) {
+        len.push(v);
+        break;
+      }
+      len.push((v % 128) | 0x80);
+    }
+    return Buffer.concat([Buffer.from([0x3a, ...len]), Buffer.alloc(n)]);
+  };
+
+  it('gzip: a valid header, then 256 MiB of zeros for a 64-byte input, is refused in its first chunk', async () => {
+    const [code, message, ms] = await rawInfer(zlib.gzipSync(Buffer.concat([header, rawEntry(256 << 20), rawEntry(64)])), true);
+    assert.equal(code, status.INVALID_ARGUMENT);
+    assert.equal(message, "input byte size mismatch for input 'INPUT0' for model 'simple'. Expected 64, got 268435456");
+    assert.ok(ms < 5000, `${ms} ms`);
+    await live();
+  });
+
+  it('uncompressed: a 16 MiB entry for a 64-byte input gets the same answer, and the next request is served', async () => {
+    const [code, message] = await rawInfer(Buffer.concat([header, rawEntry(16 << 20), rawEntry(64)]));
+    assert.equal(code, status.INVALID_ARGUMENT);
+    assert.equal(message, "input byte size mismatch for input 'INPUT0' for model 'simple'. Expected 64, got 16777216");
+    const [ok] = await rawInfer(Buffer.concat([header, rawEntry(64), rawEntry(64)]));
+    assert.equal(ok, status.OK);
   });
 });

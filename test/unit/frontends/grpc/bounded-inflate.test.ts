@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { status } from '@grpc/grpc-js';
 import { loadInferenceProtos } from '../../../../src/frontends/grpc/proto-loader.js';
-import { boundedDeserializer, INFLATE_CHECK, refusal, type InflateCheck, type Refused } from '../../../../src/frontends/grpc/bounded-deserialize.js';
+import { boundedDeserializer, INFLATE_CHECK, messageType, refusal, type InflateCheck, type Refused } from '../../../../src/frontends/grpc/bounded-deserialize.js';
 import { inflateChecked } from '../../../../src/frontends/grpc/bounded-inflate.js';
 import { WirePrefixScan } from '../../../../src/frontends/grpc/wire-prefix-scan.js';
 import { WireScanError, type WireLimits } from '../../../../src/frontends/grpc/wire-scan.js';
@@ -47,7 +47,7 @@ function refusedWith(out: Buffer | Refused): { code: ErrorCode; message: string 
 
 const request: ModelInferRequest = {
   model_name: 'simple', id: 'r1',
-  inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16] }],
+  inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, (3 << 20) / 4] }],
   raw_input_contents: [Buffer.alloc(3 << 20, 7)],
 };
 
@@ -106,8 +106,37 @@ describe('inflateChecked', () => {
   });
 });
 
+describe('inflateChecked: raw entries against their inputs (raw-size-precheck.ts)', () => {
+  const simple = (raw: Buffer[], inputs = [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16] }, { name: 'INPUT1', datatype: 'INT32', shape: [1, 16] }]) =>
+    encode({ model_name: 'simple', model_version: '1', inputs, raw_input_contents: raw });
+
+  it("refuses a raw entry whose declared length is not its input's size when its length is read, in the core's words", async () => {
+    // simple's two [1,16] INT32 inputs, then 256 MiB of zeros as INPUT0's raw entry: refused in the first inflated chunk.
+    const c = counting();
+    const out = await inflateChecked(zlib.gzipSync(simple([Buffer.alloc(256 << 20), Buffer.alloc(64)])), 'gzip', MAX, c.check);
+    const r = refusedWith(out);
+    assert.equal(r.code, ErrorCode.INVALID_ARG);
+    assert.equal(r.message, "input byte size mismatch for input 'INPUT0' for model 'simple' version 1. Expected 64, got 268435456");
+    assert.ok(c.seen() <= 1 << 20, `${c.seen()} bytes inflated before the refusal`);
+    assert.match(refusedWith(await inflateChecked(zlib.gzipSync(simple([Buffer.alloc(64), Buffer.alloc(65)])), 'gzip', MAX, check)).message, /for input 'INPUT1' .*Expected 64, got 65/);
+  });
+
+  it('leaves to the full path what the head cannot tell: BYTES, shared memory, inputs after the raw entries, odd shapes', async () => {
+    const ok = async (bytes: Buffer) => assert.deepEqual(await inflateChecked(zlib.gzipSync(bytes), 'gzip', MAX, check), bytes);
+    await ok(simple([Buffer.alloc(1000)], [{ name: 'S', datatype: 'BYTES', shape: [1] }]));
+    await ok(simple([Buffer.alloc(7)], [{ name: 'bad', datatype: 'NOPE', shape: [1] }]));
+    // An input in shared memory takes no raw entry: the entry belongs to the next input.
+    const shm = { name: 'A', datatype: 'FP32', shape: [100], parameters: { shared_memory_region: { string_param: 'r' } } };
+    await ok(simple([Buffer.alloc(8)], [shm, { name: 'B', datatype: 'FP32', shape: [2] }]));
+    assert.match(refusedWith(await inflateChecked(zlib.gzipSync(simple([Buffer.alloc(9)], [shm, { name: 'B', datatype: 'FP32', shape: [2] }])), 'gzip', MAX, check)).message, /input 'B' .*Expected 8, got 9/);
+    // Fields out of number order: an input written after the raw entries is not known when they are read.
+    const late = Buffer.concat([encode({ model_name: 'simple', raw_input_contents: [Buffer.alloc(5)] }), encode({ inputs: [{ name: 'I', datatype: 'INT32', shape: [1] }] })]);
+    await ok(late);
+  });
+});
+
 describe('WirePrefixScan', () => {
-  const type = () => check.scan(MAX).type;
+  const type = () => messageType('inference.ModelInferRequest');
   const small: WireLimits = { entries: 4, mapEntries: 2, dims: 3, values: 10, fields: 100, depth: 4 };
 
   it('takes a good message split anywhere, down to one byte at a time', () => {

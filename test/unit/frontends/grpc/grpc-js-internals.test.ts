@@ -39,7 +39,7 @@ describe('grpc-js server call internals', () => {
     installFramedResponses();
     installMessageReader();
     const [d, s, h] = [proto['decompressMessage'], proto['sendMessage'], proto['handleDataFrame']];
-    assert.match(h!.toString(), /new MessageReader\(this\.maxReceiveMessageSize\)/);
+    assert.match(h!.toString(), /new MessageReader\(this\.maxReceiveMessageSize, /);
     assert.match(d!.toString(), /inflateChecked\(/);
     assert.match(s!.toString(), /grpcSend\.call\(this, message, callback\)/);
     installBoundedInflate();

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { MessageReader } from '../../../../src/frontends/grpc/message-reader.js';
+import { boundedDeserializer, frameRefusal, INFLATE_CHECK, refusal } from '../../../../src/frontends/grpc/bounded-deserialize.js';
+import { loadInferenceProtos } from '../../../../src/frontends/grpc/proto-loader.js';
 
 const require = createRequire(import.meta.url);
 const { StreamDecoder } = require('@grpc/grpc-js/build/src/stream-decoder.js') as { StreamDecoder: new (max: number) => { write(b: Buffer): Buffer[] } };
@@ -62,5 +64,34 @@ describe('MessageReader', () => {
 
   it("refuses a declared length over the limit with grpc-js's message", () => {
     assert.throws(() => new MessageReader(1000).write(framed(Buffer.alloc(1001))), /^Error: Received message larger than max \(1001 vs 1000\)$/);
+  });
+
+  describe('with the deserializer\'s checks (big uncompressed messages)', () => {
+    const { inference } = loadInferenceProtos();
+    const check = boundedDeserializer('inference.ModelInferRequest', (b) => inference.ModelInfer.requestDeserialize(b))[INFLATE_CHECK];
+    const infer = (shape: number[], raw: Buffer) => framed(inference.ModelInfer.requestSerialize({
+      model_name: 'simple', inputs: [{ name: 'INPUT0', datatype: 'INT32', shape }], raw_input_contents: [raw],
+    }));
+
+    it('refuses a raw entry of the wrong size from its declared length and assembles none of it', () => {
+      const r = new MessageReader(-1, check);
+      const frames = chunks(infer([1, 16], Buffer.alloc(8 << 20)), 3);
+      const out = frames.flatMap((c) => r.write(c));
+      assert.equal(out.length, 1);
+      assert.equal(out[0]!.length, 5, 'a 5-byte stand-in, not 8 MiB');
+      assert.equal(refusal(frameRefusal(out[0]!))?.message, "input byte size mismatch for input 'INPUT0' for model 'simple'. Expected 64, got 8388608");
+      // The reader goes on with the next message.
+      assert.deepEqual(r.write(framed(Buffer.from([1, 2]))), [framed(Buffer.from([1, 2]))]);
+    });
+
+    it('passes a good big message byte for byte, and leaves small and compressed ones unscanned', () => {
+      const good = infer([1, (2 << 20) / 4], Buffer.alloc(2 << 20, 3));
+      const r = new MessageReader(-1, check);
+      assert.deepEqual(chunks(good, 5).flatMap((c) => r.write(c)), [good]);
+      const small = infer([1, 16], Buffer.alloc(1000));
+      assert.deepEqual(r.write(small), [small], 'under 1 MiB: refused later, by the full path');
+      const compressed = framed(Buffer.alloc(2 << 20), true);
+      assert.deepEqual(chunks(compressed, 6).flatMap((c) => r.write(c)), [compressed], 'compressed bytes are checked as they inflate');
+    });
   });
 });
