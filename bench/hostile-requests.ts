@@ -26,6 +26,8 @@ import { startChild, type Child } from './child-process.js';
 
 const ROOT = findPackageRoot();
 const BIG_MIB = Number(process.env['BENCH_BIG_MIB'] ?? 256);
+/** Within the default --http-max-input-size of 64 MiB, with room for the JSON header. */
+const HTTP_BIG_MIB = 48;
 const ONLY = process.env['BENCH_ONLY'] ?? '';
 const SKIP = process.env['BENCH_SKIP'];
 
@@ -131,8 +133,17 @@ function httpInfer(port: number, model: string, body: Buffer, headers: Record<st
 function grpcSend(session: http2.ClientHttp2Session, message: Buffer, gzip = false): () => Promise<Outcome> {
   return () => grpcCall(session, 'ModelInfer', message, gzip);
 }
-function httpSend(port: number, body: Buffer, headers: Record<string, string> = {}): () => Promise<Outcome> {
-  return () => httpInfer(port, 'simple', body, headers);
+function httpSend(port: number, body: Buffer, headers: Record<string, string> = {}, model = 'simple'): () => Promise<Outcome> {
+  return () => httpInfer(port, model, body, headers);
+}
+
+/** An /infer request for identity_fp32 with one binary FP32 input of `bytes` bytes (and a binary output). */
+function httpBinaryIdentity(port: number, bytes: number): () => Promise<Outcome> {
+  const header = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'IN', datatype: 'FP32', shape: [1, bytes / 4], parameters: { binary_data_size: bytes } }],
+    outputs: [{ name: 'OUT', parameters: { binary_data: true } }],
+  }));
+  return httpSend(port, Buffer.concat([header, Buffer.alloc(bytes)]), { 'inference-header-content-length': String(header.length) }, 'identity_fp32');
 }
 
 // ---- measurement -------------------------------------------------------------------------------
@@ -282,6 +293,7 @@ async function main(): Promise<void> {
     ['HTTP JSON header of 43 MB {"inputs":[{},{},…]}', () => httpSend(httpPort, Buffer.from(`{"inputs":[${'{},'.repeat(14_300_000)}{}]}`))],
     ['HTTP JSON header of 43 MB [[],[],…]', () => httpSend(httpPort, Buffer.from(`[${'[],'.repeat(14_300_000)}[]]`))],
     ['HTTP JSON 5 M levels of nesting', () => httpSend(httpPort, Buffer.from(`${'['.repeat(5_000_000)}${']'.repeat(5_000_000)}`))],
+    [`HTTP ${HTTP_BIG_MIB} MiB binary tensor for identity_fp32 (served)`, () => httpBinaryIdentity(httpPort, HTTP_BIG_MIB * 1024 * 1024)],
     ['HTTP gzip bomb: 64 MiB of zeros', () => httpSend(httpPort, zlib.gzipSync(Buffer.alloc(64 * 1024 ** 2)), { 'content-encoding': 'gzip' })],
   ];
   const rows: Row[] = [];

@@ -13,7 +13,7 @@ import type { ModelInferResponse } from '../../generated/inference/ModelInferRes
 import type { InferenceRequest, InferenceResponse, InputTensor } from '../../core/inference-request.js';
 import type { Cancellation } from '../../core/cancellation.js';
 import { isDataType, type DataType } from '../../core/datatype.js';
-import { claimBuffer } from '../../core/detachable.js';
+import { claimLargest } from '../../core/detachable.js';
 import { encodeTypedValues, ValueError } from '../../core/tensor-codec.js';
 import { errors, modelRef } from '../../errors/catalogue.js';
 import { requestParameters, tensorParameters } from './grpc-parameters.js';
@@ -26,7 +26,7 @@ import { ALL_FIELDS, CONTENTS_FIELD, type Contents, type ContentsField } from '.
 const NO_DATA = new Uint8Array(0);
 
 export function toInferenceRequest(msg: ModelInferRequest__Output, cancellation?: Cancellation): InferenceRequest {
-  const raw = claimBiggest(msg.raw_input_contents);
+  const raw = claimLargest(msg.raw_input_contents, (r) => Buffer.from(r));
   if (raw.length > 0) {
     for (const i of msg.inputs) {
       if (hasContents(i.contents)) {
@@ -74,17 +74,6 @@ export function toInferenceRequest(msg: ModelInferRequest__Output, cancellation?
   };
   if (cancellation !== undefined) req.cancellation = cancellation;
   return req;
-}
-
-/** A raw entry at least this big, and over half of its message, claims the message's buffer. */
-const CLAIM_MIN_BYTES = 1 << 20;
-
-/** `raw`, its one entry that is most of the message claiming the buffer, and the others copied out of it. */
-function claimBiggest(raw: Buffer[]): Buffer[] {
-  const big = raw.find((r) => r.byteLength >= CLAIM_MIN_BYTES && 2 * r.byteLength > r.buffer.byteLength);
-  if (big === undefined) return raw;
-  claimBuffer(big);
-  return raw.map((r) => (r !== big && r.buffer === big.buffer ? Buffer.from(r) : r));
 }
 
 /** The model reference for error messages: built only when a message is, not per request. */

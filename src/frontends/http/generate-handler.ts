@@ -63,5 +63,5 @@ export async function handleGenerate(
   }
   if (count !== 1 || first === undefined) throw notOne();
   reply.header('content-type', 'application/json');
-  await sendAnswer(req, reply, Buffer.from(generateResponseText(first), 'utf8'));
+  await sendAnswer(req, reply, [Buffer.from(generateResponseText(first), 'utf8')]);
 }

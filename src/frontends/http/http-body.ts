@@ -6,6 +6,7 @@
  *
  * The request's Content-Encoding is undone while the body is read (body-reader.ts).
  */
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { errors } from '../../errors/catalogue.js';
@@ -41,6 +42,13 @@ export function pickEncoding(acceptEncoding: string | undefined): Encoding | und
 
 export function encodeBody(body: Buffer, encoding: Encoding): Promise<Buffer> {
   return encoding === 'gzip' ? gzip(body) : deflate(body);
+}
+
+/** `parts` in order as a stream, compressed when `encoding` says so (no copy of the parts is made). */
+export function encodeStream(parts: readonly Uint8Array[], encoding: Encoding | undefined): Readable {
+  const plain = Readable.from(parts, { objectMode: false });
+  if (encoding === undefined) return plain;
+  return plain.pipe(encoding === 'gzip' ? zlib.createGzip() : zlib.createDeflate());
 }
 
 export interface SplitBody {

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync, deflateSync, gunzipSync, inflateSync } from 'node:zlib';
-import { TempRepo } from '../../helpers/repo.js';
+import { IDENTITY_FP32_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { call, startServer, type TestServer } from '../../helpers/start-server.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse__Output } from '../../../src/generated/inference/ModelInferResponse.js';
@@ -63,6 +63,7 @@ const repo = new TempRepo();
 before(async () => {
   repo.addBundled('simple').addBundled('simple_string').addBundled('classifier').addBundled('fp16_scale');
   for (const c of CASES) repo.add(`id_${c.file}`, { config: config(c), versions: { 1: `identity_${c.file}.onnx` } });
+  repo.add('big_identity', { config: IDENTITY_FP32_CONFIG, versions: { 1: 'identity_fp32.onnx' } });
   ts = await startServer([repo.dir]);
 });
 after(async () => {
@@ -203,6 +204,23 @@ describe('simple over the three encodings', () => {
     const r = await http(inferUrl('simple'), { method: 'POST', headers: { ...req.headers, 'content-encoding': 'gzip', 'accept-encoding': 'gzip' }, body: gzipSync(req.body) });
     const p = parseInferResponse(r, gunzipSync(r.body));
     assert.deepEqual([p.binary.get('OUTPUT0'), p.binary.get('OUTPUT1')], [i32(sum), i32(diff)]);
+  });
+
+  it('a big binary answer (written part by part, no joined copy) comes back exact, plain and compressed', async () => {
+    // identity_fp32 with 2 MiB of binary input: the answer is the JSON header then 2 MiB of output.
+    const n = 512 * 1024;
+    const input = Buffer.alloc(4 * n);
+    for (let i = 0; i < n; i++) input.writeFloatLE(i % 1000, 4 * i);
+    const req = binaryBody({ inputs: [{ name: 'IN', datatype: 'FP32', shape: [1, n], parameters: { binary_data_size: input.length } }], outputs: [{ name: 'OUT', parameters: { binary_data: true } }] }, [input]);
+    const plain = await http(inferUrl('big_identity'), { method: 'POST', headers: req.headers, body: req.body });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['content-length'], String(plain.body.length));
+    assert.ok(parseInferResponse(plain).binary.get('OUT')!.equals(input));
+    for (const [enc, unzip] of [['gzip', gunzipSync], ['deflate', inflateSync]] as const) {
+      const r = await http(inferUrl('big_identity'), { method: 'POST', headers: { ...req.headers, 'accept-encoding': enc }, body: req.body });
+      assert.equal(r.headers['content-encoding'], enc);
+      assert.ok(parseInferResponse(r, unzip(r.body)).binary.get('OUT')!.equals(input), enc);
+    }
   });
 
   it('the Content-Type of the request is not checked (Triton does not)', async () => {

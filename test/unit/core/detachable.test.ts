@@ -8,6 +8,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { claimBuffer, claimedView, detachable } from '../../../src/core/detachable.js';
 import { fromWireTensor, transferableBuffer, wireView, type WireTensor } from '../../../src/workers/worker-messages.js';
 import { toInferenceRequest } from '../../../src/frontends/grpc/grpc-convert.js';
+import { toInferenceRequest as toHttpInferenceRequest } from '../../../src/frontends/http/http-convert.js';
 import { collectTransfer, SessionChannel } from '../../../src/workers/session-channel.js';
 import type { ModelInferRequest__Output } from '../../../src/generated/inference/ModelInferRequest.js';
 
@@ -128,5 +129,24 @@ describe('releaseBuffers', () => {
     const here = new Uint8Array(2 << 20);
     (releaseBuffers as (v: Uint8Array[]) => void)([here]);
     assert.equal(here.byteLength, 2 << 20);
+  });
+});
+
+describe('an HTTP body with a big binary tensor', () => {
+  it('claims the body buffer for it and copies the other binary inputs out', () => {
+    const header = Buffer.from(JSON.stringify({ inputs: [
+      { name: 'S', datatype: 'UINT8', shape: [80], parameters: { binary_data_size: 80 } },
+      { name: 'B', datatype: 'UINT8', shape: [2 << 20], parameters: { binary_data_size: 2 << 20 } },
+    ] }));
+    const body = Buffer.alloc(header.length + 80 + (2 << 20), 3);
+    header.copy(body);
+    const binary = body.subarray(header.length);
+    const req = toHttpInferenceRequest(JSON.parse(header.toString()), binary, 'm', '').request;
+    assert.equal(claimedView(req.inputs[1]!.data), true);
+    assert.equal(req.inputs[1]!.data.buffer, body.buffer);
+    assert.notEqual(req.inputs[0]!.data.buffer, body.buffer, 'the small input no longer views the body');
+    assert.ok(Buffer.from(req.inputs[0]!.data).equals(binary.subarray(0, 80)));
+    const small = toHttpInferenceRequest({ inputs: [{ name: 'S', datatype: 'UINT8', shape: [80], parameters: { binary_data_size: 80 } }] }, Buffer.alloc(80), 'm', '');
+    assert.equal(claimedView(small.request.inputs[0]!.data), false, 'small bodies claim nothing');
   });
 });
