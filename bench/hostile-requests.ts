@@ -1,6 +1,6 @@
 /**
- * `node dist/bench/hostile-requests.js`: the requests of issue #20's parts 1–2, each sent once to
- * a real server in a child process (the bundled repository plus an `identity_fp32` model with a
+ * `node dist/bench/hostile-requests.js`: the requests of issue #20's parts 1–2 (and a big binary
+ * tensor served over HTTP), each sent once to a real server in a child process (the bundled repository plus an `identity_fp32` model with a
  * dynamic shape), while a prober asks GET /v2/health/live every 10 ms on a keep-alive connection.
  * A second prober loop sends a small gRPC ModelInfer for `simple` every 10 ms (the issue's target:
  * it answers in < 100 ms while any attack is in flight). For each attack it prints how the server

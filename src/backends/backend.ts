@@ -170,6 +170,12 @@ export interface ModelInstance {
   readonly memoryBytes?: number;
   execute(batch: ExecuteBatch, signal?: AbortSignal): Promise<ExecuteResult>;
   finalize(): Promise<void>;
+  /**
+   * How busy the thread this instance runs on is now, lower is better (worker-instance-proxy.ts:
+   * batches in flight there, then sessions hosted there); absent = no preference. Among a
+   * model's idle instances the scheduler picks the least contended.
+   */
+  contention?(): number;
 }
 
 /** One loaded version of a model. createInstance may be called several times; finalize once, last. */

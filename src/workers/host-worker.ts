@@ -61,6 +61,10 @@ export class HostWorker {
   readonly id = nextHostId++;
   readonly dedicated: boolean;
   readonly startedAtMs = Date.now();
+  /** Batches posted to this worker's sessions and not settled (kept by worker-instance-proxy.ts). */
+  inflight = 0;
+  /** Sessions placed here (kept by worker-pool.ts). */
+  sessions = 0;
   readonly #worker: Worker;
   readonly #link: RingLink | undefined;
   #alive = true;

@@ -20,6 +20,7 @@ import type { BatchRequest, ExecuteBatch, ExecuteResult, ExecuteTimings, Interna
 import { ErrorCode } from '../errors/error-codes.js';
 import { InferenceError } from '../errors/inference-error.js';
 import { nowNs } from '../util/clock.js';
+import type { HostWorker } from './host-worker.js';
 import { deferred, type Deferred } from '../util/deferred.js';
 import {
   fromWireTensor, wireView, type CancelMessage, type ExecuteMessage, type ResponseMessage, type ResultMessage,
@@ -88,6 +89,8 @@ interface Pending {
   blsOutstanding: number;
   /** When the batch's code last started running (posted, or its last BLS call answered): the watchdog's clock. */
   runningSinceNs: bigint;
+  /** The worker it was posted to: its `inflight` count includes this batch until it settles. */
+  readonly host: HostWorker | undefined;
 }
 
 const DEFAULT_RESTART_WAIT_MS = 30_000;
@@ -176,6 +179,16 @@ export class WorkerInstanceProxy implements ModelInstance {
   }
 
   /**
+   * ModelInstance.contention: how much else wants this instance's thread now. Batches in flight
+   * on the thread (any session's) dominate, then the number of sessions it hosts: sessions on one
+   * worker take turns on its thread, and a long synchronous run (ONNX Runtime's) holds the others.
+   */
+  contention(): number {
+    const host = this.#session.host;
+    return host === undefined ? Infinity : host.inflight * 1_000_000 + host.sessions;
+  }
+
+  /**
    * Posts the batch to the worker through the session's channel (session-channel.ts): its
    * tensors' bytes are written into the shared ring, or, by the port, their buffers transferred
    * (detached) when a tensor's view covers its whole buffer and copied once otherwise. `signal`
@@ -186,16 +199,26 @@ export class WorkerInstanceProxy implements ModelInstance {
     if (this.#finalizing !== undefined) {
       throw new InferenceError(ErrorCode.UNAVAILABLE, `${this.#label} has been finalized`);
     }
-    const port = await this.#session.acquire(this.#restartWaitMs);
-    if (signal?.aborted === true) {
-      throw new InferenceError(ErrorCode.CANCELLED, `batch for ${this.#label} was cancelled before it started`);
+    // Counted on its worker at once (not after the awaits below), so an instance picked in the
+    // same tick already sees this batch's thread as busy (contention()).
+    const host = this.#session.host;
+    if (host !== undefined) host.inflight++;
+    let port: SessionChannel;
+    try {
+      port = await this.#session.acquire(this.#restartWaitMs);
+      if (signal?.aborted === true) {
+        throw new InferenceError(ErrorCode.CANCELLED, `batch for ${this.#label} was cancelled before it started`);
+      }
+    } catch (err) {
+      if (host !== undefined) host.inflight--;
+      throw err;
     }
     const encodeStart = nowNs();
     const inputs = batch.inputs.map(wireView);
     const id = this.#nextId++;
     const pending: Pending = {
       result: deferred(), encodeNs: nowNs() - encodeStart, postedAtNs: process.hrtime.bigint(), requests: batch.requests,
-      blsOutstanding: 0, runningSinceNs: 0n,
+      blsOutstanding: 0, runningSinceNs: 0n, host,
     };
     pending.runningSinceNs = pending.postedAtNs;
     this.#pending.set(id, pending);
@@ -210,7 +233,7 @@ export class WorkerInstanceProxy implements ModelInstance {
       port.postMessage(msg);
       if ((this.#cancellable || this.#decoupled) && batch.requests !== undefined) this.#watch(id, batch.requests, port);
     } catch (err) {
-      this.#pending.delete(id);
+      this.#settled(id);
       this.#drop(id);
       throw new InferenceError(ErrorCode.INTERNAL, `${this.#label}: cannot send the batch to its worker: ${InferenceError.from(err).message}`);
     }
@@ -323,7 +346,7 @@ export class WorkerInstanceProxy implements ModelInstance {
       this.#logger.warn({ id: msg.id }, 'worker answered an unknown request id');
       return;
     }
-    this.#pending.delete(msg.id);
+    this.#settled(msg.id);
     if (msg.type === 'error') {
       pending.result.reject(InferenceError.deserialize(msg.error));
       return;
@@ -356,8 +379,16 @@ export class WorkerInstanceProxy implements ModelInstance {
     }
     if (this.#pending.size === 0) return;
     const all = [...this.#pending.values()];
-    this.#pending.clear();
+    for (const id of [...this.#pending.keys()]) this.#settled(id);
     for (const p of all) p.result.reject(new InferenceError(ErrorCode.UNAVAILABLE, message));
+  }
+
+  /** Forgets batch `id` and takes it off its worker's in-flight count. */
+  #settled(id: number): void {
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    this.#pending.delete(id);
+    if (p.host !== undefined) p.host.inflight--;
   }
 }
 

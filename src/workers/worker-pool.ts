@@ -140,6 +140,7 @@ export class WorkerPool implements SessionHost {
     if (problem !== undefined) throw new InferenceError(ErrorCode.RESOURCE_EXHAUSTED, `unable to load ${session.label}: ${problem}`);
     const chosen = host ?? this.#spawn(dedicated);
     this.#sessionsOf.get(chosen)!.add(session);
+    chosen.sessions = this.#sessionsOf.get(chosen)!.size;
     return chosen;
   }
 
@@ -148,6 +149,7 @@ export class WorkerPool implements SessionHost {
     const sessions = this.#sessionsOf.get(host);
     if (sessions === undefined) return Promise.resolve();
     sessions.delete(session);
+    host.sessions = sessions.size;
     if (sessions.size > 0) return Promise.resolve();
     this.#forget(host);
     return this.#end(host);

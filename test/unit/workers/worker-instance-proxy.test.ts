@@ -10,6 +10,7 @@ import { InferenceError } from '../../../src/errors/inference-error.js';
 import { WorkerInstanceProxy, type WorkerInstanceOptions } from '../../../src/workers/worker-instance-proxy.js';
 import { liveWorkerCount } from '../../../src/workers/host-worker.js';
 import { WorkerPool } from '../../../src/workers/worker-pool.js';
+import { InstancePool } from '../../../src/scheduler/instance-pool.js';
 import type { EchoInit } from '../../fixtures/workers/echo-runner.js';
 import { captureLogger } from '../../helpers/capture-logger.js';
 
@@ -137,6 +138,25 @@ describe('WorkerInstanceProxy', () => {
     const threads = new Set(results.map((r) => info(r.outputs).threadId));
     assert.equal(threads.size, 3);
     results.forEach((r, i) => assert.deepEqual([...(r.outputs.find((o) => o.name === 'OUT')?.data ?? [])], [i]));
+  });
+
+  it("reports its thread's contention, and the instance pool picks the instance on the quieter thread", async () => {
+    const two = new WorkerPool({ size: 2, guard: false });
+    const make = (modelName: string) => open({}, { modelName, pool: two });
+    const [a0, a1] = [await make('a'), await make('a')];
+    const b = await make('b');
+    assert.notEqual(a0.threadId, a1.threadId, "one model's instances go to different threads");
+    const [shared, alone] = a0.threadId === b.threadId ? [a0, a1] : [a1, a0];
+    assert.deepEqual([shared.contention(), alone.contention()], [2, 1], 'sessions hosted on the thread');
+    const running = b.execute(batch([u8('IN', new Uint8Array([1])), command('sleep:200')]));
+    assert.equal(shared.contention(), 1_000_002, "b's batch in flight on the shared thread");
+    // Whatever order they became idle in, a batch of 'a' goes to the thread b is not holding.
+    assert.equal(new InstancePool([shared, alone]).acquire(), alone);
+    assert.equal(new InstancePool([alone, shared]).acquire(), alone);
+    await running;
+    assert.equal(shared.contention(), 2, 'settled batches leave the count');
+    await Promise.all([a0, a1, b].map((p) => p.finalize()));
+    await two.stop();
   });
 
   it('forwards worker log records to the instance logger with model, version and instance', async () => {
