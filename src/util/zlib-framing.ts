@@ -1,7 +1,63 @@
 /**
- * What the framing of compressed data says before it is inflated (RFC 1950 zlib, RFC 1952 gzip),
- * shared by the gRPC and HTTP request inflaters.
+ * Compressed request data, shared by the gRPC and HTTP request inflaters: what its framing says
+ * before it is inflated (RFC 1950 zlib, RFC 1952 gzip), and inflating it chunk by chunk with a
+ * check on each chunk that may stop it.
  */
+import zlib from 'node:zlib';
+
+const MIN_CHUNK = 16 * 1024;
+const MAX_CHUNK = 1024 * 1024;
+
+export type InflateFormat = 'gzip' | 'zlib' | 'raw';
+
+export interface InflateSteps<T> {
+  /** Each output chunk in order: undefined to go on, a value to stop inflating and resolve with; a throw rejects. */
+  take(chunk: Buffer): T | undefined;
+  /** The data ended: what to resolve with. */
+  end(): T;
+  /** zlib failed (corrupt or truncated data): what to reject with. */
+  failed(e: NodeJS.ErrnoException): unknown;
+}
+
+/**
+ * Inflates `compressed` on libuv's thread pool, each output chunk (up to 1 MiB, sized from the
+ * compressed length so a small message does not hold a 1 MiB buffer) one main-thread callback:
+ * a 1 GiB bomb in zlib's default 16 KiB chunks was 65,536 callbacks. Settles once; stopping
+ * destroys the stream, so nothing more is inflated.
+ */
+export function inflateInChunks<T>(compressed: Buffer, format: InflateFormat, steps: InflateSteps<T>): Promise<T> {
+  const chunkSize = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, compressed.length * 8));
+  const z = format === 'gzip' ? zlib.createGunzip({ chunkSize }) : format === 'zlib' ? zlib.createInflate({ chunkSize }) : zlib.createInflateRaw({ chunkSize });
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      z.destroy();
+      f();
+    };
+    z.on('error', (e: NodeJS.ErrnoException) => settle(() => reject(steps.failed(e))));
+    z.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      let stop: T | undefined;
+      try {
+        stop = steps.take(chunk);
+      } catch (e) {
+        settle(() => reject(e));
+        return;
+      }
+      if (stop !== undefined) settle(() => resolve(stop));
+    });
+    z.on('end', () => settle(() => {
+      try {
+        resolve(steps.end());
+      } catch (e) {
+        reject(e);
+      }
+    }));
+    z.end(compressed);
+  });
+}
 
 /** Deflate's best ratio is about 1032:1; a gzip ISIZE beyond that is a lie, not a size. */
 const MAX_RATIO = 1032;

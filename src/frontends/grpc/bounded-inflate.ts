@@ -32,15 +32,12 @@
  * the limit → RESOURCE_EXHAUSTED "Received message that decompresses to a size larger than N",
  * `deflate` is zlib-wrapped deflate (RFC 1950), as grpc-js and gRPC define it.
  */
-import zlib from 'node:zlib';
 import { status } from '@grpc/grpc-js';
 import { ChunkAssembly } from '../../util/chunk-assembly.js';
-import { gzipSizeHint } from '../../util/zlib-framing.js';
+import { gzipSizeHint, inflateInChunks } from '../../util/zlib-framing.js';
 import { frameRefusal, INFLATE_CHECK, type InflateCheck, type Refused } from './bounded-deserialize.js';
 import { serverCallPrototype } from './grpc-js-internals.js';
 
-const MIN_CHUNK = 16 * 1024;
-const MAX_CHUNK = 1024 * 1024;
 
 /** The fields of grpc-js's BaseServerInterceptingCall the replacement reads. */
 interface ServerCall {
@@ -77,35 +74,23 @@ function inflateCheckOf(deserialize: unknown): InflateCheck | undefined {
  * with the message, or with a Refused marker; rejects with a grpc-js status object as grpc-js does.
  */
 export function inflateChecked(compressed: Buffer, encoding: 'gzip' | 'deflate', maxBytes: number, check: InflateCheck): Promise<Buffer | Refused> {
-  const chunkSize = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, compressed.length * 8));
-  const z = encoding === 'gzip' ? zlib.createGunzip({ chunkSize }) : zlib.createInflate({ chunkSize });
   const scan = check.scan(maxBytes);
   // Allocated with the first chunk, which has passed the scan: a refused bomb never costs its ISIZE.
   const out = new ChunkAssembly(encoding === 'gzip' ? gzipSizeHint(compressed, maxBytes) : undefined, 0, true);
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (f: () => void): void => {
-      if (settled) return;
-      settled = true;
-      z.destroy();
-      f();
-    };
-    z.on('error', () => settle(() => reject({ code: status.INTERNAL, details: 'Failed to decompress message' })));
-    z.on('data', (chunk: Buffer) => {
-      if (settled) return;
+  return inflateInChunks<Buffer | Refused>(compressed, encoding === 'gzip' ? 'gzip' : 'zlib', {
+    take: (chunk) => {
       try {
         scan.push(chunk);
       } catch (e) {
-        settle(() => resolve(check.refuse(e)));
-        return;
+        return check.refuse(e);
       }
       if (out.length + chunk.length > maxBytes) {
-        settle(() => reject({ code: status.RESOURCE_EXHAUSTED, details: `Received message that decompresses to a size larger than ${maxBytes}` }));
-        return;
+        throw { code: status.RESOURCE_EXHAUSTED, details: `Received message that decompresses to a size larger than ${maxBytes}` };
       }
       out.push(chunk);
-    });
-    z.on('end', () => settle(() => resolve(out.finish())));
-    z.end(compressed);
+      return undefined;
+    },
+    end: () => out.finish(),
+    failed: () => ({ code: status.INTERNAL, details: 'Failed to decompress message' }),
   });
 }

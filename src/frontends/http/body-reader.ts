@@ -27,13 +27,12 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import { errors } from '../../errors/catalogue.js';
 import { ChunkAssembly } from '../../util/chunk-assembly.js';
 import { unsupportedMediaType } from './http-status.js';
 import { HEADER_LENGTH_HEADER } from './http-body.js';
 import { JsonScan } from './json-scan.js';
-import { gzipSizeHint, hasZlibHeader } from '../../util/zlib-framing.js';
+import { gzipSizeHint, hasZlibHeader, inflateInChunks, type InflateFormat } from '../../util/zlib-framing.js';
 
 /** How a route's body is read: see the module comment. */
 export type BodyKind = 'infer' | 'json' | 'raw';
@@ -48,8 +47,6 @@ export interface BodyReadOptions {
 
 /** The received body's buffer is allocated once this share of its Content-Length has arrived. */
 const ALLOCATE_AT = 1 / 8;
-const MIN_INFLATE_CHUNK = 16 * 1024;
-const MAX_INFLATE_CHUNK = 1024 * 1024;
 
 type Encoding = 'identity' | 'gzip' | 'deflate';
 
@@ -178,34 +175,19 @@ function receive(payload: Readable, maxBytes: number, take: (chunk: Buffer) => v
 const ZLIB_CODE = new WeakMap<object, string | undefined>();
 
 /** Inflates `body` into `out`, stopping at the first refusal (the scan's, or the size limit). */
-function inflate(body: Buffer, format: 'gzip' | 'zlib' | 'raw', maxBytes: number, out: BodySink): Promise<Buffer> {
-  const chunkSize = Math.min(MAX_INFLATE_CHUNK, Math.max(MIN_INFLATE_CHUNK, body.length * 8));
-  const z = format === 'gzip' ? zlib.createGunzip({ chunkSize }) : format === 'zlib' ? zlib.createInflate({ chunkSize }) : zlib.createInflateRaw({ chunkSize });
-  const name = format === 'gzip' ? 'gzip' : 'deflate';
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (f: () => void): void => {
-      if (settled) return;
-      settled = true;
-      z.destroy();
-      f();
-    };
-    z.on('error', (e: NodeJS.ErrnoException) => settle(() => {
-      const refusal = errors.invalidArg(`failed to decompress the request body (Content-Encoding: ${name}): ${e.message}`);
+function inflate(body: Buffer, format: InflateFormat, maxBytes: number, out: BodySink): Promise<Buffer> {
+  return inflateInChunks(body, format, {
+    take: (chunk) => {
+      if (out.bytes.length + chunk.length > maxBytes) throw tooLarge(maxBytes, 'decompressed ');
+      out.push(chunk);
+      return undefined;
+    },
+    end: () => out.finish(),
+    failed: (e) => {
+      const refusal = errors.invalidArg(`failed to decompress the request body (Content-Encoding: ${format === 'gzip' ? 'gzip' : 'deflate'}): ${e.message}`);
       ZLIB_CODE.set(refusal, e.code);
-      reject(refusal);
-    }));
-    z.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      try {
-        if (out.bytes.length + chunk.length > maxBytes) throw tooLarge(maxBytes, 'decompressed ');
-        out.push(chunk);
-      } catch (e) {
-        settle(() => reject(e));
-      }
-    });
-    z.on('end', () => settle(() => resolve(out.finish())));
-    z.end(body);
+      return refusal;
+    },
   });
 }
 
