@@ -11,6 +11,7 @@ import { inflateChecked } from '../../../../src/frontends/grpc/bounded-inflate.j
 import { WirePrefixScan } from '../../../../src/frontends/grpc/wire-prefix-scan.js';
 import { WireScanError, type WireLimits } from '../../../../src/frontends/grpc/wire-scan.js';
 import { ErrorCode } from '../../../../src/errors/error-codes.js';
+import { noise } from '../../../helpers/noise.js';
 import type { ModelInferRequest } from '../../../../src/generated/inference/ModelInferRequest.js';
 
 const { inference } = loadInferenceProtos();
@@ -119,6 +120,23 @@ describe('inflateChecked: raw entries against their inputs (raw-size-precheck.ts
     assert.equal(r.message, "input byte size mismatch for input 'INPUT0' for model 'simple' version 1. Expected 64, got 268435456");
     assert.ok(c.seen() <= 1 << 20, `${c.seen()} bytes inflated before the refusal`);
     assert.match(refusedWith(await inflateChecked(zlib.gzipSync(simple([Buffer.alloc(64), Buffer.alloc(65)])), 'gzip', MAX, check)).message, /for input 'INPUT1' .*Expected 64, got 65/);
+  });
+
+  it('never fails on a garbage head before a raw entry: a message, a refusal, or grpc-js\'s own answer', async () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      // Garbage inside well-framed inputs (the prefix scan passes over it; the precheck decodes it), or at the top level.
+      const junk = Buffer.from(noise(1 + (seed * 13) % 120, seed));
+      const head = seed % 4 === 0 ? junk : Buffer.concat([Buffer.from([0x0a, 1, 0x6d]), Buffer.from([0x2a, junk.length]), junk]);
+      const bytes = Buffer.concat([head, Buffer.from([0x3a, 4, 1, 2, 3, 4])]);
+      try {
+        const out = await inflateChecked(zlib.gzipSync(bytes), 'gzip', MAX, check);
+        const err = refusal(out);
+        if (err !== undefined) assert.ok(err.code === ErrorCode.INVALID_ARG || err.code === ErrorCode.RESOURCE_EXHAUSTED, `seed ${seed}: ${err.code}`);
+        else assert.deepEqual(out, bytes, `seed ${seed}`);
+      } catch (e) {
+        assert.equal(typeof (e as { code?: unknown }).code, 'number', `seed ${seed}: ${String(e)}`);
+      }
+    }
   });
 
   it('leaves to the full path what the head cannot tell: BYTES, shared memory, inputs after the raw entries, odd shapes', async () => {
