@@ -34,7 +34,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import { ChunkAssembly } from '../../util/chunk-assembly.js';
-import { gzipSizeHint, inflateInChunks } from '../../util/zlib-framing.js';
+import { gzipSizeHint, inflateInChunks } from '../../util/zlib-inflate.js';
 import { frameRefusal, INFLATE_CHECK, type InflateCheck, type Refused } from './bounded-deserialize.js';
 import { serverCallPrototype } from './grpc-js-internals.js';
 

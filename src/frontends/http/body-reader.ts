@@ -32,7 +32,7 @@ import { ChunkAssembly } from '../../util/chunk-assembly.js';
 import { unsupportedMediaType } from './http-status.js';
 import { HEADER_LENGTH_HEADER } from './http-body.js';
 import { JsonScan } from './json-scan.js';
-import { gzipSizeHint, hasZlibHeader, inflateInChunks, type InflateFormat } from '../../util/zlib-framing.js';
+import { gzipSizeHint, hasZlibHeader, inflateInChunks, type InflateFormat } from '../../util/zlib-inflate.js';
 
 /** How a route's body is read: see the module comment. */
 export type BodyKind = 'infer' | 'json' | 'raw';
