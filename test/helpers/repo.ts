@@ -20,6 +20,15 @@ output [ { name: "OUT" data_type: TYPE_FP32 dims: [ -1 ] } ]
 instance_group [ { count: 1 kind: KIND_CPU } ]
 `;
 
+/** The `slow` fixtures' config (slow.onnx, slow-model.ts): one instance, [4] FP32 IN → OUT, batching up to 4. */
+export const SLOW_CONFIG = `
+platform: "onnxruntime_onnx"
+max_batch_size: 4
+input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
+instance_group [ { count: 1 kind: KIND_CPU } ]
+`;
+
 export interface ModelSpec {
   /** config.pbtxt text; omit for a model without one. */
   config?: string;

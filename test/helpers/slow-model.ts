@@ -6,19 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, type TempRepo } from './repo.js';
+import { ROOT, SLOW_CONFIG, type TempRepo } from './repo.js';
 
-const CONFIG = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
 
 /** Adds model `name` to `repo` with its config; call writeSlowModel before the server loads it. */
 export function addSlowModel(repo: TempRepo, name: string): TempRepo {
-  return repo.add(name, { config: CONFIG, files: { '1/.keep': '' } });
+  return repo.add(name, { config: SLOW_CONFIG, files: { '1/.keep': '' } });
 }
 
 /** Writes the model file of `name` (built by scripts/fixture-models.mjs, not committed: it is large). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InferenceClient, InferenceClientError, type InferInput } from 'infera/client';
-import { BUNDLED_REPO, FIXTURE_MODELS, TempRepo } from '../../helpers/repo.js';
+import { BUNDLED_REPO, FIXTURE_MODELS, SLOW_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { startServer, type TestServer } from '../../helpers/start-server.js';
 
 const identity = (name: string, type: string) => `
@@ -18,13 +18,6 @@ platform: "onnxruntime_onnx"
 max_batch_size: 4
 input [ { name: "IN" data_type: ${type} dims: [ -1 ] } ]
 output [ { name: "OUT" data_type: ${type} dims: [ -1 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
-const SLOW = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
 instance_group [ { count: 1 kind: KIND_CPU } ]
 `;
 
@@ -61,7 +54,7 @@ let ts: TestServer;
 const repo = new TempRepo();
 before(async () => {
   for (const [file, type] of Object.values(TYPE_NAMES)) repo.add(`id_${file}`, { config: identity(`id_${file}`, type), versions: { 1: `identity_${file}.onnx` } });
-  repo.add('slow', { config: SLOW, versions: { 1: 'slow.onnx' } }).addBundled('simple').addBundled('classifier');
+  repo.add('slow', { config: SLOW_CONFIG, versions: { 1: 'slow.onnx' } }).addBundled('simple').addBundled('classifier');
   for (const m of ['pipeline', 'preprocess', 'branch_a', 'branch_b', 'combine']) repo.addBundled(m);
   repo.add('spare', { config: identity('spare', 'TYPE_FP32'), versions: { 1: 'identity_fp32.onnx' } });
   ts = await startServer([repo.dir], { modelControlMode: 'explicit', loadModels: ['*'], allowClientShm: true });

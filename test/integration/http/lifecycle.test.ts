@@ -8,20 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { ROOT, TempRepo } from '../../helpers/repo.js';
+import { ROOT, SLOW_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { call, startServer } from '../../helpers/start-server.js';
 import { InferenceServer } from '../../../src/server.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { errorOf, http, postJson } from './http-client.js';
 
-const SLOW = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
-const repo = new TempRepo().add('slow', { config: SLOW, versions: { 1: 'slow.onnx' } });
+const repo = new TempRepo().add('slow', { config: SLOW_CONFIG, versions: { 1: 'slow.onnx' } });
 after(() => repo.remove());
 
 const slowRequest = (k: number) => ({ inputs: [{ name: 'IN', datatype: 'FP32', shape: [1, 4], data: [k, k + 1, k + 2, k + 3] }] });

@@ -8,19 +8,12 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { ROOT, TempRepo } from '../../helpers/repo.js';
+import { ROOT, SLOW_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { call, startServer } from '../../helpers/start-server.js';
 import { loadInferenceProtos } from '../../../src/frontends/grpc/proto-loader.js';
 
-const SLOW = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
 
-const repo = new TempRepo().add('slow', { config: SLOW, versions: { 1: 'slow.onnx' } });
+const repo = new TempRepo().add('slow', { config: SLOW_CONFIG, versions: { 1: 'slow.onnx' } });
 after(() => repo.remove());
 
 function slowRequest(k: number) {

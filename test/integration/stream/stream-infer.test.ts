@@ -7,24 +7,17 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client, credentials, status } from '@grpc/grpc-js';
-import { TempRepo } from '../../helpers/repo.js';
+import { SLOW_CONFIG, TempRepo } from '../../helpers/repo.js';
 import { call, startServer, serveDuringTests, type TestServer } from '../../helpers/start-server.js';
 import { StreamClient, int32, readFloat32, readInt32 } from '../../helpers/stream-client.js';
 import type { ModelInferRequest } from '../../../src/generated/inference/ModelInferRequest.js';
 import type { ModelStatisticsResponse__Output } from '../../../src/generated/inference/ModelStatisticsResponse.js';
 
-const SLOW = `
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
-instance_group [ { count: 1 kind: KIND_CPU } ]
-`;
 
 const repo = new TempRepo()
   .addBundled('simple')
   .addBundled('pipeline').addBundled('preprocess').addBundled('branch_a').addBundled('branch_b').addBundled('combine')
-  .add('slow', { config: SLOW, versions: { 1: 'slow.onnx' } });
+  .add('slow', { config: SLOW_CONFIG, versions: { 1: 'slow.onnx' } });
 let ts: TestServer;
 serveDuringTests(repo, (s) => (ts = s));
 
