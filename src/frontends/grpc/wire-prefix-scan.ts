@@ -22,7 +22,7 @@
  */
 import type protobuf from 'protobufjs';
 import {
-  checkFieldWire, REQUEST_LIMITS, typeName, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireScanError, type WireLimits,
+  checkFieldWire, checkTag, REQUEST_LIMITS, typeName, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireScanError, type WireLimits,
 } from './wire-scan.js';
 
 /** What the varint being read is: a tag, a field's length, or a varint field's value. */
@@ -100,10 +100,7 @@ export class WirePrefixScan {
     if (++this.#fields > this.limits.fields) throw new WireScanError(true, `more than ${this.limits.fields} fields in one message`);
     const id = Math.floor(tag / 8);
     const wire = tag % 8;
-    if (id === 0 || id > 0x1fffffff) throw new WireScanError(false, `invalid field number ${id} in ${typeName(type)}`);
-    if (wire !== WIRE_VARINT && wire !== WIRE_FIXED64 && wire !== WIRE_LEN && wire !== WIRE_FIXED32) {
-      throw new WireScanError(false, `invalid wire type ${wire} for field ${id} of ${typeName(type)}`);
-    }
+    checkTag(type, id, wire);
     const f = type.fieldsById[id];
     this.#field = f;
     if (f !== undefined) {

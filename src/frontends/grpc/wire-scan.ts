@@ -140,10 +140,7 @@ class Scanner {
       const tag = this.varint(end);
       const id = Math.floor(tag / 8);
       const wire = tag % 8;
-      if (id === 0 || id > 0x1fffffff) throw new WireScanError(false, `invalid field number ${id} in ${typeName(type)}`);
-      if (wire !== WIRE_VARINT && wire !== WIRE_FIXED64 && wire !== WIRE_LEN && wire !== WIRE_FIXED32) {
-        throw new WireScanError(false, `invalid wire type ${wire} for field ${id} of ${typeName(type)}`);
-      }
+      checkTag(type, id, wire);
       const field = type.fieldsById[id];
       if (field === undefined) this.skip(wire, end);
       else this.field(type, field, wire, end, depth, counts);
@@ -232,6 +229,14 @@ class Scanner {
         this.message(valueType, this.pos + vlen, depth + 1);
       } else this.skip(wire, stop);
     }
+  }
+}
+
+/** Throws for field number 0 or beyond 2^29 − 1, and for the group and invalid wire types (3, 4, 6, 7). */
+export function checkTag(type: protobuf.Type, id: number, wire: number): void {
+  if (id === 0 || id > 0x1fffffff) throw new WireScanError(false, `invalid field number ${id} in ${typeName(type)}`);
+  if (wire !== WIRE_VARINT && wire !== WIRE_FIXED64 && wire !== WIRE_LEN && wire !== WIRE_FIXED32) {
+    throw new WireScanError(false, `invalid wire type ${wire} for field ${id} of ${typeName(type)}`);
   }
 }
 
