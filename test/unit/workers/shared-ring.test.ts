@@ -115,13 +115,19 @@ describe('SharedRing', () => {
   });
 });
 
+/** Session 1's two ends, main `a` and worker `b`, over a 64 KiB ring link and a MessageChannel. */
+function ringChannels(): { a: SessionChannel; b: SessionChannel; close(): void } {
+  const { link: main, pair } = RingLink.createPair(64 * 1024);
+  const worker = RingLink.forWorker(pair);
+  const { port1, port2 } = new MessageChannel();
+  const a = new SessionChannel(port1, 1, main);
+  const b = new SessionChannel(port2, 1, worker);
+  return { a, b, close: () => { a.close(); b.close(); main.close(); worker.close(); } };
+}
+
 describe('SessionChannel over a ring link', () => {
   it('delivers in send order when some messages go by the ring and others by the port', async () => {
-    const { link: main, pair } = RingLink.createPair(64 * 1024);
-    const worker = RingLink.forWorker(pair);
-    const { port1, port2 } = new MessageChannel();
-    const a = new SessionChannel(port1, 1, main);
-    const b = new SessionChannel(port2, 1, worker);
+    const { a, b, close } = ringChannels();
     const got: unknown[] = [];
     const done = new Promise<void>((resolve) => b.onMessage((m) => {
       got.push((m as { n: number }).n);
@@ -136,28 +142,18 @@ describe('SessionChannel over a ring link', () => {
     await done;
     assert.deepEqual(got, [0, 1, 2, 3, 4]);
     assert.equal(big.byteLength, 0, 'the message over the frame limit went by the port, its buffer transferred');
-    a.close();
-    b.close();
-    main.close();
-    worker.close();
+    close();
   });
 });
 
 describe('SessionChannel send failures', () => {
   it('a message that cannot be sent (DataCloneError) leaves no gap: the next one is delivered', async () => {
-    const { link: main, pair } = RingLink.createPair(64 * 1024);
-    const worker = RingLink.forWorker(pair);
-    const { port1, port2 } = new MessageChannel();
-    const a = new SessionChannel(port1, 1, main);
-    const b = new SessionChannel(port2, 1, worker);
+    const { a, b, close } = ringChannels();
     const next = new Promise<unknown>((resolve) => b.onMessage(resolve));
     assert.throws(() => a.postMessage({ n: 0, fn: () => 1 }), /could not be cloned/);
     a.postMessage({ n: 1 });
     assert.deepEqual(await next, { n: 1 });
-    a.close();
-    b.close();
-    main.close();
-    worker.close();
+    close();
   });
 });
 
