@@ -12,6 +12,15 @@ import { toInferenceRequest as toHttpInferenceRequest } from '../../../src/front
 import { collectTransfer, SessionChannel } from '../../../src/workers/session-channel.js';
 import type { ModelInferRequest__Output } from '../../../src/generated/inference/ModelInferRequest.js';
 
+/** A claimed 4000-byte view at offset 3 of its buffer (misaligned for FP32), filled with a pattern. */
+function claimedMisaligned(): { buf: ArrayBuffer; view: Uint8Array; expected: number[] } {
+  const buf = new ArrayBuffer(4003);
+  const view = new Uint8Array(buf, 3, 4000);
+  for (let i = 0; i < view.length; i++) view[i] = i % 251;
+  claimBuffer(view);
+  return { buf, view, expected: [...view] };
+}
+
 describe('claimed views', () => {
   it('are detachable for exactly the claimed range, re-wrapped or not', () => {
     const buf = new ArrayBuffer(100);
@@ -26,11 +35,7 @@ describe('claimed views', () => {
   });
 
   it('cross with their buffer and arrive moved down to an aligned offset, bytes intact', async () => {
-    const buf = new ArrayBuffer(4003);
-    const view = new Uint8Array(buf, 3, 4000);
-    for (let i = 0; i < view.length; i++) view[i] = i % 251;
-    const expected = [...view];
-    claimBuffer(view);
+    const { buf, view, expected } = claimedMisaligned();
     const transfer: ArrayBuffer[] = [];
     const w = wireView({ name: 'IN', datatype: 'FP32', shape: [1000], data: view });
     collectTransfer(w, transfer);
@@ -48,11 +53,7 @@ describe('claimed views', () => {
   });
 
   it('posted through a SessionChannel by its port (wireView, as the proxy sends), cross whole and arrive aligned', async () => {
-    const buf = new ArrayBuffer(4003);
-    const view = new Uint8Array(buf, 3, 4000);
-    for (let i = 0; i < view.length; i++) view[i] = i % 251;
-    const expected = [...view];
-    claimBuffer(view);
+    const { view, expected } = claimedMisaligned();
     const { port1, port2 } = new MessageChannel();
     const tx = new SessionChannel(port1, 1);
     const rx = new SessionChannel(port2, 1);
