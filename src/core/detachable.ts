@@ -38,7 +38,7 @@ export function detachable(view: Uint8Array): boolean {
 }
 
 /** A view at least this big, and over half of its buffer, claims the buffer (see claimLargest). */
-const CLAIM_MIN_BYTES = 1 << 20;
+export const CLAIM_MIN_BYTES = 1 << 20;
 
 /**
  * `views` (a request's input tensors, in order), with its one view of at least 1 MiB that is over

@@ -22,6 +22,11 @@ import { streamResponses } from './event-stream.js';
 import { traceContextOf } from './http-settings.js';
 import { sendAnswer } from './infer-handler.js';
 
+/** What a generate body is called in errors (the body reader's scan and the parser use the same words). */
+export function generateWhat(model: string, version: string): string {
+  return `the generate request for ${modelRef(model, version)}`;
+}
+
 export interface GenerateOptions {
   log: Logger;
 }
@@ -34,7 +39,7 @@ export async function handleGenerate(
   const version = p['version'] ?? '';
   const where = modelRef(model, version);
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0); // decoded and scanned (body-reader.ts, kind 'json')
-  const json = parseRequestJson(body, `the generate request for ${where}`, true);
+  const json = parseRequestJson(body, generateWhat(model, version), true);
   const request = toGenerateRequest(json, svc.modelMetadata(model, version), model, version);
   const tc = traceContextOf(req);
   if (tc !== undefined) request.traceContext = tc;

@@ -19,7 +19,7 @@ import { bytesToJsonDataText, isIntegerType, jsonDataToBytes } from './json-tens
 import { scanJson } from './json-scan.js';
 import { REQUEST_LIMITS } from '../../core/request-limits.js';
 import { SHM_REGION } from '../../core/shared-memory/request-shm.js';
-import { claimLargest } from '../../core/detachable.js';
+import { CLAIM_MIN_BYTES, claimLargest } from '../../core/detachable.js';
 
 const NO_DATA = new Uint8Array(0);
 
@@ -121,9 +121,12 @@ export function toInferenceRequest(header: unknown, binary: Uint8Array, model: s
       `unexpected additional input data for ${where}: the inputs' binary_data_size add up to ${cursor.offset} bytes but ${binary.byteLength} follow the JSON header`,
     );
   }
-  // A big binary input crosses to the worker with the body's buffer instead of a copy of it.
-  const data = claimLargest(inputs.map((t) => t.data), (d) => new Uint8Array(d)); // a copy (Buffer.slice would be a view)
-  for (let k = 0; k < inputs.length; k++) if (data[k] !== inputs[k]!.data) inputs[k] = { ...inputs[k]!, data: data[k]! };
+  // A big binary input crosses to the worker with the body's buffer instead of a copy of it
+  // (only binary data can be that big a view of the body: a small body costs no extra pass).
+  if (binary.byteLength >= CLAIM_MIN_BYTES) {
+    const data = claimLargest(inputs.map((t) => t.data), (d) => new Uint8Array(d)); // a copy (Buffer.slice would be a view)
+    for (let k = 0; k < inputs.length; k++) if (data[k] !== inputs[k]!.data) inputs[k] = { ...inputs[k]!, data: data[k]! };
+  }
   const { outputs, explicit } = toOutputs(header['outputs'], where);
   return {
     request: { id, modelName: model, modelVersion: version, parameters, inputs, outputs },

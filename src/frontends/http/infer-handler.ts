@@ -32,6 +32,11 @@ export function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+/** What an /infer JSON header is called in errors (the body reader's scan and the parser use the same words). */
+export function inferHeaderWhat(model: string, version: string): string {
+  return `the inference request header for ${modelRef(model, version)}`;
+}
+
 /** `req.body` is the decoded body, its JSON header already scanned (body-reader.ts, kind 'infer'). */
 export async function handleInfer(svc: InferenceService, req: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
   const p = req.params as Record<string, string | undefined>;
@@ -44,7 +49,7 @@ export async function handleInfer(svc: InferenceService, req: FastifyRequest, re
     const batching = (svc.modelConfig(model, version).max_batch_size ?? 0) > 0;
     parsed = rawBinaryRequest(svc.modelMetadata(model, version), batching, split.binary, version);
   } else {
-    const json = parseRequestJson(split.header, `the inference request header for ${modelRef(model, version)}`, true);
+    const json = parseRequestJson(split.header, inferHeaderWhat(model, version), true);
     parsed = toInferenceRequest(json, split.binary, model, version);
   }
   const tc = traceContextOf(req);

@@ -10,12 +10,12 @@ import type { Logger } from 'pino';
 import type { InferenceService, ModelStatistics } from '../../core/inference-service.js';
 import { modelConfigToJson } from '../../config/model-config-json.js';
 import { stringifyLosslessJson } from '../../util/lossless-json.js';
-import { errors, modelRef } from '../../errors/catalogue.js';
+import { errors } from '../../errors/catalogue.js';
 import { refusedBody, type BodyKind, type BodyReadOptions } from './body-reader.js';
 import { methodNotAllowed, notFound } from './http-status.js';
 import { parseRequestJson } from './http-convert.js';
-import { handleInfer } from './infer-handler.js';
-import { handleGenerate } from './generate-handler.js';
+import { handleInfer, inferHeaderWhat } from './infer-handler.js';
+import { generateWhat, handleGenerate } from './generate-handler.js';
 import { loadParameters, unloadDependents } from './http-repository.js';
 import { registerSharedMemoryRoutes } from './http-shared-memory.js';
 import { registerSettingsRoutes } from './http-settings.js';
@@ -38,8 +38,7 @@ export function bodyOptions(req: FastifyRequest, maxBytes: number): BodyReadOpti
   const kind = (req.routeOptions.config as { body?: BodyKind } | undefined)?.body ?? 'raw';
   if (kind === 'raw') return { kind, maxBytes, what: 'the request body' };
   const { model, version } = nameVersion(req);
-  const what = kind === 'infer' ? `the inference request header for ${modelRef(model, version)}` : `the generate request for ${modelRef(model, version)}`;
-  return { kind, maxBytes, what };
+  return { kind, maxBytes, what: kind === 'infer' ? inferHeaderWhat(model, version) : generateWhat(model, version) };
 }
 
 export function route(
