@@ -28,7 +28,7 @@
  * wire tensors with wireView(); the channel makes them transferable when they go by the port.
  */
 import { MessagePort } from 'node:worker_threads';
-import type { ExecuteTimings } from '../backends/backend.js';
+import type { ExecuteTimings, InternalInferCall } from '../backends/backend.js';
 import { elementByteSize, isDataType, type DataType } from '../core/datatype.js';
 import { detachable } from '../core/detachable.js';
 import type { Parameters, Tensor } from '../core/tensor.js';
@@ -256,13 +256,12 @@ export interface RunnerContext {
   bls?: BlsPort;
 }
 
-/** One BLS call as a runner makes it; `inputs` are transferred (the runner must not read them afterwards). */
-export interface BlsCall {
-  model: string;
-  version: string;
-  inputs: Tensor[];
-  outputs: string[];
-  parameters: Parameters;
+/**
+ * One BLS call as a runner makes it: the core's call (InternalInferCall) less what the host adds
+ * from the parent request (callers, signal, trace); `inputs` are transferred (the runner must not
+ * read them afterwards).
+ */
+export interface BlsCall extends Pick<InternalInferCall, 'model' | 'version' | 'inputs' | 'outputs' | 'parameters'> {
   /** Index of the parent request in the batch, or -1. */
   request: number;
   timeoutMs?: number;
